@@ -1,0 +1,7 @@
+"""tart: few-shot classification on any pre-trained model with TART's reasoning module."""
+
+from tart.reasoner import PRESETS, Reasoner, ReasonerConfig, preset
+from tart.synthetic import Curriculum, LogisticPrior
+
+__all__ = ["PRESETS", "Curriculum", "LogisticPrior", "Reasoner", "ReasonerConfig", "preset"]
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Benchmarks: speed against same-run baselines (ratios, since machines are noisy)."""

@@ -1,0 +1,143 @@
+"""The `tart` command line: train, eval-synthetic, bench-train, bench-inference."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from tart.reasoner import PRESETS
+
+# flags of `tart train` that map onto TrainConfig fields (None = not given on the command line)
+_TRAIN_FIELDS = {
+    "preset": str, "steps": int, "batch_size": int, "lr": float, "min_lr": float, "schedule": str,
+    "warmup": int, "weight_decay": float, "grad_clip": float, "seed": int, "log_every": int,
+    "ckpt_every": int, "keep_checkpoints": int, "amp": str, "device": str,
+}
+_CURRICULUM_FIELDS = ("dims_start", "dims_end", "dims_inc", "points_start", "points_end",
+                      "points_inc", "interval")
+_PRIOR_FIELDS = {"n_dims": int, "alpha": float, "alpha_max": float}
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a reasoning module on synthetic tasks")
+    p.add_argument("--out", required=True, help="output folder (model, checkpoints, metrics)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the latest checkpoint in --out, with its saved settings "
+                        "(flags given here override them, e.g. a larger --steps)")
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    for name, typ in _TRAIN_FIELDS.items():
+        choices = sorted(PRESETS) if name == "preset" else None
+        p.add_argument(f"--{name.replace('_', '-')}", type=typ, default=None, choices=choices)
+    for name in _CURRICULUM_FIELDS:
+        flag = "curriculum-interval" if name == "interval" else name.replace("_", "-")
+        p.add_argument(f"--{flag}", dest=f"cur_{name}", type=int, default=None)
+    for name, typ in _PRIOR_FIELDS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", dest=f"prior_{name}", type=typ, default=None)
+
+
+def cmd_train(args) -> int:
+    from tart.train import TrainConfig, train
+
+    saved = Path(args.out) / "train_config.json"
+    base = json.loads(saved.read_text()) if args.resume and saved.is_file() else {}
+    cfg = {**asdict(TrainConfig(**base))} if base else asdict(TrainConfig())
+    for name in _TRAIN_FIELDS:
+        if getattr(args, name) is not None:
+            cfg[name] = getattr(args, name)
+    if args.compile:
+        cfg["compile"] = True
+    cfg["curriculum"] = {**cfg["curriculum"], **{
+        n: getattr(args, f"cur_{n}") for n in _CURRICULUM_FIELDS if getattr(args, f"cur_{n}") is not None
+    }}
+    cfg["prior"] = {**cfg["prior"], **{
+        n: getattr(args, f"prior_{n}") for n in _PRIOR_FIELDS if getattr(args, f"prior_{n}") is not None
+    }}
+    if args.prior_n_dims is not None:
+        cfg["model"] = {**cfg["model"], "n_dims": args.prior_n_dims}
+    train(TrainConfig(**cfg), args.out, resume=args.resume, progress=not args.no_progress)
+    return 0
+
+
+def _add_eval(sub) -> None:
+    p = sub.add_parser("eval-synthetic", help="accuracy/CE vs logistic regression and Bayes")
+    p.add_argument("--model", required=True, help="model folder (config.json + safetensors)")
+    p.add_argument("--ks", type=int, nargs="+", default=[8, 16, 32, 64, 128, 256])
+    p.add_argument("--n-tasks", type=int, default=256)
+    p.add_argument("--n-queries", type=int, default=64)
+    p.add_argument("--active-dims", type=int, default=None, help="non-zero dims (default: all)")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-baselines", action="store_true")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def cmd_eval(args) -> int:
+    from tart.evaluate import evaluate_synthetic, format_table
+    from tart.reasoner import Reasoner
+    from tart.train import resolve_device
+
+    model = Reasoner.from_pretrained(args.model, device=resolve_device(args.device))
+    rows = evaluate_synthetic(
+        model, ks=tuple(args.ks), n_tasks=args.n_tasks, n_queries=args.n_queries,
+        active_dims=args.active_dims, seed=args.seed, baselines=not args.no_baselines,
+    )
+    print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    return 0
+
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench-train", help="our trainer vs a transformers GPT2Model reference")
+    p.add_argument("--preset", default="tart", choices=sorted(PRESETS))
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--points", type=int, default=258, help="points per sequence (2 tokens each)")
+    p.add_argument("--steps", type=int, default=None, help="timed steps (default: by device)")
+    p.add_argument("--compile", action="store_true", help="also torch.compile our model")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("bench-inference", help="shared-context vs per-query prediction")
+    p.add_argument("--preset", default="tart", choices=sorted(PRESETS))
+    p.add_argument("--ks", type=int, nargs="+", default=[32, 256])
+    p.add_argument("--n-queries", type=int, default=1024)
+    p.add_argument("--loop-queries", type=int, default=None,
+                   help="queries timed in the per-query loop (default: by device); its rate is "
+                        "queries/s, so a subset measures it")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true")
+
+
+def cmd_bench(args) -> int:
+    from tart.bench import speed
+
+    if args.command == "bench-train":
+        result = speed.bench_train(
+            args.preset, args.batch_size, args.points, args.steps, args.compile, args.device
+        )
+    else:
+        result = speed.bench_inference(
+            args.preset, tuple(args.ks), args.n_queries, args.loop_queries, args.device
+        )
+    print(json.dumps(result, indent=2) if args.json else speed.format_result(result))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tart", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    _add_eval(sub)
+    _add_bench(sub)
+    args = parser.parse_args(argv)
+    handlers = {"train": cmd_train, "eval-synthetic": cmd_eval}
+    try:
+        return handlers.get(args.command, cmd_bench)(args)
+    except ValueError as e:  # bad input and bad checkpoints: a clear message, not a traceback
+        print(f"tart {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The reasoning module: a GPT-2-style transformer that reads (x, y) pairs and predicts labels.
+
+Input sequence (as in TART): x_1, y_1, x_2, y_2, ..., where each x is a d-vector and each y token
+is the d-vector [y, 0, ..., 0]. A read-in Linear(d -> width) embeds every token (there is no token
+table), learned positions are added, pre-LayerNorm blocks with causal attention follow, and a
+read-out Linear(width -> 1) gives the logit of y_i at x_i's position (it sees the i-1 earlier pairs).
+
+Shared-context prediction: every query of a context sits at the same position 2k and, under causal
+attention, sees exactly the same prefix, so `predict` encodes the context once and lets all m
+queries attend to it (each also to itself) in one pass. This is exact, not an approximation.
+
+Shape legend: B batch, N points, K context points, M queries, D feature dims, T tokens,
+C width (n_embd), H heads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from tart import checkpoint
+
+
+@dataclass
+class ReasonerConfig:
+    n_dims: int = 16  # feature width d of x (and of the y token)
+    n_positions: int = 516  # learned positions, in tokens (2 per labelled point)
+    n_embd: int = 256
+    n_layer: int = 12
+    n_head: int = 8
+    mlp_ratio: int = 4
+    layer_norm_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if min(self.n_dims, self.n_positions, self.n_embd, self.n_layer, self.n_head) < 1:
+            raise ValueError(f"every size in {self} must be >= 1")
+
+    @property
+    def max_points(self) -> int:
+        """Most labelled points a sequence can hold (context points + the one being predicted)."""
+        return self.n_positions // 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, cfg: dict) -> "ReasonerConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(cfg) - known - {"model_type", "preset"}
+        if unknown:
+            raise ValueError(f"unknown reasoner config keys: {sorted(unknown)}")
+        return cls(**{k: v for k, v in cfg.items() if k in known})
+
+
+PRESETS: dict[str, ReasonerConfig] = {
+    "tiny": ReasonerConfig(n_embd=64, n_layer=3, n_head=4),
+    "small": ReasonerConfig(n_embd=128, n_layer=6, n_head=4),
+    "tart": ReasonerConfig(n_embd=256, n_layer=12, n_head=8),
+}
+
+
+def preset(name: str) -> ReasonerConfig:
+    """The config of a named preset: `tiny` (tests), `small`, `tart` (the original's size)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return ReasonerConfig(**PRESETS[name].to_dict())
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, cfg: ReasonerConfig):
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+
+    def forward(self, h_BTC: torch.Tensor, mask_TT: torch.Tensor | None) -> torch.Tensor:
+        B, T, C = h_BTC.shape
+        q, k, v = self.c_attn(h_BTC).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        if mask_TT is None:  # plain causal: lets SDPA pick its flash kernel
+            out_BHTc = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            out_BHTc = F.scaled_dot_product_attention(q, k, v, attn_mask=mask_TT)
+        return self.c_proj(out_BHTc.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ReasonerConfig):
+        super().__init__()
+        self.c_fc = nn.Linear(cfg.n_embd, cfg.mlp_ratio * cfg.n_embd)
+        self.c_proj = nn.Linear(cfg.mlp_ratio * cfg.n_embd, cfg.n_embd)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(F.gelu(self.c_fc(h), approximate="tanh"))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ReasonerConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
+        self.attn = SelfAttention(cfg)
+        self.ln_2 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
+        self.mlp = MLP(cfg)
+
+    def forward(self, h: torch.Tensor, mask_TT: torch.Tensor | None) -> torch.Tensor:
+        h = h + self.attn(self.ln_1(h), mask_TT)
+        return h + self.mlp(self.ln_2(h))
+
+
+class Reasoner(nn.Module):
+    """TART's reasoning module. `forward` trains on whole sequences; `predict` serves queries."""
+
+    def __init__(self, cfg: ReasonerConfig):
+        super().__init__()
+        self.config = cfg
+        self.read_in = nn.Linear(cfg.n_dims, cfg.n_embd)
+        self.wpe = nn.Embedding(cfg.n_positions, cfg.n_embd)
+        self.h = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
+        self.read_out = nn.Linear(cfg.n_embd, 1)
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # ---- core ----------------------------------------------------------------------------
+    def _run(self, tokens_BTD: torch.Tensor, pos_T: torch.Tensor, mask_TT: torch.Tensor | None):
+        h_BTC = self.read_in(tokens_BTD) + self.wpe(pos_T)
+        for block in self.h:
+            h_BTC = block(h_BTC, mask_TT)
+        return self.read_out(self.ln_f(h_BTC)).squeeze(-1)
+
+    def _y_tokens(self, y_BN: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        y_BND = torch.zeros_like(like)
+        y_BND[..., 0] = y_BN.to(like.dtype)
+        return y_BND
+
+    def forward(self, x_BND: torch.Tensor, y_BN: torch.Tensor) -> torch.Tensor:
+        """Logits [B, N]: entry i predicts y_i from x_i and the i-1 earlier pairs (causal)."""
+        B, N, D = x_BND.shape
+        if 2 * N > self.config.n_positions:
+            raise ValueError(f"{N} points need {2 * N} positions; model has {self.config.n_positions}")
+        tokens_BTD = torch.stack([x_BND, self._y_tokens(y_BN, x_BND)], dim=2).view(B, 2 * N, D)
+        pos_T = torch.arange(2 * N, device=x_BND.device)
+        return self._run(tokens_BTD, pos_T, None)[:, ::2]
+
+    @torch.no_grad()
+    def predict(
+        self,
+        context_x: torch.Tensor,
+        context_y: torch.Tensor,
+        query_x: torch.Tensor,
+        query_chunk: int = 1024,
+    ) -> torch.Tensor:
+        """Logits [B, M] of M queries given K labelled context points, the context encoded once.
+
+        context_x [B, K, D], context_y [B, K] in {0, 1}, query_x [B, M, D]. Unbatched inputs
+        ([K, D], [K], [M, D]) are accepted and give logits [M]. Queries are processed in chunks of
+        `query_chunk` to bound memory; each query attends to the context and to itself only.
+        """
+        unbatched = context_x.dim() == 2
+        if unbatched:
+            context_x, context_y, query_x = context_x[None], context_y[None], query_x[None]
+        self._check_predict_inputs(context_x, context_y, query_x)
+        p = next(self.parameters())
+        cx_BKD = context_x.to(p.device, p.dtype)
+        cy_BK = context_y.to(p.device, p.dtype)
+        qx_BMD = query_x.to(p.device, p.dtype)
+        B, K, D = cx_BKD.shape
+        ctx_BTD = torch.stack([cx_BKD, self._y_tokens(cy_BK, cx_BKD)], dim=2).view(B, 2 * K, D)
+        outs = [
+            self._predict_chunk(ctx_BTD, qx_BMD[:, i : i + query_chunk])
+            for i in range(0, qx_BMD.shape[1], query_chunk)
+        ]
+        logits_BM = torch.cat(outs, dim=1).float()
+        return logits_BM[0] if unbatched else logits_BM
+
+    def _predict_chunk(self, ctx_BTD: torch.Tensor, qx_BMD: torch.Tensor) -> torch.Tensor:
+        T, M, dev = ctx_BTD.shape[1], qx_BMD.shape[1], ctx_BTD.device
+        # Context rows: causal. Query rows: the whole context plus the query itself.
+        mask_SS = torch.zeros(T + M, T + M, dtype=torch.bool, device=dev)
+        mask_SS[:T, :T] = torch.ones(T, T, dtype=torch.bool, device=dev).tril()
+        mask_SS[T:, :T] = True
+        mask_SS[T:, T:] = torch.eye(M, dtype=torch.bool, device=dev)
+        pos_S = torch.cat([torch.arange(T, device=dev), torch.full((M,), T, device=dev)])
+        tokens_BSD = torch.cat([ctx_BTD, qx_BMD], dim=1)
+        return self._run(tokens_BSD, pos_S, mask_SS)[:, T:]
+
+    def _check_predict_inputs(self, cx: torch.Tensor, cy: torch.Tensor, qx: torch.Tensor) -> None:
+        d = self.config.n_dims
+        if cx.dim() != 3 or qx.dim() != 3 or cy.dim() != 2:
+            raise ValueError(
+                "expected context_x [B, K, D], context_y [B, K], query_x [B, M, D]; got shapes "
+                f"{tuple(cx.shape)}, {tuple(cy.shape)}, {tuple(qx.shape)}"
+            )
+        if cx.shape[-1] != d or qx.shape[-1] != d:
+            raise ValueError(
+                f"feature dimension mismatch: model expects D={d}, got context D={cx.shape[-1]}, "
+                f"query D={qx.shape[-1]}"
+            )
+        if cx.shape[:2] != cy.shape or cx.shape[0] != qx.shape[0]:
+            raise ValueError(
+                f"batch/context sizes disagree: context_x {tuple(cx.shape)}, context_y "
+                f"{tuple(cy.shape)}, query_x {tuple(qx.shape)}"
+            )
+        k, m = cx.shape[1], qx.shape[1]
+        if k == 0:
+            raise ValueError("the context is empty (K = 0): give at least one labelled example")
+        if m == 0:
+            raise ValueError("the query set is empty (M = 0): nothing to predict")
+        if k + 1 > self.config.max_points:
+            raise ValueError(
+                f"context of {k} points is too long: this model holds at most "
+                f"{self.config.max_points - 1} context points ({self.config.n_positions} positions)"
+            )
+        for name, t in (("context_x", cx), ("query_x", qx), ("context_y", cy)):
+            if not torch.isfinite(t).all():
+                raise ValueError(f"{name} contains NaN or inf values")
+        if not ((cy == 0) | (cy == 1)).all():
+            bad = torch.unique(cy[(cy != 0) & (cy != 1)])[:5].tolist()
+            raise ValueError(f"context_y must hold labels in {{0, 1}}; found {bad}")
+
+    # ---- persistence ---------------------------------------------------------------------
+    def save_pretrained(
+        self, path: str | Path, dtype: torch.dtype | None = None, max_shard_mb: float | None = None
+    ) -> None:
+        """Write `config.json` + `model.safetensors` (or shards with an index) to folder `path`."""
+        state = {k: v.detach() for k, v in self.state_dict().items()}
+        if dtype is not None:
+            state = {k: v.to(dtype) for k, v in state.items()}
+        config = {"model_type": "tart-reasoner", **self.config.to_dict()}
+        checkpoint.save_model(path, config, state, max_shard_mb=max_shard_mb)
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype | None = None
+    ) -> "Reasoner":
+        """Load a folder written by `save_pretrained`; every tensor key and shape is checked."""
+        config, state = checkpoint.load_model(path)
+        try:
+            cfg = ReasonerConfig.from_dict(config)
+        except (TypeError, ValueError) as e:
+            raise checkpoint.CheckpointError(f"{path}: invalid config.json: {e}") from e
+        model = cls(cfg)
+        checkpoint.check_state(model.state_dict(), state, path)
+        model.load_state_dict(state, strict=True)
+        model = model.to(device=device, dtype=dtype or torch.float32)
+        return model.eval()

@@ -1,0 +1,295 @@
+"""Training loop for the reasoning module on synthetic tasks.
+
+Single process: `tart train --preset tiny --out runs/tiny`. Several GPUs (or CPU processes on the
+gloo backend): `torchrun --nproc_per_node=N -m tart.cli train ...`; each rank draws its own share of
+the batch and DistributedDataParallel averages the gradients.
+
+Every batch is drawn from a generator seeded by (seed, step, rank), so a run resumed from a
+checkpoint sees exactly the data an uninterrupted run would have seen. Checkpoints hold the fp32
+weights, Adam moments and RNG states (all safetensors, no pickle) and are written to a temp folder
+and renamed, so a killed run never leaves a half-written checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from tart import checkpoint
+from tart.reasoner import Reasoner, ReasonerConfig, preset
+from tart.synthetic import Curriculum, LogisticPrior, prior_from_dict
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "tart"
+    steps: int = 24_000
+    batch_size: int = 128  # sequences per optimiser step, summed over all ranks
+    lr: float = 3e-4
+    min_lr: float = 3e-5  # floor of the cosine schedule
+    schedule: str = "constant"  # "constant" or "cosine" after warm-up
+    warmup: int = 500
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    seed: int = 0
+    prior: dict = field(default_factory=lambda: LogisticPrior().to_dict())
+    curriculum: dict = field(default_factory=lambda: asdict(Curriculum()))
+    model: dict = field(default_factory=dict)  # overrides of the preset's ReasonerConfig
+    log_every: int = 50
+    ckpt_every: int = 1000
+    keep_checkpoints: int = 2
+    compile: bool = False
+    amp: str = "auto"  # "auto" (bf16 on CUDA), "bf16" or "off"
+    device: str = "auto"
+
+    def model_config(self) -> ReasonerConfig:
+        return ReasonerConfig(**{**preset(self.preset).to_dict(), **self.model})
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        if self.amp not in ("auto", "bf16", "off"):
+            raise ValueError(f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch_size must be >= 1")
+        points_end = Curriculum(**self.curriculum).points_end
+        if points_end > self.model_config().max_points:
+            raise ValueError(
+                f"curriculum reaches {points_end} points but the model holds "
+                f"{self.model_config().max_points}"
+            )
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    """Learning rate at `step`: linear warm-up, then constant or cosine decay to `min_lr`."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    if cfg.schedule == "constant":
+        return cfg.lr
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def batch_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:
+    """The generator for one rank's batch at one step: data depend on (seed, step, rank) only."""
+    g = torch.Generator(device=device)
+    g.manual_seed((seed * 1_000_003 + step) * 1_009 + rank)
+    return g
+
+
+# ---- training state (optimizer + RNG) as safetensors + JSON ---------------------------------
+def _save_training_state(path: Path, step: int, cfg: TrainConfig, opt: torch.optim.Optimizer):
+    sd = opt.state_dict()
+    tensors = {f"optim.{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items()}
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        tensors.update({f"rng.cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    checkpoint.atomic_save_tensors(path / "training_state.safetensors", tensors)
+    meta = {"step": step, "train_config": asdict(cfg), "param_groups": sd["param_groups"]}
+    checkpoint.atomic_write_json(path / "trainer.json", meta)
+
+
+def _load_training_state(path: Path, opt: torch.optim.Optimizer) -> int:
+    meta = json.loads((path / "trainer.json").read_text())
+    tensors = checkpoint.load_tensors(path / "training_state.safetensors")
+    state: dict[int, dict] = {}
+    for key, t in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = t
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    torch.set_rng_state(tensors["rng.cpu"])
+    cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda_states)
+    return int(meta["step"])
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    pointer = Path(out_dir) / "checkpoints" / "latest"
+    if not pointer.is_file():
+        return None
+    ckpt = pointer.parent / pointer.read_text().strip()
+    return ckpt if ckpt.is_dir() else None
+
+
+def save_checkpoint(out_dir: Path, model: Reasoner, opt, cfg: TrainConfig, step: int) -> Path:
+    """Write checkpoints/step-XXXXXXX atomically, point `latest` at it, prune old ones, and
+    refresh the model files at the top of `out_dir` (so `out_dir` loads as a model folder)."""
+    ckpts = Path(out_dir) / "checkpoints"
+    ckpts.mkdir(parents=True, exist_ok=True)
+    name = f"step-{step:07d}"
+    tmp = ckpts / f".{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    _save_training_state(tmp, step, cfg, opt)
+    shutil.rmtree(ckpts / name, ignore_errors=True)
+    os.replace(tmp, ckpts / name)
+    checkpoint.atomic_write_bytes(ckpts / "latest", name.encode())
+    old = sorted(p for p in ckpts.glob("step-*") if p.is_dir())
+    for p in old[: max(0, len(old) - cfg.keep_checkpoints)]:
+        shutil.rmtree(p, ignore_errors=True)
+    model.save_pretrained(out_dir)
+    return ckpts / name
+
+
+def train_step(model, opt, task, autocast=None, grad_clip: float = 1.0) -> float:
+    """One optimiser step on a batch of tasks: BCE at every x position, averaged; returns loss."""
+    with autocast or nullcontext():
+        logits_BN = model(task.x_BND, task.y_BN)
+    loss = F.binary_cross_entropy_with_logits(logits_BN.float(), task.y_BN)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        params = [p for group in opt.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    opt.step()
+    return loss.item()
+
+
+def make_autocast(amp: str, device: torch.device):
+    """bf16 autocast on CUDA (amp="auto") or wherever asked (amp="bf16"); else a no-op."""
+    if amp == "bf16" or (amp == "auto" and device.type == "cuda"):
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+class _Dist:
+    """Rank/world bookkeeping; initialises torch.distributed when launched by torchrun."""
+
+    def __init__(self, device: torch.device):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.enabled = self.world > 1
+        if self.enabled and not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def mean(self, value: float, device: torch.device) -> float:
+        if not self.enabled:
+            return value
+        t = torch.tensor([value], device=device)
+        dist.all_reduce(t)
+        return t.item() / self.world
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+
+def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress: bool = True):
+    """Train a reasoner per `cfg`, writing metrics and checkpoints under `out_dir`; returns it."""
+    out_dir = Path(out_dir)
+    device = resolve_device(cfg.device)
+    ddp = _Dist(device)
+    if device.type == "cuda" and ddp.enabled:
+        device = torch.device("cuda", ddp.local_rank)
+        torch.cuda.set_device(device)
+    if cfg.batch_size % ddp.world:
+        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by world size {ddp.world}")
+    torch.manual_seed(cfg.seed)
+    prior = prior_from_dict(cfg.prior)
+    curriculum = Curriculum(**cfg.curriculum)
+    model = Reasoner(cfg.model_config()).to(device)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.999),
+        fused=device.type == "cuda",
+    )
+    start = 0
+    ckpt = latest_checkpoint(out_dir) if resume else None
+    if ckpt is not None:
+        state = checkpoint.load_model(ckpt)[1]
+        model.load_state_dict(state, strict=True)
+        start = _load_training_state(ckpt, opt)
+    elif resume and ddp.main:
+        print(f"no checkpoint under {out_dir}; starting from scratch")
+    if ddp.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint.atomic_write_json(out_dir / "train_config.json", asdict(cfg))
+    ddp.barrier()
+
+    train_model = model
+    if ddp.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    if cfg.compile:
+        train_model = torch.compile(train_model)
+    autocast = make_autocast(cfg.amp, device)
+    local_batch = cfg.batch_size // ddp.world
+    metrics_path = out_dir / "metrics.jsonl"
+    if ddp.main:
+        _truncate_metrics(metrics_path, start)
+    bar = tqdm(
+        total=cfg.steps, initial=start, disable=not (progress and ddp.main), desc="train",
+        dynamic_ncols=True,
+    )
+    t_log, tokens_since, steps_since, loss_sum = time.perf_counter(), 0, 0, 0.0
+    t_start = time.perf_counter()
+    model.train()
+    for step in range(start, cfg.steps):
+        dims, points = curriculum.at(step)
+        g = batch_generator(cfg.seed, step, ddp.rank, device)
+        task = prior.sample(local_batch, points, dims, generator=g, device=device)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(cfg, step)
+        loss_sum += train_step(train_model, opt, task, autocast, cfg.grad_clip)
+        steps_since += 1
+        tokens_since += 2 * points * cfg.batch_size
+        bar.update(1)
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            elapsed = time.perf_counter() - t_log
+            row = {
+                "step": done,
+                "loss": ddp.mean(loss_sum / steps_since, device),
+                "lr": lr_at(cfg, step),
+                "active_dims": dims,
+                "points": points,
+                "steps_per_s": steps_since / elapsed,
+                "tokens_per_s": tokens_since / elapsed,
+                "elapsed_s": time.perf_counter() - t_start,
+            }
+            if ddp.main:
+                with open(metrics_path, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                bar.set_postfix(loss=f"{row['loss']:.4f}", dims=dims, pts=points)
+            t_log, tokens_since, steps_since, loss_sum = time.perf_counter(), 0, 0, 0.0
+        if done % cfg.ckpt_every == 0 or done == cfg.steps:
+            if ddp.main:
+                save_checkpoint(out_dir, model, opt, cfg, done)
+            ddp.barrier()
+    bar.close()
+    model.eval()
+    if ddp.enabled:
+        dist.destroy_process_group()
+    return model
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric rows logged after `step` (they belong to work a resumed run will redo)."""
+    if not path.is_file():
+        return
+    rows = [line for line in path.read_text().splitlines() if line.strip()]
+    keep = [r for r in rows if json.loads(r)["step"] <= step]
+    checkpoint.atomic_write_bytes(path, "".join(r + "\n" for r in keep).encode())
