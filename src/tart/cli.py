@@ -9,12 +9,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from tart.reasoner import PRESETS
+from tart.train import RECIPES
 
 # flags of `tart train` that map onto TrainConfig fields (None = not given on the command line)
 _TRAIN_FIELDS = {
     "preset": str, "steps": int, "batch_size": int, "lr": float, "min_lr": float, "schedule": str,
     "warmup": int, "weight_decay": float, "grad_clip": float, "seed": int, "log_every": int,
-    "ckpt_every": int, "keep_checkpoints": int, "amp": str, "device": str,
+    "ckpt_every": int, "keep_checkpoints": int, "time_limit_s": float, "amp": str, "device": str,
 }
 _CURRICULUM_FIELDS = ("dims_start", "dims_end", "dims_inc", "points_start", "points_end",
                       "points_inc", "interval")
@@ -27,6 +28,9 @@ def _add_train(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from the latest checkpoint in --out, with its saved settings "
                         "(flags given here override them, e.g. a larger --steps)")
+    p.add_argument("--recipe", default="tart", choices=sorted(RECIPES),
+                   help="base settings: 'tart' (the original's full run) or 'quick' (tiny model, "
+                        "4-d tasks, minutes on a CPU); the flags below override them")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     for name, typ in _TRAIN_FIELDS.items():
@@ -40,11 +44,13 @@ def _add_train(sub) -> None:
 
 
 def cmd_train(args) -> int:
-    from tart.train import TrainConfig, train
+    from tart.train import TrainConfig, recipe, train
 
     saved = Path(args.out) / "train_config.json"
-    base = json.loads(saved.read_text()) if args.resume and saved.is_file() else {}
-    cfg = {**asdict(TrainConfig(**base))} if base else asdict(TrainConfig())
+    if args.resume and saved.is_file():
+        cfg = asdict(TrainConfig(**json.loads(saved.read_text())))
+    else:
+        cfg = asdict(recipe(args.recipe))
     for name in _TRAIN_FIELDS:
         if getattr(args, name) is not None:
             cfg[name] = getattr(args, name)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install tart and everything it needs into ./.venv (idempotent; safe to rerun).
+# CPU machines get the local PyTorch 2.13.0 CPU wheel; a machine whose python already has a
+# torch in the supported range (>=2.11,<2.15) keeps it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv"
+  "$PY" -m venv .venv
+fi
+VPY=.venv/bin/python
+if ! "$VPY" -c "import torch, sys; v = tuple(map(int, torch.__version__.split('+')[0].split('.')[:2])); sys.exit(not ((2, 11) <= v < (2, 15)))" 2>/dev/null; then
+  echo "[setup] installing torch==2.13.0 (CPU)"
+  "$VPY" -m pip install --quiet "torch==2.13.0"
+fi
+if ! "$VPY" -c "import tart, pytest, pytest_timeout, transformers" 2>/dev/null \
+   || [ pyproject.toml -nt .venv/.tart-installed ]; then
+  echo "[setup] installing tart and its dependencies"
+  "$VPY" -m pip install --quiet -e ".[dev]"
+  touch .venv/.tart-installed
+fi
+echo "[setup] ready: $("$VPY" -c 'import torch, tart; print("tart", tart.__version__, "torch", torch.__version__)')"
