@@ -8,15 +8,6 @@ from tart.reasoner import Reasoner, ReasonerConfig, preset
 from tart.synthetic import LogisticPrior
 
 
-def per_query_loop(model, cx, cy, qx):
-    """The original's way: one full forward pass per query, prediction read at the last x."""
-    zero = torch.zeros(cx.shape[0], 1)
-    return torch.stack([
-        model(torch.cat([cx, qx[:, j : j + 1]], 1), torch.cat([cy, zero], 1))[:, -1]
-        for j in range(qx.shape[1])
-    ], dim=1)
-
-
 def test_presets_sizes():
     assert Reasoner(preset("tart")).num_parameters() == pytest.approx(9.6e6, rel=0.01)
     cfg = preset("tart")
@@ -37,7 +28,7 @@ def test_shared_context_matches_per_query_loop(k, m):
     cx, cy, qx = t.x_BND[:, :k], t.y_BN[:, :k], t.x_BND[:, k:]
     shared = model.predict(cx, cy, qx)
     assert shared.shape == (2, m)
-    loop = per_query_loop(model, cx, cy, qx)
+    loop = model.predict_per_query(cx, cy, qx)
     assert (shared - loop).abs().max().item() < 1e-4
     chunked = model.predict(cx, cy, qx, query_chunk=4)
     assert (chunked - shared).abs().max().item() < 1e-5

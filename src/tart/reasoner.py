@@ -192,6 +192,19 @@ class Reasoner(nn.Module):
         logits_BM = torch.cat(outs, dim=1).float()
         return logits_BM[0] if unbatched else logits_BM
 
+    @torch.no_grad()
+    def predict_per_query(
+        self, context_x: torch.Tensor, context_y: torch.Tensor, query_x: torch.Tensor
+    ) -> torch.Tensor:
+        """The original's slow way, kept as the reference `predict` is tested and timed against:
+        one full forward pass over [context, query] per query. Same inputs and output as predict."""
+        self._check_predict_inputs(context_x, context_y, query_x)
+        zero_B1 = torch.zeros_like(context_y[:, :1])
+        return torch.stack([
+            self(torch.cat([context_x, query_x[:, j : j + 1]], 1), torch.cat([context_y, zero_B1], 1))[:, -1]
+            for j in range(query_x.shape[1])
+        ], dim=1)
+
     def _predict_chunk(self, ctx_BTD: torch.Tensor, qx_BMD: torch.Tensor) -> torch.Tensor:
         T, M, dev = ctx_BTD.shape[1], qx_BMD.shape[1], ctx_BTD.device
         # Context rows: causal. Query rows: the whole context plus the query itself.

@@ -23,6 +23,7 @@ class GPT2Reference(nn.Module):
         gcfg = GPT2Config(
             n_positions=cfg.n_positions, n_embd=cfg.n_embd, n_layer=cfg.n_layer, n_head=cfg.n_head,
             resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, use_cache=False, vocab_size=1,
+            bos_token_id=None, eos_token_id=None,
         )
         gcfg._attn_implementation = "eager"
         self.read_in = nn.Linear(cfg.n_dims, cfg.n_embd)
