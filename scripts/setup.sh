@@ -4,6 +4,8 @@
 # torch in the supported range (>=2.11,<2.15) keeps it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# pip here warns about every package missing from the machine's local indexes: keep it quiet
+quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   echo "[setup] creating .venv"
@@ -12,12 +14,12 @@ fi
 VPY=.venv/bin/python
 if ! "$VPY" -c "import torch, sys; v = tuple(map(int, torch.__version__.split('+')[0].split('.')[:2])); sys.exit(not ((2, 11) <= v < (2, 15)))" 2>/dev/null; then
   echo "[setup] installing torch==2.13.0 (CPU)"
-  "$VPY" -m pip install --quiet "torch==2.13.0"
+  quiet "$VPY" -m pip install --quiet "torch==2.13.0"
 fi
 if ! "$VPY" -c "import tart, pytest, pytest_timeout, transformers" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.tart-installed ]; then
   echo "[setup] installing tart and its dependencies"
-  "$VPY" -m pip install --quiet -e ".[dev]"
+  quiet "$VPY" -m pip install --quiet -e ".[dev]"
   touch .venv/.tart-installed
 fi
 echo "[setup] ready: $("$VPY" -c 'import torch, tart; print("tart", tart.__version__, "torch", torch.__version__)')"

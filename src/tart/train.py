@@ -16,6 +16,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -273,7 +274,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
         _truncate_metrics(metrics_path, start)
     bar = tqdm(
         total=cfg.steps, initial=start, disable=not (progress and ddp.main), desc="train",
-        dynamic_ncols=True,
+        dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0,  # quiet in logs
     )
     t_log, tokens_since, steps_since, loss_sum = time.perf_counter(), 0, 0, 0.0
     t_start = time.perf_counter()
