@@ -61,3 +61,5 @@ def test_curriculum_matches_tart_schedule():
     assert c.at(8000) == (16, 258)
     assert c.at(100_000) == (16, 258)
     assert Curriculum.fixed(4, 40).at(12345) == (4, 40)
+    separate = Curriculum(4, 16, 4, 6, 258, 12, 250, dims_interval=1500)
+    assert separate.at(1499) == (4, 6 + 5 * 12) and separate.at(1500) == (8, 6 + 6 * 12)

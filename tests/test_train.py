@@ -126,3 +126,14 @@ def test_ddp_two_cpu_processes_gloo(tmp_path):
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4]  # one writer (rank 0)
     Reasoner.from_pretrained(out)
+
+
+def test_init_from_starts_at_given_weights(tmp_path):
+    first = train(small_cfg(steps=2), tmp_path / "a", progress=False)
+    cfg = small_cfg(steps=1, lr=0.0, warmup=0, init_from=str(tmp_path / "a"))  # lr 0: no change
+    second = train(cfg, tmp_path / "b", progress=False)
+    for k, v in first.state_dict().items():
+        assert torch.equal(v, second.state_dict()[k]), k
+    other = small_cfg(model={**SMALL_MODEL, "n_embd": 16}, init_from=str(tmp_path / "a"))
+    with pytest.raises(ValueError, match="differs from this run"):
+        train(other, tmp_path / "c", progress=False)

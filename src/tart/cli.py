@@ -1,4 +1,4 @@
-"""The `tart` command line: train, eval-synthetic, bench-train, bench-inference."""
+"""The `tart` command line: train, eval-synthetic, export-model, bench-train, bench-inference."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ _TRAIN_FIELDS = {
     "preset": str, "steps": int, "batch_size": int, "lr": float, "min_lr": float, "schedule": str,
     "warmup": int, "weight_decay": float, "grad_clip": float, "seed": int, "log_every": int,
     "ckpt_every": int, "keep_checkpoints": int, "time_limit_s": float, "amp": str, "device": str,
+    "init_from": str,
 }
 _CURRICULUM_FIELDS = ("dims_start", "dims_end", "dims_inc", "points_start", "points_end",
-                      "points_inc", "interval")
+                      "points_inc", "interval", "dims_interval")
 _PRIOR_FIELDS = {"n_dims": int, "alpha": float, "alpha_max": float}
 
 
@@ -70,7 +71,8 @@ def cmd_train(args) -> int:
 
 def _add_eval(sub) -> None:
     p = sub.add_parser("eval-synthetic", help="accuracy/CE vs logistic regression and Bayes")
-    p.add_argument("--model", required=True, help="model folder (config.json + safetensors)")
+    p.add_argument("--model", default=None,
+                   help="model folder (config.json + safetensors); default: the shipped module")
     p.add_argument("--ks", type=int, nargs="+", default=[8, 16, 32, 64, 128, 256])
     p.add_argument("--n-tasks", type=int, default=256)
     p.add_argument("--n-queries", type=int, default=64)
@@ -83,15 +85,37 @@ def _add_eval(sub) -> None:
 
 def cmd_eval(args) -> int:
     from tart.evaluate import evaluate_synthetic, format_table
-    from tart.reasoner import Reasoner
+    from tart.pretrained import load_reasoner
     from tart.train import resolve_device
 
-    model = Reasoner.from_pretrained(args.model, device=resolve_device(args.device))
+    model = load_reasoner(args.model, device=resolve_device(args.device))
     rows = evaluate_synthetic(
         model, ks=tuple(args.ks), n_tasks=args.n_tasks, n_queries=args.n_queries,
         active_dims=args.active_dims, seed=args.seed, baselines=not args.no_baselines,
     )
     print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    return 0
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export-model", help="ship a trained run: weights, evaluation, model card")
+    p.add_argument("--run", required=True, help="training output folder (tart train --out)")
+    p.add_argument("--out", required=True, help="folder to write (e.g. src/tart/weights/default)")
+    p.add_argument("--hardware", required=True, help="what it was trained on, for the card")
+    p.add_argument("--n-tasks", type=int, default=256)
+    p.add_argument("--n-queries", type=int, default=64)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--notes", default="", help="a paragraph for the top of the card")
+
+
+def cmd_export(args) -> int:
+    from tart.pretrained import export_model
+
+    result = export_model(
+        args.run, args.out, args.hardware, n_tasks=args.n_tasks, n_queries=args.n_queries,
+        seed=args.seed, notes=args.notes,
+    )
+    print(f"wrote {args.out} (sha256 {result['sha256']})")
     return 0
 
 
@@ -135,9 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_eval(sub)
+    _add_export(sub)
     _add_bench(sub)
     args = parser.parse_args(argv)
-    handlers = {"train": cmd_train, "eval-synthetic": cmd_eval}
+    handlers = {"train": cmd_train, "eval-synthetic": cmd_eval, "export-model": cmd_export}
     try:
         return handlers.get(args.command, cmd_bench)(args)
     except ValueError as e:  # bad input and bad checkpoints: a clear message, not a traceback

@@ -99,7 +99,8 @@ def prior_from_dict(cfg: dict) -> LogisticPrior:
 class Curriculum:
     """Step schedule of active dims and points per sequence (TART: 4 -> 16 dims, 18 -> 258 points).
 
-    Both grow by their increment every `interval` steps until they reach their end value.
+    Both grow by their increment every `interval` steps (dims every `dims_interval` steps if
+    given) until they reach their end value.
     """
 
     dims_start: int = 4
@@ -109,18 +110,19 @@ class Curriculum:
     points_end: int = 258
     points_inc: int = 30
     interval: int = 1000
+    dims_interval: int | None = None
 
     def __post_init__(self) -> None:
-        if self.interval < 1:
+        if self.interval < 1 or (self.dims_interval is not None and self.dims_interval < 1):
             raise ValueError(f"curriculum interval must be >= 1, got {self.interval}")
         if self.dims_start > self.dims_end or self.points_start > self.points_end:
             raise ValueError("curriculum start values must not exceed end values")
 
     def at(self, step: int) -> tuple[int, int]:
         """(active_dims, n_points) in force at optimiser step `step` (0-based)."""
-        stage = step // self.interval
-        dims = min(self.dims_start + stage * self.dims_inc, self.dims_end)
-        points = min(self.points_start + stage * self.points_inc, self.points_end)
+        dims_stage = step // (self.dims_interval or self.interval)
+        dims = min(self.dims_start + dims_stage * self.dims_inc, self.dims_end)
+        points = min(self.points_start + step // self.interval * self.points_inc, self.points_end)
         return dims, points
 
     @classmethod

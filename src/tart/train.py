@@ -47,6 +47,7 @@ class TrainConfig:
     prior: dict = field(default_factory=lambda: LogisticPrior().to_dict())
     curriculum: dict = field(default_factory=lambda: asdict(Curriculum()))
     model: dict = field(default_factory=dict)  # overrides of the preset's ReasonerConfig
+    init_from: str | None = None  # start from the weights of this model folder (not its optimizer)
     log_every: int = 50
     ckpt_every: int = 1000
     keep_checkpoints: int = 2
@@ -254,8 +255,15 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
         state = checkpoint.load_model(ckpt)[1]
         model.load_state_dict(state, strict=True)
         start = _load_training_state(ckpt, opt)
-    elif resume and ddp.main:
-        print(f"no checkpoint under {out_dir}; starting from scratch")
+    else:
+        if resume and ddp.main:
+            print(f"no checkpoint under {out_dir}; starting from scratch")
+        if cfg.init_from:
+            init = Reasoner.from_pretrained(cfg.init_from)
+            if init.config != model.config:
+                raise ValueError(f"--init-from {cfg.init_from}: its config {init.config} differs "
+                                 f"from this run's {model.config}")
+            model.load_state_dict(init.state_dict(), strict=True)
     if ddp.main:
         out_dir.mkdir(parents=True, exist_ok=True)
         checkpoint.atomic_write_json(out_dir / "train_config.json", asdict(cfg))
