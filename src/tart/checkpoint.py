@@ -27,6 +27,13 @@ class CheckpointError(ValueError):
     """A checkpoint folder is missing, corrupt, or does not match the model it should build."""
 
 
+def _umask_mode() -> int:
+    """The mode a plain `open()` would give a new file (mkstemp's files are 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temp file in the same folder and an atomic rename."""
     path = Path(path)
@@ -36,6 +43,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -54,6 +62,7 @@ def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict
     try:
         tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
         save_file(tensors, tmp, metadata=meta)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

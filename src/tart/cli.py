@@ -30,8 +30,9 @@ def _add_train(sub) -> None:
                    help="continue from the latest checkpoint in --out, with its saved settings "
                         "(flags given here override them, e.g. a larger --steps)")
     p.add_argument("--recipe", default="tart", choices=sorted(RECIPES),
-                   help="base settings: 'tart' (the original's full run) or 'quick' (tiny model, "
-                        "4-d tasks, minutes on a CPU); the flags below override them")
+                   help="base settings: 'tart' (the original's full run), 'quick' (tiny model, "
+                        "4-d tasks, minutes on a CPU) or 'cpu-tiny' (the interim shipped module, "
+                        "from runs/quick); the flags below override them")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     for name, typ in _TRAIN_FIELDS.items():

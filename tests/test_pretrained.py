@@ -1,0 +1,63 @@
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+import torch
+
+from golden_inputs import GOLDEN_FILE, golden_inputs
+from tart import load_reasoner
+from tart.cli import main as cli_main
+from tart.evaluate import evaluate_synthetic
+from tart.pretrained import CARD_FILE, EVAL_FILE, default_model_dir, sha256, training_summary
+from tart.synthetic import Curriculum
+from tart.train import TrainConfig, train
+
+HERE = Path(__file__).parent
+
+
+def test_export_model_writes_weights_eval_and_card(tmp_path):
+    cfg = TrainConfig(
+        preset="tiny", steps=4, batch_size=8, warmup=1, log_every=2, ckpt_every=2, device="cpu",
+        model=dict(n_embd=32, n_layer=2, n_head=2, n_positions=64),
+        curriculum=asdict(Curriculum.fixed(4, 20)),
+    )
+    train(cfg, tmp_path / "run", progress=False)
+    out = tmp_path / "shipped"
+    assert cli_main(["export-model", "--run", str(tmp_path / "run"), "--out", str(out),
+                     "--hardware", "test CPU", "--n-tasks", "4", "--n-queries", "4"]) == 0
+    card = (out / CARD_FILE).read_text()
+    assert sha256(out / "model.safetensors") in card
+    assert "Steps: 4" in card and "test CPU" in card and "| k | tart acc" in card
+    rows = json.loads((out / EVAL_FILE).read_text())["rows"]
+    assert [r["k"] for r in rows] == [8, 16, 32, 64, 128, 256]
+    assert "tart_acc" in rows[1] and "skipped" in rows[2]  # 64 positions hold 31 context points
+    assert load_reasoner(out).config.n_embd == 32
+    assert training_summary(tmp_path / "run")["steps"] == 4
+
+
+def test_shipped_module_loads_offline():
+    model = load_reasoner()
+    assert model.config.n_dims == 16 and model.config.max_points == 258
+    card = (default_model_dir() / CARD_FILE).read_text()
+    digest = re.search(r"sha256 `([0-9a-f]{64})`", card).group(1)
+    assert sha256(default_model_dir() / "model.safetensors") == digest
+
+
+def test_shipped_module_golden_predictions():
+    """The shipped module's outputs on fixed inputs never change silently (update_golden.py)."""
+    golden = json.loads((HERE / GOLDEN_FILE).read_text())
+    assert sha256(default_model_dir() / "model.safetensors") == golden["weights_sha256"]
+    logits = load_reasoner().predict(*golden_inputs())
+    assert torch.allclose(logits, torch.tensor(golden["logits"]), atol=1e-4)
+
+
+def test_shipped_eval_reproduces_the_card():
+    shipped = json.loads((default_model_dir() / EVAL_FILE).read_text())
+    spec = shipped["spec"]
+    rows = evaluate_synthetic(load_reasoner(), ks=tuple(spec["ks"]), n_tasks=spec["n_tasks"],
+                              n_queries=spec["n_queries"], seed=spec["seed"])
+    for got, want in zip(rows, shipped["rows"], strict=True):
+        for key, value in want.items():
+            assert got[key] == pytest.approx(value, abs=2e-3), (want["k"], key)
