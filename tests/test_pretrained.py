@@ -34,6 +34,14 @@ def test_export_model_writes_weights_eval_and_card(tmp_path):
     assert [r["k"] for r in rows] == [8, 16, 32, 64, 128, 256]
     assert "tart_acc" in rows[1] and "skipped" in rows[2]  # 64 positions hold 31 context points
     assert load_reasoner(out).config.n_embd == 32
+    sharded = tmp_path / "sharded"
+    assert cli_main(["export-model", "--run", str(tmp_path / "run"), "--out", str(sharded),
+                     "--hardware", "test CPU", "--n-tasks", "4", "--n-queries", "4",
+                     "--dtype", "bfloat16", "--max-shard-mb", "0.01"]) == 0
+    shards = sorted(sharded.glob("model-*.safetensors"))
+    assert len(shards) > 1
+    assert all(sha256(f) in (sharded / CARD_FILE).read_text() for f in shards)
+    assert load_reasoner(sharded).config.n_embd == 32
     assert training_summary(tmp_path / "run")["steps"] == 4
 
 
@@ -41,7 +49,7 @@ def test_shipped_module_loads_offline():
     model = load_reasoner()
     assert model.config.n_dims == 16 and model.config.max_points == 258
     card = (default_model_dir() / CARD_FILE).read_text()
-    digest = re.search(r"sha256 `([0-9a-f]{64})`", card).group(1)
+    digest = re.search(r"`model.safetensors`, sha256 `([0-9a-f]{64})`", card).group(1)
     assert sha256(default_model_dir() / "model.safetensors") == digest
 
 

@@ -107,16 +107,22 @@ def _add_export(sub) -> None:
     p.add_argument("--n-queries", type=int, default=64)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--notes", default="", help="a paragraph for the top of the card")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    p.add_argument("--max-shard-mb", type=float, default=None,
+                   help="split weights into files of at most this size (e.g. 15 for 16 MiB limits)")
 
 
 def cmd_export(args) -> int:
+    import torch
+
     from tart.pretrained import export_model
 
     result = export_model(
         args.run, args.out, args.hardware, n_tasks=args.n_tasks, n_queries=args.n_queries,
-        seed=args.seed, notes=args.notes,
+        seed=args.seed, notes=args.notes, dtype=getattr(torch, args.dtype),
+        max_shard_mb=args.max_shard_mb,
     )
-    print(f"wrote {args.out} (sha256 {result['sha256']})")
+    print(f"wrote {args.out}: " + ", ".join(f"{k} sha256 {v}" for k, v in result["sha256"].items()))
     return 0
 
 

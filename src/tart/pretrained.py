@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from tart.checkpoint import WEIGHTS, atomic_write_bytes, atomic_write_json
+from tart.checkpoint import atomic_write_bytes, atomic_write_json
 from tart.evaluate import DEFAULT_KS, evaluate_synthetic, format_table
 from tart.reasoner import Reasoner
 
@@ -69,16 +69,24 @@ def export_model(
     ks: tuple[int, ...] = DEFAULT_KS,
     seed: int = 1234,
     notes: str = "",
+    dtype: torch.dtype | None = None,
+    max_shard_mb: float | None = None,
 ) -> dict:
-    """Copy a run's final weights to `out_dir` with its synthetic evaluation and a model card."""
+    """Copy a run's final weights to `out_dir` with its synthetic evaluation and a model card.
+
+    `dtype` (e.g. torch.bfloat16) and `max_shard_mb` shrink or split the weight files; the
+    evaluation runs on the weights as saved.
+    """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    model = Reasoner.from_pretrained(run_dir)
-    model.save_pretrained(out_dir)
+    Reasoner.from_pretrained(run_dir).save_pretrained(out_dir, dtype=dtype, max_shard_mb=max_shard_mb)
+    model = Reasoner.from_pretrained(out_dir)
     summary = training_summary(run_dir)
     rows = evaluate_synthetic(model, ks=ks, n_tasks=n_tasks, n_queries=n_queries, seed=seed)
     eval_spec = {"ks": list(ks), "n_tasks": n_tasks, "n_queries": n_queries, "seed": seed}
     atomic_write_json(out_dir / EVAL_FILE, {"spec": eval_spec, "rows": rows})
-    digest = sha256(out_dir / WEIGHTS)
+    weight_files = sorted(out_dir.glob("model*.safetensors"))
+    digests = {f.name: sha256(f) for f in weight_files}
+    digest = "; ".join(f"`{name}`, sha256 `{d}`" for name, d in digests.items())
     gaps = [r["logreg_acc"] - r["tart_acc"] for r in rows if "tart_acc" in r]
     cfg = summary["train_config"]
     card = f"""# tart reasoning module: default
@@ -95,7 +103,7 @@ def export_model(
   {summary["final_curriculum"]["active_dims"]} active dims and {summary["final_curriculum"]["points"]} points.
 - Wall time: {summary["wall_s"] / 60:.1f} min of training on {hardware}.
 - Torch {torch.__version__}, Python {platform.python_version()}.
-- Weights: `{WEIGHTS}`, sha256 `{digest}`.
+- Weights ({dtype or torch.float32}): {digest}.
 
 ## Synthetic evaluation
 
@@ -109,4 +117,4 @@ fit_intercept=False) on the same k points (MAP); bayes = the true w.
 Largest accuracy gap to logistic regression: {max(gaps) * 100:.1f} points.
 """
     atomic_write_bytes(out_dir / CARD_FILE, card.encode())
-    return {"summary": summary, "rows": rows, "sha256": digest}
+    return {"summary": summary, "rows": rows, "sha256": digests}
