@@ -63,3 +63,5 @@ def test_curriculum_matches_tart_schedule():
     assert Curriculum.fixed(4, 40).at(12345) == (4, 40)
     separate = Curriculum(4, 16, 4, 6, 258, 12, 250, dims_interval=1500)
     assert separate.at(1499) == (4, 6 + 5 * 12) and separate.at(1500) == (8, 6 + 6 * 12)
+    with pytest.raises(ValueError, match="dims_interval must be >= 1, got 0"):
+        Curriculum(dims_interval=0)

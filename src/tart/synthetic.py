@@ -113,8 +113,10 @@ class Curriculum:
     dims_interval: int | None = None
 
     def __post_init__(self) -> None:
-        if self.interval < 1 or (self.dims_interval is not None and self.dims_interval < 1):
-            raise ValueError(f"curriculum interval must be >= 1, got {self.interval}")
+        for name in ("interval", "dims_interval"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"curriculum {name} must be >= 1, got {value}")
         if self.dims_start > self.dims_end or self.points_start > self.points_end:
             raise ValueError("curriculum start values must not exceed end values")
 
