@@ -1,0 +1,268 @@
+"""`TartClassifier`: few-shot classification as a scikit-learn estimator.
+
+items -> embedder -> ContextProjection (fitted on the context) -> reasoning module -> probabilities.
+
+`fit(X, y)` only stores the context (and embeds it when the embedder does not depend on the
+context); nothing is trained. `predict_proba` projects context and queries with PCA + whitening
+fitted on the context, then runs the reasoning module once per ensemble member with all queries
+sharing the encoded context (one batched pass, see `Reasoner.predict`).
+
+Ensembling and long contexts. The module is order-sensitive and holds at most
+`config.max_points - 1` context points (257 for the shipped 516-position module). Each of the
+`n_estimators` members reads the context in its own random order (seeded by `random_state`); when
+the context is longer than `max_context`, each member instead reads a random class-stratified
+subset of `max_context` points, and `n_estimators * ceil(k / max_context)` members are used so every
+point is read about n_estimators times on average. The projection is always fitted on the whole
+context. Members' probabilities are averaged.
+
+Binary only for now: more than two classes raises a clear error.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from tart.projection import ContextProjection
+from tart.reasoner import Reasoner
+
+DEFAULT_LABEL_WORDS = ("negative", "positive")
+
+
+class TartClassifier(ClassifierMixin, BaseEstimator):
+    """Few-shot binary classifier: a frozen embedder + TART's reasoning module, no training.
+
+    Parameters
+    ----------
+    embedder : None, str or embedder object
+        None: X holds numeric features (e.g. embeddings you already have), shape [n, D].
+        A name ("smollm2", "minilm"), a model path / hub id, or an object with
+        `encode(items) -> [n, D]`: X holds raw items (texts, ...) embedded by it.
+    embedder_kwargs : dict, optional
+        Passed to `tart.embed.get_embedder` with a name (e.g. {"mode": "vanilla"}).
+    reasoner : None, path or Reasoner
+        The reasoning module; None loads the one shipped with the package.
+    n_components : int, optional
+        PCA components kept (default: the module's feature width, 16).
+    fill : {"zeros", "tile"}
+        How dims beyond the kept components are filled (see `tart.projection`).
+    n_estimators : int
+        Random context orderings (or subsets, for long contexts) whose probabilities are averaged.
+    max_context : int, optional
+        Most context points one pass reads (default and ceiling: what the module holds).
+    label_words : pair of str, optional
+        Words for classes_[0] and classes_[1] in prompts of context-dependent embedders
+        (default: the classes themselves when they are strings, else negative/positive).
+    device : str
+        "auto" (CUDA when available), "cpu", "cuda", ...
+    random_state : int or None
+        Seeds the context orderings and subsets.
+    """
+
+    def __init__(
+        self, embedder=None, embedder_kwargs=None, reasoner=None, n_components=None, fill="zeros",
+        n_estimators=1, max_context=None, label_words=None, device="auto", random_state=0,
+    ):
+        self.embedder = embedder
+        self.embedder_kwargs = embedder_kwargs
+        self.reasoner = reasoner
+        self.n_components = n_components
+        self.fill = fill
+        self.n_estimators = n_estimators
+        self.max_context = max_context
+        self.label_words = label_words
+        self.device = device
+        self.random_state = random_state
+
+    # ---- scikit-learn API ----------------------------------------------------------------
+    def fit(self, X, y) -> "TartClassifier":
+        """Store the context (X, y); embeds X now unless the embedder depends on the context."""
+        if self.embedder is None:
+            X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
+        else:
+            X = _check_items(X, "fit")
+            if y is None:
+                raise ValueError("TartClassifier requires y to be passed, but the target y is None")
+            y = column_or_1d(y, warn=True)
+            if len(y) != len(X):
+                raise ValueError(f"X has {len(X)} items but y has {len(y)} labels")
+        check_classification_targets(y)
+        self.classes_, y01 = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"the context has only one class ({self.classes_[0]!r}): TartClassifier needs "
+                "examples of both classes"
+            )
+        if len(self.classes_) > 2:
+            raise ValueError(
+                f"Only binary classification is supported. The type of the target is "
+                f"{type_of_target(y)}: y has {len(self.classes_)} classes "
+                f"({list(self.classes_[:5])}{'...' if len(self.classes_) > 5 else ''}); "
+                "TartClassifier is binary for now"
+            )
+        if self.n_estimators < 1:
+            raise ValueError(f"n_estimators must be >= 1, got {self.n_estimators}")
+        self.reasoner_ = _resolve_reasoner(self.reasoner, _resolve_device(self.device))
+        cfg = self.reasoner_.config
+        limit = cfg.max_points - 1
+        if self.max_context is not None and not 1 <= self.max_context <= limit:
+            raise ValueError(f"max_context must be in [1, {limit}] for this module, got {self.max_context}")
+        self.max_context_ = self.max_context or limit
+        self.projection_ = ContextProjection(cfg.n_dims, self.n_components, self.fill)
+        self.y_ = y01.astype(np.int64)
+        if self.embedder is None:
+            self.context_ = X
+            self.projection_.fit(X)
+            return self
+        self.embedder_ = _resolve_embedder(self.embedder, self.embedder_kwargs)
+        self.label_words_ = self._label_words()
+        if self._context_dependent():
+            self.context_ = list(X)  # embedded at predict time, together with the queries
+        else:
+            self.context_ = _as_features(self.embedder_.encode(list(X)), len(X), "context")
+            self.projection_.fit(self.context_)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities [n, 2], columns in `classes_` order."""
+        p1 = self._predict_p1(X)
+        return np.stack([1.0 - p1, p1], axis=1)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Log-odds of classes_[1] (from the averaged probability)."""
+        p1 = np.clip(self._predict_p1(X), 1e-7, 1 - 1e-7)
+        return np.log(p1) - np.log1p(-p1)
+
+    def predict(self, X) -> np.ndarray:
+        p1 = self._predict_p1(X)
+        return self.classes_[(p1 > 0.5).astype(int)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        if self.embedder is not None:
+            tags.input_tags.two_d_array = False
+            tags.input_tags.string = True
+        return tags
+
+    # ---- internals -----------------------------------------------------------------------
+    def _predict_p1(self, X) -> np.ndarray:
+        check_is_fitted(self, "classes_")
+        ctx_KD, q_MD = self._features(X)
+        if self._context_dependent():
+            self.projection_.fit(ctx_KD)  # context vectors come with the queries
+        cx_KD = self.projection_.transform(ctx_KD)
+        qx_MD = self.projection_.transform(q_MD)
+        idx_EK = self._member_indices()
+        dev = next(self.reasoner_.parameters()).device
+        cx = torch.from_numpy(cx_KD[idx_EK]).to(dev)  # [E, K', d]
+        cy = torch.from_numpy(self.y_[idx_EK]).to(dev)  # [E, K']
+        qx = torch.from_numpy(qx_MD).to(dev).expand(len(idx_EK), -1, -1)  # [E, M, d]
+        logits_EM = self.reasoner_.predict(cx, cy, qx)
+        return torch.sigmoid(logits_EM.double()).mean(0).cpu().numpy()
+
+    def _features(self, X) -> tuple[np.ndarray, np.ndarray]:
+        """(context features [K, D], query features [M, D])."""
+        if self.embedder is None:
+            q = validate_data(self, X, dtype=np.float64, reset=False)
+            return self.context_, q
+        items = _check_items(X, "predict")
+        if self._context_dependent():
+            words = [self.label_words_[i] for i in self.y_]
+            ctx, q = self.embedder_.encode_with_context(self.context_, words, items)
+            return _as_features(ctx, len(self.context_), "context"), _as_features(q, len(items), "query")
+        return self.context_, _as_features(self.embedder_.encode(items), len(items), "query")
+
+    def _context_dependent(self) -> bool:
+        return self.embedder is not None and bool(getattr(self.embedder_, "context_dependent", False))
+
+    def _member_indices(self) -> np.ndarray:
+        """Context indices read by each ensemble member, [E, K'] (E orderings or subsets)."""
+        rng = np.random.default_rng(self.random_state)
+        k = len(self.y_)
+        if k <= self.max_context_:
+            return np.stack([rng.permutation(k) for _ in range(self.n_estimators)])
+        n_members = self.n_estimators * math.ceil(k / self.max_context_)
+        return np.stack([_stratified_subset(self.y_, self.max_context_, rng) for _ in range(n_members)])
+
+    def _label_words(self) -> tuple[str, str]:
+        if self.label_words is not None:
+            words = tuple(str(w) for w in self.label_words)
+            if len(words) != 2:
+                raise ValueError(f"label_words needs 2 words (one per class), got {self.label_words!r}")
+            return words
+        if all(isinstance(c, str) for c in self.classes_):
+            return tuple(self.classes_)
+        return DEFAULT_LABEL_WORDS
+
+
+def _stratified_subset(y01: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """`size` random indices with the classes in the context's proportions (each class >= 1)."""
+    pos, neg = np.flatnonzero(y01 == 1), np.flatnonzero(y01 == 0)
+    n_pos = min(max(1, round(size * len(pos) / len(y01))), len(pos), size - 1)
+    picked = np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, size - n_pos, replace=False)])
+    return rng.permutation(picked)
+
+
+def _check_items(X, where: str) -> list:
+    if isinstance(X, (str, bytes)):
+        raise ValueError(f"{where}: X must be a list of items, got a single {type(X).__name__}")
+    try:
+        items = list(X)
+    except TypeError:
+        raise ValueError(f"{where}: X must be a list of items, got {type(X).__name__}") from None
+    if not items:
+        raise ValueError(f"{where}: X is empty (no items)")
+    return items
+
+
+def _as_features(Z, n: int, what: str) -> np.ndarray:
+    Z = np.asarray(Z, dtype=np.float64)
+    if Z.ndim != 2 or len(Z) != n:
+        raise ValueError(f"the embedder returned {what} features of shape {Z.shape}, expected [{n}, D]")
+    if not np.isfinite(Z).all():
+        raise ValueError(f"the embedder returned NaN or inf {what} features")
+    return Z
+
+
+def _resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _resolve_reasoner(reasoner, device: torch.device) -> Reasoner:
+    if isinstance(reasoner, Reasoner):
+        return reasoner.to(device).eval()
+    if reasoner is not None and not isinstance(reasoner, (str, Path)):
+        raise ValueError(f"reasoner must be None, a model folder or a Reasoner, got {type(reasoner).__name__}")
+    return _load_reasoner_cached(str(reasoner) if reasoner is not None else None, str(device))
+
+
+@lru_cache(maxsize=4)
+def _load_reasoner_cached(path: str | None, device: str) -> Reasoner:
+    from tart.pretrained import load_reasoner
+
+    return load_reasoner(path, device=device).eval()
+
+
+def _resolve_embedder(embedder, kwargs):
+    if hasattr(embedder, "encode"):
+        if kwargs:
+            raise ValueError("embedder_kwargs apply to embedder names, not to embedder objects")
+        return embedder
+    from tart.embed import get_embedder
+
+    return _get_embedder_cached(embedder, tuple(sorted((kwargs or {}).items())), get_embedder)
+
+
+@lru_cache(maxsize=4)
+def _get_embedder_cached(name, kwargs: tuple, factory):
+    return factory(name, **dict(kwargs))

@@ -1,0 +1,88 @@
+"""Context-fitted projection: real features -> the synthetic tasks' feature space.
+
+The reasoning module was trained on x ~ N(0, I_d). `ContextProjection` makes real embeddings look
+like that: PCA fitted on the k context vectors only (centred on the context mean), then each kept
+component scaled to unit variance over the context (the original's whitening). Queries get the
+same transform, never a refit.
+
+Small contexts (the original required k >= 18 for d = 16): centred k vectors span at most k - 1
+directions, so only r = min(k - 1, D, n_components) components carry information. Those r are
+whitened; components whose context variance is negligible (below `rel_tol` times the largest,
+e.g. duplicated or constant features) are dropped rather than blown up by whitening. The missing
+dims are then filled with zeros, exactly how the module saw lower-dimensional tasks during training
+(inactive dims are zeroed by the curriculum), or, with `fill="tile"`, by repeating the kept
+components (the original tiled 8 audio/vision components twice). With k = 1 every output is zero.
+The result is always finite.
+
+Shape legend: K context points, M queries, D input features, R kept components, d output dims.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FILLS = ("zeros", "tile")
+
+
+class ContextProjection:
+    """PCA + whitening fitted on a context; `fit(X_KD)`, `transform(X_MD) -> [M, out_dims]`."""
+
+    def __init__(
+        self, out_dims: int = 16, n_components: int | None = None, fill: str = "zeros",
+        rel_tol: float = 1e-6,
+    ):
+        if fill not in FILLS:
+            raise ValueError(f"fill must be one of {FILLS}, got {fill!r}")
+        if out_dims < 1:
+            raise ValueError(f"out_dims must be >= 1, got {out_dims}")
+        n_components = out_dims if n_components is None else n_components
+        if not 1 <= n_components <= out_dims:
+            raise ValueError(f"n_components must be in [1, out_dims={out_dims}], got {n_components}")
+        self.out_dims, self.n_components, self.fill, self.rel_tol = out_dims, n_components, fill, rel_tol
+
+    def fit(self, X_KD: np.ndarray) -> "ContextProjection":
+        """Fit on the context vectors only."""
+        X_KD = _check_features(X_KD, "context")
+        self.mean_D = X_KD.mean(axis=0)
+        Xc_KD = X_KD - self.mean_D
+        # SVD of the centred context: rows of Vt are the principal directions, s**2/K their variance
+        _, s, Vt_RD = np.linalg.svd(Xc_KD, full_matrices=False)
+        var_R = s**2 / len(X_KD)
+        r = min(self.n_components, len(var_R))
+        keep = var_R[:r] > self.rel_tol * max(var_R[0] if len(var_R) else 0.0, np.finfo(np.float64).tiny)
+        r = int(keep.sum())
+        self.components_RD = Vt_RD[:r]
+        self.scale_R = np.sqrt(var_R[:r])
+        self.n_kept_ = r
+        return self
+
+    def transform(self, X_MD: np.ndarray) -> np.ndarray:
+        """Project and whiten with the context's statistics; float32 [M, out_dims]."""
+        if not hasattr(self, "mean_D"):
+            raise RuntimeError("ContextProjection is not fitted: call fit(context) first")
+        X_MD = _check_features(X_MD, "query", n_features=len(self.mean_D))
+        Z_MR = (X_MD - self.mean_D) @ self.components_RD.T / self.scale_R
+        out = np.zeros((len(X_MD), self.out_dims), dtype=np.float64)
+        r = self.n_kept_
+        if r and self.fill == "tile":
+            reps = -(-self.out_dims // r)
+            out[:] = np.tile(Z_MR, reps)[:, : self.out_dims]
+        else:
+            out[:, :r] = Z_MR
+        return out.astype(np.float32)
+
+    def fit_transform(self, X_KD: np.ndarray) -> np.ndarray:
+        return self.fit(X_KD).transform(X_KD)
+
+
+def _check_features(X, what: str, n_features: int | None = None) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"{what} features must be a 2-D array [n, D], got shape {X.shape}")
+    if len(X) == 0:
+        raise ValueError(f"{what} features are empty (0 rows)")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{what} features contain NaN or inf values")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"{what} features have {X.shape[1]} dims, the context had {n_features}")
+    return X

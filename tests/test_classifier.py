@@ -1,0 +1,159 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from tart import TartClassifier
+from tart.reasoner import Reasoner, preset
+
+
+# Queries are independent in exact arithmetic, but the batched float32 attention gives results
+# that differ with the batch's size and order at ~1e-7 (relative ~1e-6), above these checks' rtol
+# of 1e-7; test_query_batch_invariance below asserts the invariance at float32 precision instead.
+FLOAT32_CHECKS = {
+    "check_methods_sample_order_invariance": "float32 batched attention: equal to ~1e-6, not 1e-7",
+    "check_methods_subset_invariance": "float32 batched attention: equal to ~1e-6, not 1e-7",
+}
+
+
+@parametrize_with_checks([TartClassifier()], expected_failed_checks=lambda est: FLOAT32_CHECKS)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def _blobs(n, D=4, seed=0, sep=3.0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    X = rng.normal(size=(n, D))
+    X[:, 0] += sep * (2 * y - 1)
+    return X, y
+
+
+def test_query_batch_invariance():
+    X, y = _blobs(100, D=20)
+    clf = TartClassifier().fit(X[:50], y[:50])
+    full = clf.decision_function(X[50:])
+    order = np.random.default_rng(0).permutation(50)
+    np.testing.assert_allclose(clf.decision_function(X[50:][order]), full[order], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(clf.decision_function(X[50:60]), full[:10], rtol=1e-5, atol=1e-6)
+
+
+def test_string_labels_and_proba_column_order():
+    X, y = _blobs(80)
+    labels = np.array(["spam", "ham"])[y]  # classes_ sorted: ham, spam
+    clf = TartClassifier().fit(X[:48], labels[:48])
+    assert list(clf.classes_) == ["ham", "spam"]
+    proba = clf.predict_proba(X[48:])
+    assert proba.shape == (32, 2)
+    np.testing.assert_allclose(proba.sum(1), 1)
+    pred = clf.predict(X[48:])
+    np.testing.assert_array_equal(pred, clf.classes_[proba.argmax(1)])
+    assert (pred == labels[48:]).mean() > 0.8
+    np.testing.assert_allclose(clf.decision_function(X[48:]) > 0, proba[:, 1] > 0.5)
+
+
+def test_matches_a_direct_reasoner_call():
+    """One member, no shuffle effect on the math: the estimator is projection + predict."""
+    from tart.projection import ContextProjection
+
+    X, y = _blobs(60)
+    torch.manual_seed(0)
+    model = Reasoner(preset("tiny")).eval()
+    clf = TartClassifier(reasoner=model, random_state=3).fit(X[:40], y[:40])
+    order = np.random.default_rng(3).permutation(40)
+    p = ContextProjection(16).fit(X[:40])
+    logits = model.predict(
+        torch.from_numpy(p.transform(X[:40])[order]), torch.from_numpy(y[:40][order]),
+        torch.from_numpy(p.transform(X[40:])),
+    )
+    np.testing.assert_allclose(clf.predict_proba(X[40:])[:, 1], torch.sigmoid(logits).numpy(), atol=1e-6)
+
+
+def test_long_contexts_use_stratified_subsets():
+    X, y = _blobs(700, seed=1)
+    clf = TartClassifier(max_context=100, n_estimators=2).fit(X[:600], y[:600])
+    idx = clf._member_indices()
+    assert idx.shape == (2 * 6, 100)
+    for row in idx:
+        assert len(set(row)) == 100 and abs(y[:600][row].mean() - 0.5) < 0.02
+    assert len(set(idx.ravel())) > 450  # most of the context is read
+    acc = (clf.predict(X[600:]) == y[600:]).mean()
+    assert acc > 0.8
+    # the default reads up to what the module holds, with no error
+    TartClassifier().fit(X[:600], y[:600]).predict(X[600:])
+
+
+def test_small_context_works():
+    X, y = _blobs(40)
+    proba = TartClassifier().fit(X[:4], y[:4]).predict_proba(X[4:])
+    assert np.isfinite(proba).all()
+
+
+def test_bad_input_errors():
+    X, y = _blobs(30)
+    with pytest.raises(ValueError, match="only one class"):
+        TartClassifier().fit(X, np.zeros(30))
+    with pytest.raises(ValueError, match="binary"):
+        TartClassifier().fit(X, np.arange(30) % 3)
+    Xn = X.copy()
+    Xn[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        TartClassifier().fit(Xn, y)
+    clf = TartClassifier().fit(X, y)
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict(Xn)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X[:, :2])
+    with pytest.raises(ValueError):
+        clf.predict(X[:0])
+    with pytest.raises(ValueError, match="max_context"):
+        TartClassifier(max_context=10_000).fit(X, y)
+    with pytest.raises(ValueError, match="n_estimators"):
+        TartClassifier(n_estimators=0).fit(X, y)
+
+
+class _ToyEmbedder:
+    """Items are strings; the vector counts letters (stands in for a real model)."""
+    cache_key = "toy"
+    context_dependent = False
+
+    def encode(self, items, **kw):
+        if not items:
+            raise ValueError("no items")
+        return np.array([[s.count(c) for c in "abe"] for s in items], dtype=np.float32)
+
+
+class _ToyContextEmbedder(_ToyEmbedder):
+    context_dependent = True
+
+    def __init__(self):
+        self.calls = []
+
+    def encode(self, items, **kw):
+        raise ValueError("needs the context")
+
+    def encode_with_context(self, context_items, context_label_words, query_items):
+        self.calls.append(list(context_label_words))
+        return _ToyEmbedder.encode(self, context_items), _ToyEmbedder.encode(self, query_items)
+
+
+def _texts(n, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    texts = ["".join(rng.choice(list("aabcd" if t else "effgh"), 12)) for t in y]
+    return texts, np.array(["neg", "pos"])[y]
+
+
+def test_item_embedders_through_fit_predict():
+    texts, labels = _texts(60)
+    clf = TartClassifier(embedder=_ToyEmbedder()).fit(texts[:40], labels[:40])
+    assert (clf.predict(texts[40:]) == labels[40:]).mean() > 0.8
+    emb = _ToyContextEmbedder()
+    clf = TartClassifier(embedder=emb, label_words=("negative", "positive")).fit(texts[:40], labels[:40])
+    assert (clf.predict(texts[40:]) == labels[40:]).mean() > 0.8
+    # the context's labels reach the embedder as words, in the context's order
+    assert emb.calls[-1] == [{"neg": "negative", "pos": "positive"}[lab] for lab in labels[:40]]
+    with pytest.raises(ValueError, match="empty"):
+        clf.predict([])
+    with pytest.raises(ValueError, match="list of items"):
+        clf.predict("just one string")

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from tart.projection import ContextProjection
+
+
+def _data(k, D=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(k, D)) @ rng.normal(size=(D, D)) + 5.0
+
+
+def test_whitened_context_has_unit_variance_and_zero_mean():
+    X = _data(200)
+    Z = ContextProjection(16).fit_transform(X)
+    assert Z.shape == (200, 16) and Z.dtype == np.float32
+    np.testing.assert_allclose(Z.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(Z.var(0), 1, atol=1e-4)
+    np.testing.assert_allclose(np.cov(Z.T, bias=True), np.eye(16), atol=1e-4)  # decorrelated
+
+
+def test_matches_sklearn_pca_whitening_up_to_sign():
+    from sklearn.decomposition import PCA
+
+    X = _data(100)
+    Z = ContextProjection(8).fit(X[:60]).transform(X[60:])
+    ref = PCA(8, whiten=True).fit(X[:60]).transform(X[60:]) * np.sqrt(60 / 59)  # PCA divides by n-1
+    np.testing.assert_allclose(np.abs(Z), np.abs(ref), rtol=1e-4, atol=1e-4)
+
+
+def test_queries_use_the_context_statistics_only():
+    X = _data(120)
+    p = ContextProjection(16).fit(X[:50])
+    a = p.transform(X[50:])
+    b = p.transform(X[50:60])  # other queries do not change a query's features
+    np.testing.assert_array_equal(a[:10], b)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 16, 17])
+def test_small_contexts_give_finite_zero_padded_features(k):
+    X = _data(k + 30)
+    p = ContextProjection(16).fit(X[:k])
+    Z = p.transform(X)
+    assert np.isfinite(Z).all()
+    r = min(k - 1, 16)
+    assert p.n_kept_ == r
+    assert (Z[:, r:] == 0).all()  # unused dims are zero, as inactive dims were in training
+    if r:
+        np.testing.assert_allclose(Z[:k, :r].var(0), 1, atol=1e-4)
+
+
+def test_constant_and_duplicated_features_are_dropped_not_blown_up():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(50, 3))
+    X = np.concatenate([base, base, np.ones((50, 4))], axis=1)  # rank 3
+    p = ContextProjection(16).fit(X)
+    assert p.n_kept_ == 3
+    Z = p.transform(X)
+    assert np.isfinite(Z).all() and np.abs(Z).max() < 10
+    assert (ContextProjection(16).fit_transform(np.ones((10, 5))) == 0).all()
+
+
+def test_tile_fill_repeats_components():
+    X = _data(64)
+    Z = ContextProjection(16, n_components=8, fill="tile").fit_transform(X)
+    np.testing.assert_array_equal(Z[:, :8], Z[:, 8:])
+
+
+def test_bad_input_is_named():
+    p = ContextProjection(16)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        p.fit(np.array([[1.0, np.nan], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="empty"):
+        p.fit(np.zeros((0, 4)))
+    with pytest.raises(ValueError, match="2-D"):
+        p.fit(np.zeros(4))
+    p.fit(_data(20, D=5))
+    with pytest.raises(ValueError, match="5"):
+        p.transform(np.zeros((3, 4)))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ContextProjection().transform(np.zeros((1, 4)))
+    with pytest.raises(ValueError, match="fill"):
+        ContextProjection(fill="bogus")
+    with pytest.raises(ValueError, match="n_components"):
+        ContextProjection(16, n_components=17)
