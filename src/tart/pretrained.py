@@ -53,11 +53,23 @@ def training_summary(run_dir: Path) -> dict:
     for r in rows:
         seconds += (r["step"] - last) / r["steps_per_s"]
         last = r["step"]
+    history = run_dir / "train_config_history.jsonl"
+    phases = [json.loads(x) for x in history.read_text().splitlines() if x] if history.is_file() else []
     return {
         "train_config": json.loads((run_dir / "train_config.json").read_text()),
+        "phases": phases,
         "steps": rows[-1]["step"], "wall_s": seconds, "final_loss": rows[-1]["loss"],
         "final_curriculum": {"active_dims": rows[-1]["active_dims"], "points": rows[-1]["points"]},
     }
+
+
+def _phases(phases: list[dict]) -> str:
+    """Card lines for runs trained in several invocations with different settings."""
+    if len(phases) < 2:
+        return ""
+    lines = [f"  - from step {p['start_step']}: lr {p['config']['lr']}, warm-up {p['config']['warmup']}, "
+             f"steps to {p['config']['steps']}" for p in phases]
+    return "- Phases (the recipe line shows the last):\n" + "\n".join(lines) + "\n"
 
 
 def export_model(
@@ -99,7 +111,7 @@ def export_model(
 - Recipe: preset `{cfg["preset"]}`, batch {cfg["batch_size"]}, lr {cfg["lr"]} ({cfg["schedule"]},
   {cfg["warmup"]} warm-up steps), grad clip {cfg["grad_clip"]}, seed {cfg["seed"]},
   curriculum {json.dumps(cfg["curriculum"])}.
-- Steps: {summary["steps"]}; final training loss {summary["final_loss"]:.4f} at
+{_phases(summary["phases"])}- Steps: {summary["steps"]}; final training loss {summary["final_loss"]:.4f} at
   {summary["final_curriculum"]["active_dims"]} active dims and {summary["final_curriculum"]["points"]} points.
 - Wall time: {summary["wall_s"] / 60:.1f} min of training on {hardware}.
 - Torch {torch.__version__}, Python {platform.python_version()}.

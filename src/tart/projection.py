@@ -7,7 +7,7 @@ same transform, never a refit.
 
 Small contexts (the original required k >= 18 for d = 16): centred k vectors span at most k - 1
 directions, so only r = min(k - 1, D, n_components) components carry information. Those r are
-whitened; components whose context variance is negligible (below `rel_tol` times the largest,
+whitened; components whose context variance is negligible (below `rel_tol` = 1e-10 times the largest,
 e.g. duplicated or constant features) are dropped rather than blown up by whitening. The missing
 dims are then filled with zeros, exactly how the module saw lower-dimensional tasks during training
 (inactive dims are zeroed by the curriculum), or, with `fill="tile"`, by repeating the kept
@@ -29,7 +29,7 @@ class ContextProjection:
 
     def __init__(
         self, out_dims: int = 16, n_components: int | None = None, fill: str = "zeros",
-        rel_tol: float = 1e-6,
+        rel_tol: float = 1e-10,
     ):
         if fill not in FILLS:
             raise ValueError(f"fill must be one of {FILLS}, got {fill!r}")
