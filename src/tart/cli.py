@@ -1,4 +1,4 @@
-"""The `tart` command line: train, eval-synthetic, export-model, bench-train, bench-inference."""
+"""The `tart` command line: train, eval-synthetic, export-model, bench-train, bench-inference, assets."""
 
 from __future__ import annotations
 
@@ -161,6 +161,34 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _add_assets(sub) -> None:
+    p = sub.add_parser("assets", help="install/list the offline models and data sets")
+    asub = p.add_subparsers(dest="assets_command", required=True)
+    inst = asub.add_parser("install", help="install assets (default: all); idempotent")
+    inst.add_argument("names", nargs="*", metavar="NAME", help="assets to install (default: all)")
+    inst.add_argument("--quiet", action="store_true", help="print nothing when everything is already there")
+    asub.add_parser("list", help="each asset: installed or not, and where")
+
+
+def cmd_assets(args) -> int:
+    from tart import assets
+
+    if args.assets_command == "list":
+        width = max(map(len, assets.ASSETS))
+        for name, what in assets.ASSETS.items():
+            print(f"{name:<{width}}  {assets.describe(name)}\n{'':<{width}}  {what}")
+        return 0
+    names = args.names or list(assets.ASSETS)
+    try:
+        if args.quiet and all(assets.is_installed(n) for n in names):
+            return 0
+        assets.install(names)
+    except assets.AssetError as e:
+        print(f"tart assets: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tart", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,8 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     _add_eval(sub)
     _add_export(sub)
     _add_bench(sub)
+    _add_assets(sub)
     args = parser.parse_args(argv)
-    handlers = {"train": cmd_train, "eval-synthetic": cmd_eval, "export-model": cmd_export}
+    handlers = {"train": cmd_train, "eval-synthetic": cmd_eval, "export-model": cmd_export,
+                "assets": cmd_assets}
     try:
         return handlers.get(args.command, cmd_bench)(args)
     except ValueError as e:  # bad input and bad checkpoints: a clear message, not a traceback

@@ -8,7 +8,8 @@ test set is a fixed class-balanced sample drawn from the test split.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 
 from tart.classifier import TartClassifier
@@ -47,7 +48,9 @@ def logreg_full(Xc, yc, Xq) -> np.ndarray:
     """Logistic regression on the full standardised embeddings, C by cross-validation."""
     s = StandardScaler().fit(Xc)
     folds = int(min(5, np.bincount(yc).min()))
-    clf = LogisticRegressionCV(Cs=8, cv=max(folds, 2), max_iter=2000) if folds >= 2 else LogisticRegression()
+    clf = LogisticRegression(max_iter=2000)
+    if folds >= 2:
+        clf = GridSearchCV(clf, {"C": np.logspace(-4, 4, 9)}, cv=folds, scoring="neg_log_loss")
     return clf.fit(s.transform(Xc), yc).predict(s.transform(Xq))
 
 

