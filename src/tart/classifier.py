@@ -254,7 +254,7 @@ def _load_reasoner_cached(path: str | None, device: str) -> Reasoner:
 
 
 def _resolve_embedder(embedder, kwargs):
-    if hasattr(embedder, "encode"):
+    if not isinstance(embedder, (str, Path)) and hasattr(embedder, "encode"):
         if kwargs:
             raise ValueError("embedder_kwargs apply to embedder names, not to embedder objects")
         return embedder

@@ -1,4 +1,4 @@
-"""The `tart` command line: train, eval-synthetic, export-model, bench-train, bench-inference, assets."""
+"""The `tart` command line: train, eval-synthetic, export-model, bench-*, assets."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from tart.bench import embed as embed_bench
 from tart.reasoner import PRESETS
 from tart.train import RECIPES
 
@@ -197,9 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     _add_export(sub)
     _add_bench(sub)
     _add_assets(sub)
+    embed_bench.add_parser(sub)
     args = parser.parse_args(argv)
     handlers = {"train": cmd_train, "eval-synthetic": cmd_eval, "export-model": cmd_export,
-                "assets": cmd_assets}
+                "assets": cmd_assets, "bench-embed": embed_bench.run}
     try:
         return handlers.get(args.command, cmd_bench)(args)
     except ValueError as e:  # bad input and bad checkpoints: a clear message, not a traceback

@@ -1,0 +1,208 @@
+"""Embedding speed: our batched causal-LM embedder against the original's one-text-at-a-time loop.
+
+The loop is HazyResearch/TART's procedure: for each text one forward pass of the causal LM
+(`AutoModelForCausalLM`, logits included, `output_hidden_states=True`) and the mean of the last
+hidden layer. Both run in the same process on the same texts and device; the loop may be timed
+on a subset (its rate is texts/s). In `vanilla` mode the texts are test queries behind a prompt
+of k labelled examples: ours runs the prompt once and reuses its key/value cache, the loop runs
+the full prompt + query for every query. `max_abs_diff` compares the two sets of vectors.
+
+`tart bench-embed [--json]` (wired in tart.cli through `add_parser` and `run`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import resource
+import sys
+import time
+from typing import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["bench_embed", "add_parser", "run", "format_result"]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _maxrss_mib() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / (1024 * 1024) if sys.platform == "darwin" else kb / 1024  # bytes on macOS
+
+
+def _default_texts(n: int, seed: int) -> list[str]:
+    from tart.datasets import load_dataset
+
+    texts = list(load_dataset("amazon_food").train_texts)
+    random.Random(seed).shuffle(texts)
+    return texts[:n]
+
+
+@torch.inference_mode()
+def _loop(lm, seqs: list[list[int]], spans: list[tuple[int, int]], device) -> np.ndarray:
+    """The original's loop: one full causal-LM forward per sequence, mean over one span."""
+    out = []
+    for ids, (a, b) in zip(seqs, spans):
+        hidden = lm(input_ids=torch.tensor([ids], device=device),
+                    output_hidden_states=True).hidden_states[-1][0]
+        out.append(hidden[a:b].float().mean(0).cpu().numpy())
+    return np.stack(out)
+
+
+def bench_embed(
+    model: str = "smollm2",
+    mode: str = "stream",
+    n_texts: int = 256,
+    batch_size: int = 16,
+    loop_texts: int | None = None,
+    max_chars: int | None | str = "auto",
+    k: int = 32,
+    device: str | None = None,
+    texts: Sequence[str] | None = None,
+    seed: int = 0,
+    dtype: str | None = None,
+    loop_dtype: str | None = "float32",
+) -> dict:
+    """Texts/s of the batched embedder vs the one-at-a-time loop; `speedup` = ours / loop.
+
+    dtype: ours (default: the embedder's automatic choice, bf16 on CUDA and on AMX CPUs);
+    loop_dtype: the loop's, default float32 as in the original (None: the same as ours).
+    """
+    from transformers import AutoModelForCausalLM
+
+    from tart.embed import get_embedder
+    from tart.embed.text import CausalLMEmbedder, resolve_dtype
+
+    if mode not in ("stream", "vanilla"):
+        raise ValueError("bench-embed times mode 'stream' or 'vanilla' (loo's test queries run "
+                         "exactly as vanilla's)")
+    need = n_texts + (k if mode == "vanilla" else 0)
+    texts = list(texts) if texts is not None else _default_texts(need, seed)
+    if len(texts) < need:
+        raise ValueError(f"need {need} texts, got {len(texts)}")
+    emb = get_embedder(model, mode=mode, max_chars=max_chars, device=device, batch_size=batch_size,
+                       dtype=dtype)
+    if not isinstance(emb, CausalLMEmbedder):
+        raise ValueError(f"bench-embed compares causal-LM embedders; {model!r} is not one")
+    dev = emb.device
+    ctx, queries = texts[:k] if mode == "vanilla" else [], texts[-n_texts:]
+    labels = ["positive" if i % 2 else "negative" for i in range(len(ctx))]
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+
+    def ours(items):
+        if mode == "stream":
+            return emb.encode(items, show_progress_bar=False)
+        return emb.encode_with_context(ctx, labels, items)[1]
+
+    ours(queries[:2])  # warm-up
+    _sync(dev)
+    t0 = time.perf_counter()
+    vecs = ours(queries)
+    _sync(dev)
+    t_ours = time.perf_counter() - t0
+    rss_ours = _maxrss_mib()
+    gpu_ours = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
+
+    # the loop, on the same token ids and spans
+    n_loop = min(n_texts, loop_texts or (n_texts if dev.type == "cuda" else 48))
+    sub = emb._clip(queries[:n_loop])
+    if mode == "stream":
+        seqs = emb.tokenizer(sub, add_special_tokens=True)["input_ids"]
+        spans = [(0, len(s)) for s in seqs]
+    else:
+        pieces = emb._pieces(emb._clip(ctx), labels)
+        prompt = emb._bos + sum((p.ids for p in pieces), [])
+        lead = len(prompt) - pieces[-1].tail if emb.span == "segment" else None
+        seqs, spans = [], []
+        for p in emb._pieces(sub, None, query=True):
+            a, b = p.span(emb.span)
+            seqs.append(prompt + p.ids)
+            spans.append((lead if lead is not None else len(prompt) + a, len(prompt) + b))
+    lm_dtype = resolve_dtype(loop_dtype, dev) if loop_dtype else emb.dtype
+    lm = AutoModelForCausalLM.from_pretrained(emb.name_or_path, dtype=lm_dtype).to(dev).eval()
+    _loop(lm, seqs[:1], spans[:1], dev)  # warm-up
+    _sync(dev)
+    t0 = time.perf_counter()
+    ref = _loop(lm, seqs, spans, dev)
+    _sync(dev)
+    t_loop = time.perf_counter() - t0
+    diff = float(np.abs(ref - vecs[:n_loop]).max())
+    ours_rate, loop_rate = len(queries) / t_ours, n_loop / t_loop
+    return {
+        "benchmark": "embed", "device": str(dev), "torch": torch.__version__,
+        "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda"
+        else (platform.processor() or platform.machine()),
+        "threads": torch.get_num_threads(), "model": model, "mode": mode, "span": emb.span,
+        "dtype": str(emb.dtype).removeprefix("torch."),
+        "loop_dtype": str(lm_dtype).removeprefix("torch."), "max_chars": emb.max_chars,
+        "k": len(ctx), "n_texts": len(queries), "batch_size": batch_size,
+        "mean_tokens": float(np.mean([len(s) for s in emb.tokenizer(sub)["input_ids"]])),
+        "loop_texts_timed": n_loop,
+        "ours_texts_per_s": ours_rate, "loop_texts_per_s": loop_rate,
+        "speedup": ours_rate / loop_rate,
+        "max_abs_diff": diff, "mean_abs_value": float(np.abs(ref).mean()),
+        "peak_rss_mib_ours": rss_ours, "peak_rss_mib": _maxrss_mib(),
+        "peak_gpu_mib_ours": gpu_ours,
+    }
+
+
+def format_result(r: dict) -> str:
+    head = (f"embed benchmark ({r['model']}, {r['mode']}, max_chars={r['max_chars']}, "
+            f"{r['dtype']} vs loop {r['loop_dtype']}, "
+            f"~{r['mean_tokens']:.0f} tokens/text) on {r['device']} ({r['device_name']}, "
+            f"{r['threads']} threads)")
+    ctx = f", behind a prompt of k={r['k']} examples" if r["mode"] != "stream" else ""
+    gpu = f", GPU peak {r['peak_gpu_mib_ours']:.0f} MiB" if r["peak_gpu_mib_ours"] else ""
+    return (
+        f"{head}{ctx}\n"
+        f"  batched:  {r['ours_texts_per_s']:.1f} texts/s ({r['n_texts']} texts, batch "
+        f"{r['batch_size']})\n"
+        f"  loop:     {r['loop_texts_per_s']:.1f} texts/s ({r['loop_texts_timed']} texts, one "
+        f"forward each)\n"
+        f"  speedup:  {r['speedup']:.1f}x, max |diff| {r['max_abs_diff']:.2e} "
+        f"(mean |value| {r['mean_abs_value']:.2f})\n"
+        f"  peak RSS: {r['peak_rss_mib_ours']:.0f} MiB batched, {r['peak_rss_mib']:.0f} MiB "
+        f"with the loop's model{gpu}"
+    )
+
+
+def _max_chars(s: str) -> int | None | str:
+    return None if s == "none" else s if s == "auto" else int(s)
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Register `bench-embed` on an argparse subparsers object."""
+    p = sub.add_parser("bench-embed", help="batched text embedding vs the original's loop")
+    p.add_argument("--model", default="smollm2", help="smollm2, a .gguf file, a folder or hub id")
+    p.add_argument("--mode", default="stream", choices=["stream", "vanilla"])
+    p.add_argument("--n-texts", type=int, default=256, help="texts embedded by ours")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--loop-texts", type=int, default=None,
+                   help="texts timed in the loop (default: 48 on CPU, all on GPU)")
+    p.add_argument("--max-chars", type=_max_chars, default="auto",
+                   help="cut texts to this many characters ('none': no cut; default by mode)")
+    p.add_argument("--k", type=int, default=32, help="context examples (vanilla)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--dtype", default=None, help="ours: float32, bfloat16 (default: automatic)")
+    p.add_argument("--loop-dtype", default="float32",
+                   help="the loop's dtype (default float32, as the original; 'same': ours)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    return p
+
+
+def run(args) -> int:
+    result = bench_embed(args.model, args.mode, args.n_texts, args.batch_size, args.loop_texts,
+                         args.max_chars, args.k, args.device, seed=args.seed,
+                         dtype=args.dtype,
+                         loop_dtype=None if args.loop_dtype == "same" else args.loop_dtype)
+    print(json.dumps(result, indent=2) if args.json else format_result(result))
+    return 0
