@@ -59,7 +59,7 @@ def test_matches_a_direct_reasoner_call():
     X, y = _blobs(60)
     torch.manual_seed(0)
     model = Reasoner(preset("tiny")).eval()
-    clf = TartClassifier(reasoner=model, random_state=3).fit(X[:40], y[:40])
+    clf = TartClassifier(reasoner=model, n_estimators=1, random_state=3).fit(X[:40], y[:40])
     order = np.random.default_rng(3).permutation(40)
     p = ContextProjection(16).fit(X[:40])
     logits = model.predict(

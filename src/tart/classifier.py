@@ -53,8 +53,10 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         PCA components kept (default: the module's feature width, 16).
     fill : {"zeros", "tile"}
         How dims beyond the kept components are filled (see `tart.projection`).
-    n_estimators : int
-        Random context orderings (or subsets, for long contexts) whose probabilities are averaged.
+    n_estimators : int, default 8
+        Random context orderings (or subsets, for long contexts) whose probabilities are averaged;
+        all run in one batched pass. With the interim shipped module on amazon_food + SmolLM2
+        (balanced test, k = 16-256, 3 seeds), 8 orderings gained 1-9 points over 1.
     max_context : int, optional
         Most context points one pass reads (default and ceiling: what the module holds).
     label_words : pair of str, optional
@@ -68,7 +70,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self, embedder=None, embedder_kwargs=None, reasoner=None, n_components=None, fill="zeros",
-        n_estimators=1, max_context=None, label_words=None, device="auto", random_state=0,
+        n_estimators=8, max_context=None, label_words=None, device="auto", random_state=0,
     ):
         self.embedder = embedder
         self.embedder_kwargs = embedder_kwargs

@@ -93,13 +93,6 @@ RECIPES: dict[str, dict] = {
         log_every=50, ckpt_every=250,
         curriculum=asdict(Curriculum(4, 16, 2, 40, 258, 12, 250, dims_interval=800)),
     ),
-    # A CPU-sized run on all 16 dims: the `small` preset with 260 positions (contexts up to 129
-    # points; the classifier reads longer ones as subsets), points from 6, dims +2 every 1000 steps.
-    "cpu-small": dict(
-        preset="small", model={"n_positions": 260}, steps=9000, batch_size=64, lr=5e-4,
-        warmup=200, log_every=50, ckpt_every=250,
-        curriculum=asdict(Curriculum(4, 16, 2, 6, 130, 8, 200, dims_interval=1000)),
-    ),
 }
 
 

@@ -1,0 +1,41 @@
+"""TartClassifier end to end on the packaged models and reviews (fails if set-up skipped them)."""
+
+import numpy as np
+import pytest
+
+from conftest import needs_asset
+from tart import TartClassifier
+from tart.bench.fewshot import balanced_context, balanced_test
+
+
+@pytest.fixture(scope="module")
+def reviews():
+    from tart.datasets import load_dataset
+
+    assert_installed = needs_asset("amazon_food")(lambda: None)
+    assert_installed()
+    ds = load_dataset("amazon_food")
+    ctx = balanced_context(ds.train_labels, 24, seed=0)
+    test = balanced_test(ds.test_labels, 16)
+    words = np.array(["other", "great"])
+    return ([ds.train_texts[i] for i in ctx], words[ds.train_labels[ctx]],
+            [ds.test_texts[i] for i in test], words[ds.test_labels[test]])
+
+
+@needs_asset("minilm")
+@needs_asset("smollm2")
+@pytest.mark.parametrize("embedder, kwargs", [
+    ("minilm", None), ("smollm2", None), ("smollm2", {"mode": "vanilla"}),
+])
+def test_reviews_with_packaged_models(reviews, embedder, kwargs):
+    ctx, ctx_y, test, test_y = reviews
+    clf = TartClassifier(embedder=embedder, embedder_kwargs=kwargs).fit(ctx, ctx_y)
+    assert list(clf.classes_) == ["great", "other"]
+    proba = clf.predict_proba(test)
+    assert proba.shape == (16, 2) and np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-9)
+    pred = clf.predict(test)
+    assert set(pred) <= {"great", "other"}
+    np.testing.assert_allclose(clf.predict_proba(test), proba)  # deterministic
+    if kwargs:  # context-dependent: the label words reached the prompt
+        assert clf.label_words_ == ("great", "other")
