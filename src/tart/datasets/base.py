@@ -1,4 +1,5 @@
-"""The binary text data set every loader returns, and the seeded split used where a source has no test split."""
+"""The binary data sets the loaders return (`TextDataset` for text, `MediaDataset` for audio and
+images), and the seeded split used where a source has no test split."""
 
 from __future__ import annotations
 
@@ -40,6 +41,89 @@ class TextDataset:
                 f"(positive {int(self.train_labels.sum())}), test={len(self.test_texts)} "
                 f"(positive {int(self.test_labels.sum())}), labels={self.label_names}, "
                 f"source={self.source!r})")
+
+
+MODALITIES = ("audio", "image")
+
+
+@dataclass
+class MediaDataset:
+    """A binary audio or image classification task: items with 0/1 labels, train and test.
+
+    - modality "audio": every item is a 1-d float32 numpy array (mono, in [-1, 1]) at
+      `sample_rate` Hz (16000 for every loader here, what Whisper expects);
+    - modality "image": every item is a uint8 numpy array, [H, W] (grey) or [H, W, 3] (RGB).
+
+    `label_names` name class 0 and class 1 (e.g. ("yes", "no"), ("pullover", "coat"));
+    `source` says where the data came from. Items are a list (clips differ in length).
+    """
+
+    name: str
+    train_items: list[np.ndarray]
+    train_labels: np.ndarray
+    test_items: list[np.ndarray]
+    test_labels: np.ndarray
+    label_names: tuple[str, str]
+    source: str
+    modality: str
+    sample_rate: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.modality not in MODALITIES:
+            raise ValueError(f"{self.name}: modality must be one of {MODALITIES}, got {self.modality!r}")
+        if self.modality == "audio":
+            if self.sample_rate is None or int(self.sample_rate) <= 0:
+                raise ValueError(f"{self.name}: audio needs a positive sample_rate, got {self.sample_rate!r}")
+            self.sample_rate = int(self.sample_rate)
+        elif self.sample_rate is not None:
+            raise ValueError(f"{self.name}: sample_rate applies to audio only")
+        self.train_labels = _as_labels(self.train_labels, "train_labels")
+        self.test_labels = _as_labels(self.test_labels, "test_labels")
+        self.train_items = [self._check_item(x, "train", i) for i, x in enumerate(self.train_items)]
+        self.test_items = [self._check_item(x, "test", i) for i, x in enumerate(self.test_items)]
+        for split, items, labels in (("train", self.train_items, self.train_labels),
+                                     ("test", self.test_items, self.test_labels)):
+            if len(items) != len(labels):
+                raise ValueError(f"{self.name}: {len(items)} {split} items but {len(labels)} labels")
+        if len(self.label_names) != 2:
+            raise ValueError(f"{self.name}: label_names must be 2 words, got {self.label_names!r}")
+        self.label_names = tuple(self.label_names)
+
+    def _check_item(self, x, split: str, i: int) -> np.ndarray:
+        x = np.asarray(x)
+        where = f"{self.name}: {split} item {i}"
+        if self.modality == "audio":
+            if x.ndim != 1 or not np.issubdtype(x.dtype, np.floating):
+                raise ValueError(f"{where}: audio must be a 1-d float array (mono), got "
+                                 f"{x.dtype} {x.shape}")
+            return np.ascontiguousarray(x, dtype=np.float32)
+        if x.dtype != np.uint8 or not (x.ndim == 2 or (x.ndim == 3 and x.shape[2] == 3)):
+            raise ValueError(f"{where}: an image must be uint8 [H, W] or [H, W, 3], got "
+                             f"{x.dtype} {x.shape}")
+        return x
+
+    def __repr__(self) -> str:
+        if self.modality == "audio":
+            what = f"audio {self.sample_rate} Hz"
+        else:
+            shapes = {x.shape for x in self.train_items[:100] + self.test_items[:100]}
+            what = "image " + (f"{next(iter(shapes))}" if len(shapes) == 1 else "mixed sizes")
+        return (f"MediaDataset({self.name!r}, {what}, train={len(self.train_items)} "
+                f"(positive {int(self.train_labels.sum())}), test={len(self.test_items)} "
+                f"(positive {int(self.test_labels.sum())}), labels={self.label_names}, "
+                f"source={self.source!r})")
+
+
+def parse_pair(name: str, resolve) -> tuple[str, str, tuple]:
+    """Split "family:a-b" into (family, spec, (resolve(a), resolve(b))); the two must differ."""
+    family, sep, spec = name.partition(":")
+    parts = spec.split("-") if sep else []
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"{name!r}: expected '{family}:<a>-<b>' (two classes joined by '-')")
+    a, b = resolve(parts[0]), resolve(parts[1])
+    if a == b:
+        raise ValueError(f"{name!r}: the two classes must differ")
+    return family, spec, (a, b)
 
 
 def _as_labels(labels, what: str) -> np.ndarray:

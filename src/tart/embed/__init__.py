@@ -2,18 +2,24 @@
 
 `get_embedder("smollm2", mode="stream")` -> an embedder with `encode(items) -> float32 [n, D]`;
 `CachedEmbedder(embedder)` stores vectors on disk so each text is embedded once per model.
+Audio: `get_embedder("whisper-tiny-en")` (Whisper encoder, `tart.embed.audio`); images:
+`get_embedder("mobilenet-v2")` or a transformers image model (`tart.embed.vision`).
 """
 
 from tart.embed.base import KNOWN_MODELS, ContextEmbedder, Embedder, get_embedder
 from tart.embed.cache import CachedEmbedder
 
 __all__ = ["Embedder", "ContextEmbedder", "KNOWN_MODELS", "get_embedder", "CachedEmbedder",
-           "CausalLMEmbedder", "SentenceEmbedder"]
+           "CausalLMEmbedder", "SentenceEmbedder", "WhisperEmbedder", "MobileNetV2Embedder",
+           "HFImageEmbedder"]
+
+_LAZY = {"CausalLMEmbedder": "text", "SentenceEmbedder": "text", "WhisperEmbedder": "audio",
+         "MobileNetV2Embedder": "vision", "HFImageEmbedder": "vision"}
 
 
-def __getattr__(name: str):  # the text module imports torch/transformers lazily
-    if name in ("CausalLMEmbedder", "SentenceEmbedder"):
-        from tart.embed import text
+def __getattr__(name: str):  # the modality modules import torch/transformers lazily
+    if name in _LAZY:
+        import importlib
 
-        return getattr(text, name)
+        return getattr(importlib.import_module(f"tart.embed.{_LAZY[name]}"), name)
     raise AttributeError(name)

@@ -9,18 +9,27 @@ examples, so they offer `encode_with_context` instead of a plain `encode`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Embedder", "ContextEmbedder", "KNOWN_MODELS", "get_embedder", "check_texts"]
+__all__ = ["Embedder", "ContextEmbedder", "KNOWN_MODELS", "KINDS", "get_embedder", "check_texts",
+           "file_ident"]
 
 KNOWN_MODELS = {
     "smollm2": "SmolLM2-135M-Instruct causal LM (offline asset; modes stream, vanilla, loo)",
     "minilm": "all-MiniLM-L6-v2 sentence encoder, 384-d (offline asset)",
+    "whisper-tiny-en": "Whisper tiny.en audio encoder, 384-d, mean over the real-audio frames "
+                       "(offline asset)",
+    "mobilenet-v2": "MobileNetV2 ImageNet image encoder, 1280-d pooled features (offline asset)",
 }
+KINDS = ("causal-lm", "sentence", "audio", "image")
+_DEFAULT_KIND = {"smollm2": "causal-lm", "minilm": "sentence", "whisper-tiny-en": "audio",
+                 "mobilenet-v2": "image"}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name
 
 
@@ -57,17 +66,55 @@ def check_texts(items: Sequence[Any], what: str = "items", allow_empty: bool = F
     return items
 
 
+def file_ident(path: Path) -> str:
+    """A file's name, size and a hash of its first and last MiB: a content-based identity for
+    cache keys that is the same on every machine."""
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as f:
+        h.update(f.read(1 << 20))
+        f.seek(max(0, size - (1 << 20)))
+        h.update(f.read(1 << 20))
+    return f"{path.name}-{size}-{h.hexdigest()[:10]}"
+
+
 def _is_sentence_transformers_dir(path: Path) -> bool:
     return (path / "modules.json").is_file() or (path / "config_sentence_transformers.json").is_file()
+
+
+_IMAGE_MODEL_TYPES = ("vit", "clip", "siglip", "dinov2", "deit", "beit", "convnext", "resnet",
+                      "swin", "mobilenet")
+
+
+def _guess_dir_kind(path: Path) -> str:
+    """The kind of a local model folder: CTranslate2 Whisper or a .pth -> audio / image;
+    transformers folders by their config's model_type; else sentence-transformers or causal LM."""
+    if (path / "model.bin").is_file():
+        return "audio"  # CTranslate2 (faster-whisper) format
+    if _is_sentence_transformers_dir(path):
+        return "sentence"
+    config = path / "config.json"
+    if config.is_file():
+        model_type = str(json.loads(config.read_text()).get("model_type", ""))
+        if model_type == "whisper":
+            return "audio"
+        if model_type.startswith(_IMAGE_MODEL_TYPES):
+            return "image"
+    elif any(path.glob("*.pth")):
+        return "image"
+    return "causal-lm"
 
 
 def get_embedder(spec: Any, *, kind: str | None = None, **kwargs) -> Embedder:
     """An embedder from a name, path or hub id; an embedder instance is returned as is.
 
-    spec: "smollm2" | "minilm" (offline assets) | a .gguf file (de-quantised once) | a local
-    model folder (sentence-transformers if it has modules.json, else a causal LM) | a hub id
-    "org/name" for online users. `kind="causal-lm"|"sentence"` overrides the guess. Other
-    keyword arguments (mode, max_chars, max_tokens, device, dtype, batch_size, ...) go to the
+    spec: "smollm2" | "minilm" | "whisper-tiny-en" | "mobilenet-v2" (offline assets) | a .gguf
+    file (de-quantised once) | a torchvision MobileNetV2 .pth file | a local model folder
+    (CTranslate2 Whisper, transformers Whisper or image model, sentence-transformers, else a
+    causal LM) | a hub id "org/name" for online users (a causal LM unless its name says whisper,
+    e.g. "openai/whisper-base"). `kind="causal-lm"|"sentence"|"audio"|"image"` overrides the
+    guess, e.g. `get_embedder("google/vit-base-patch16-224-in21k", kind="image")`. Other keyword
+    arguments (mode, max_chars, device, dtype, batch_size, image_size, pool, ...) go to the
     embedder's constructor.
     """
     if not isinstance(spec, (str, Path)):
@@ -76,27 +123,48 @@ def get_embedder(spec: Any, *, kind: str | None = None, **kwargs) -> Embedder:
                 raise ValueError("options cannot be applied to an embedder instance")
             return spec
         raise TypeError(f"embedder spec must be a name, path or embedder, not {type(spec).__name__}")
-    if kind not in (None, "causal-lm", "sentence"):
-        raise ValueError(f"kind must be 'causal-lm' or 'sentence', not {kind!r}")
-    from tart import assets
-    from tart.embed.text import CausalLMEmbedder, SentenceEmbedder
-
-    build = {"causal-lm": CausalLMEmbedder, "sentence": SentenceEmbedder}
+    if kind not in (None, *KINDS):
+        raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
     name = str(spec)
-    if name in KNOWN_MODELS:
-        default = "sentence" if name == "minilm" else "causal-lm"
-        return build[kind or default](assets.model_path(name), **kwargs)
     path = Path(name).expanduser()
+    if name in KNOWN_MODELS:
+        kind = kind or _DEFAULT_KIND[name]
+        if kind in ("audio", "image"):
+            return _build(kind, name, kwargs)  # these resolve their asset themselves
+        from tart import assets
+
+        return _build(kind, assets.model_path(name), kwargs)
     if name.endswith(".gguf"):
         if not path.is_file():
             raise FileNotFoundError(f"no GGUF file at {path}")
-        return build[kind or "causal-lm"](assets.dequantize_gguf(path), **kwargs)
+        from tart import assets
+
+        return _build(kind or "causal-lm", assets.dequantize_gguf(path), kwargs)
+    if name.endswith(".pth") or (path.is_file() and path.name == "model.bin"):
+        if not path.is_file():
+            raise FileNotFoundError(f"no model file at {path}")
+        return _build(kind or ("image" if name.endswith(".pth") else "audio"), path, kwargs)
     if path.is_dir():
-        guess = "sentence" if _is_sentence_transformers_dir(path) else "causal-lm"
-        return build[kind or guess](path, **kwargs)
-    if kind is not None or _HUB_ID.match(name):
-        return build[kind or "causal-lm"](name, **kwargs)  # a hub id (needs internet once)
+        return _build(kind or _guess_dir_kind(path), path, kwargs)
+    if kind is not None or _HUB_ID.match(name):  # a hub id (needs internet once)
+        guess = "audio" if "whisper" in name.lower() else "causal-lm"
+        return _build(kind or guess, name, kwargs)
     raise ValueError(
         f"unknown embedder {name!r}: not a known name, a local path or a hub id 'org/name'. "
         "Known names: " + "; ".join(f"{k} ({v})" for k, v in KNOWN_MODELS.items())
     )
+
+
+def _build(kind: str, model: Any, kwargs: dict) -> Embedder:
+    """Construct the embedder class of `kind` (imported lazily: torch, transformers)."""
+    if kind == "audio":
+        from tart.embed.audio import WhisperEmbedder
+
+        return WhisperEmbedder(model, **kwargs)
+    if kind == "image":
+        from tart.embed.vision import image_embedder
+
+        return image_embedder(model, **kwargs)
+    from tart.embed.text import CausalLMEmbedder, SentenceEmbedder
+
+    return {"causal-lm": CausalLMEmbedder, "sentence": SentenceEmbedder}[kind](model, **kwargs)
