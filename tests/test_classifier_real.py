@@ -39,3 +39,34 @@ def test_reviews_with_packaged_models(reviews, embedder, kwargs):
     np.testing.assert_allclose(clf.predict_proba(test), proba)  # deterministic
     if kwargs:  # context-dependent: the label words reached the prompt
         assert clf.label_words_ == ("great", "other")
+
+
+def _media_context(name: str, k: int, n_test: int):
+    from tart.datasets import load_dataset
+
+    ds = load_dataset(name)
+    ctx = balanced_context(ds.train_labels, k, seed=0)
+    test = balanced_test(ds.test_labels, n_test)
+    return ([ds.train_items[i] for i in ctx], ds.train_labels[ctx],
+            [ds.test_items[i] for i in test], ds.test_labels[test])
+
+
+@needs_asset("whisper-tiny-en")
+@needs_asset("speech_tools")
+def test_spoken_keywords_with_packaged_whisper():
+    ctx, y, test, y_test = _media_context("spoken_keywords:yes-no", 16, 12)
+    clf = TartClassifier(embedder="whisper-tiny-en").fit(ctx, y)
+    assert (clf.projection_.n_components, clf.projection_.fill) == (8, "tile")  # the audio hint
+    proba = clf.predict_proba(test)
+    assert proba.shape == (12, 2) and np.isfinite(proba).all()
+    assert (clf.predict(test) == y_test).mean() >= 0.75  # "yes" vs "no" is easy (LR: 1.0)
+
+
+@needs_asset("mobilenet-v2")
+@needs_asset("fashion_mnist")
+def test_fashion_mnist_with_packaged_mobilenet():
+    ctx, y, test, y_test = _media_context("fashion_mnist:trouser-bag", 16, 12)
+    clf = TartClassifier(embedder="mobilenet-v2", n_components=16, fill="zeros").fit(ctx, y)
+    assert (clf.projection_.n_components, clf.projection_.fill) == (16, "zeros")  # explicit wins
+    proba = clf.predict_proba(test)
+    assert proba.shape == (12, 2) and np.isfinite(proba).all()

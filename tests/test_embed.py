@@ -319,3 +319,22 @@ def test_real_minilm():
     assert x.shape == (24, 384) and x.dtype == np.float32 and np.isfinite(x).all()
     np.testing.assert_allclose(x, emb.encode(REVIEWS), atol=1e-6)
     assert emb.cache_key.startswith("sentence:")
+
+
+def test_cache_keys_arrays_by_content(tmp_path):
+    class Sum:
+        cache_key, context_dependent, calls = "sum", False, 0
+
+        def encode(self, items, **kw):
+            Sum.calls += len(items)
+            return np.array([[float(np.sum(a)), float(len(a))] for a in items], np.float32)
+
+    cached = CachedEmbedder(Sum(), cache_dir=tmp_path)
+    a, b = np.arange(5, dtype=np.float32), np.ones(3, np.float32)
+    np.testing.assert_array_equal(cached.encode([a, b]), [[10, 5], [3, 3]])
+    np.testing.assert_array_equal(cached.encode([b, a.copy()]), [[3, 3], [10, 5]])
+    assert Sum.calls == 2  # second call served from disk
+    cached.encode([a.astype(np.float64)])  # another dtype is another item
+    assert Sum.calls == 3
+    with pytest.raises(TypeError, match="cannot cache"):
+        cached.encode([object()])

@@ -50,9 +50,12 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     reasoner : None, path or Reasoner
         The reasoning module; None loads the one shipped with the package.
     n_components : int, optional
-        PCA components kept (default: the module's feature width, 16).
-    fill : {"zeros", "tile"}
-        How dims beyond the kept components are filled (see `tart.projection`).
+        PCA components kept. Default: the embedder's `projection_hint` (audio and image
+        embedders: 8), else the module's feature width (16).
+    fill : {"zeros", "tile"}, optional
+        How dims beyond the kept components are filled (see `tart.projection`). Default: the
+        embedder's hint (audio and image: "tile", the original's 8 components tiled twice), else
+        "zeros".
     n_estimators : int, default 8
         Random context orderings (or subsets, for long contexts) whose probabilities are averaged;
         all run in one batched pass. With the interim shipped module on amazon_food + SmolLM2
@@ -69,7 +72,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(
-        self, embedder=None, embedder_kwargs=None, reasoner=None, n_components=None, fill="zeros",
+        self, embedder=None, embedder_kwargs=None, reasoner=None, n_components=None, fill=None,
         n_estimators=8, max_context=None, label_words=None, device="auto", random_state=0,
     ):
         self.embedder = embedder
@@ -117,13 +120,16 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         if self.max_context is not None and not 1 <= self.max_context <= limit:
             raise ValueError(f"max_context must be in [1, {limit}] for this module, got {self.max_context}")
         self.max_context_ = self.max_context or limit
-        self.projection_ = ContextProjection(cfg.n_dims, self.n_components, self.fill)
         self.y_ = y01.astype(np.int64)
         if self.embedder is None:
+            self.projection_ = ContextProjection(cfg.n_dims, self.n_components, self.fill or "zeros")
             self.context_ = X
             self.projection_.fit(X)
             return self
         self.embedder_ = _resolve_embedder(self.embedder, self.embedder_kwargs)
+        hint = getattr(self.embedder_, "projection_hint", None) or {}
+        n_components = self.n_components or min(hint.get("n_components", cfg.n_dims), cfg.n_dims)
+        self.projection_ = ContextProjection(cfg.n_dims, n_components, self.fill or hint.get("fill", "zeros"))
         self.label_words_ = self._label_words()
         if self._context_dependent():
             self.context_ = list(X)  # embedded at predict time, together with the queries

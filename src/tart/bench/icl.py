@@ -115,14 +115,16 @@ class ICLClassifier:
             out[batch] = logp_BV[:, self.label_ids].cpu().numpy()
         return out
 
+    def content_free_logodds(self) -> float:
+        """Log-odds of label 1 for the content-free queries (their probabilities averaged)."""
+        p_C2 = _two_way(self.label_logprobs(list(CONTENT_FREE))).mean(0)
+        return float(np.log(p_C2[1]) - np.log(p_C2[0]))
+
     def decision_function(self, queries: Sequence[str], calibrate: bool = False) -> np.ndarray:
         """Log-odds [m] of label 1 over label 0; `calibrate` subtracts the content-free log-odds."""
         lp_M2 = self.label_logprobs(queries)
         raw_M = lp_M2[:, 1] - lp_M2[:, 0]
-        if not calibrate:
-            return raw_M
-        p_C2 = _two_way(self.label_logprobs(list(CONTENT_FREE))).mean(0)
-        return raw_M - (np.log(p_C2[1]) - np.log(p_C2[0]))
+        return raw_M - self.content_free_logodds() if calibrate else raw_M
 
     def predict(self, queries: Sequence[str], calibrate: bool = False) -> np.ndarray:
         return (self.decision_function(queries, calibrate) > 0).astype(int)

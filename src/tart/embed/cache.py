@@ -1,7 +1,8 @@
 """An on-disk embedding cache, so an evaluation grid embeds each text once per model.
 
 One SQLite file per `embedder.cache_key` (which names the model, mode, truncation, pooling and
-dtype) under `tart.assets.home()/embeddings/`. Rows are keyed by the sha256 of the raw text.
+dtype) under `tart.assets.home()/embeddings/`. Rows are keyed by the sha256 of the raw text
+(or of an array's dtype, shape and bytes, for audio clips and images).
 SQLite transactions make concurrent writers and interrupted runs safe: a row is either stored
 whole or not at all, and two processes computing the same text both insert-or-ignore.
 
@@ -21,7 +22,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from tart.embed.base import check_texts
 
 __all__ = ["CachedEmbedder"]
 
@@ -35,6 +35,20 @@ CREATE TABLE IF NOT EXISTS ctx (h TEXT PRIMARY KEY, k INTEGER NOT NULL, m INTEGE
 
 def _sha(s: str) -> str:
     return hashlib.sha256(s.encode("utf-8")).hexdigest()
+
+
+def _item_key(item: Any) -> str:
+    """sha256 of a text, or of an array's dtype, shape and bytes (audio clips, images)."""
+    if isinstance(item, str):
+        return _sha(item)
+    if isinstance(item, tuple) and len(item) == 2 and np.isscalar(item[1]):  # (audio, sample_rate)
+        return _sha(f"sr={item[1]}:" + _item_key(item[0]))
+    if isinstance(item, np.ndarray):
+        a = np.ascontiguousarray(item)
+        h = hashlib.sha256(f"array:{a.dtype.str}:{a.shape}:".encode())
+        h.update(a.tobytes())
+        return h.hexdigest()
+    raise TypeError(f"cannot cache items of type {type(item).__name__}: texts or numpy arrays only")
 
 
 class CachedEmbedder:
@@ -82,8 +96,12 @@ class CachedEmbedder:
                show_progress_bar: bool | None = None) -> np.ndarray:
         if self.context_dependent:
             return self.embedder.encode(items)  # raises the embedder's own clear error
-        texts = check_texts(items)
-        keys = [_sha(t) for t in texts]
+        if isinstance(items, (str, bytes)):
+            raise TypeError("items must be a list, not a single string")
+        texts = list(items)
+        if not texts:
+            raise ValueError("no items to embed: items is empty")
+        keys = [_item_key(t) for t in texts]
         found: dict[str, np.ndarray] = {}
         with closing(self._connect()) as con:
             uniq = list(dict.fromkeys(keys))
