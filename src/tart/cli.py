@@ -208,6 +208,48 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _add_eval_grid(sub) -> None:
+    from tart.bench.grid import DEFAULT_KS, DEFAULT_METHODS, METHODS
+
+    p = sub.add_parser("eval", help="the evaluation grid: TART vs in-context learning, probes, "
+                                    "fine-tuning (resumable)")
+    p.add_argument("--datasets", nargs="+", default=["amazon_food"])
+    p.add_argument("--embedders", nargs="+", default=["smollm2"])
+    p.add_argument("--ks", type=int, nargs="+", default=list(DEFAULT_KS))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=sorted(METHODS),
+                   metavar="METHOD", help=f"default: {' '.join(DEFAULT_METHODS)}; available: "
+                                          f"{', '.join(METHODS)}")
+    p.add_argument("--out", default="results/grid", help="run folder (runs.jsonl, results.md, plots)")
+    p.add_argument("--n-test", type=int, default=400, help="class-balanced test items per data set")
+    p.add_argument("--pool", type=int, default=800, help="training items the contexts come from")
+    p.add_argument("--max-k", nargs="+", default=[], metavar="METHOD=K",
+                   help="largest k for a method (e.g. lora=32 tart-loo=128)")
+    p.add_argument("--reasoner", default=None, help="reasoning module folder (default: the shipped one)")
+    p.add_argument("--retry-skipped", action="store_true", help="recompute cells recorded as skipped")
+    p.add_argument("--report-only", action="store_true", help="rebuild the reports from runs.jsonl")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def cmd_eval_grid(args) -> int:
+    from tart.bench.grid import run_grid, write_reports
+
+    if args.report_only:
+        print(f"wrote {write_reports(args.out)}")
+        return 0
+    max_k = {}
+    for item in args.max_k:
+        name, sep, k = item.partition("=")
+        if not sep or not k.isdigit():
+            raise ValueError(f"--max-k takes METHOD=K, got {item!r}")
+        max_k[name] = int(k)
+    run_grid(args.out, args.datasets, args.embedders, args.ks, args.seeds, args.methods,
+             n_test=args.n_test, pool=args.pool, max_k=max_k, reasoner=args.reasoner,
+             retry_skipped=args.retry_skipped, progress=not args.no_progress)
+    print(f"wrote {args.out}/runs.jsonl, runs.csv, results.md and the plots")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tart", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -218,10 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     _add_assets(sub)
     embed_bench.add_parser(sub)
     _add_demo(sub)
+    _add_eval_grid(sub)
     args = parser.parse_args(argv)
     handlers = {"train": cmd_train, "eval-synthetic": cmd_eval, "export-model": cmd_export,
                 "assets": cmd_assets, "bench-embed": embed_bench.run,
-                "demo": cmd_demo}
+                "demo": cmd_demo, "eval": cmd_eval_grid}
     try:
         return handlers.get(args.command, cmd_bench)(args)
     except ValueError as e:  # bad input and bad checkpoints: a clear message, not a traceback
