@@ -153,15 +153,21 @@ def _pinned(pin: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 # smollm2: GGUF -> de-quantised safetensors folder
 
-def _gguf_key(path: Path) -> str:
-    """Cache key: file name + size + a short hash of its first and last MiB (fast, content-based)."""
+def file_ident(path: Path, name: str | None = None) -> str:
+    """A file's name (or `name`), size and a hash of its first and last MiB: a fast,
+    content-based identity for cache keys that is the same on every machine."""
     size = path.stat().st_size
     h = hashlib.sha256(str(size).encode())
     with open(path, "rb") as f:
         h.update(f.read(1 << 20))
         f.seek(max(0, size - (1 << 20)))
         h.update(f.read(1 << 20))
-    return f"{path.name.removesuffix('.gguf')}-{size}-{h.hexdigest()[:10]}"
+    return f"{name or path.name}-{size}-{h.hexdigest()[:10]}"
+
+
+def _gguf_key(path: Path) -> str:
+    """Cache folder name of a de-quantised GGUF file."""
+    return file_ident(path, path.name.removesuffix(".gguf"))
 
 
 def dequantize_gguf(gguf_file: str | Path, *, progress: bool = False) -> Path:

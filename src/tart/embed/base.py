@@ -9,13 +9,14 @@ examples, so they offer `encode_with_context` instead of a plain `encode`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
+
+from tart.assets import file_ident  # noqa: F401  (re-exported: embedders name their files by it)
 
 __all__ = ["Embedder", "ContextEmbedder", "KNOWN_MODELS", "KINDS", "get_embedder", "check_texts",
            "file_ident"]
@@ -66,16 +67,6 @@ def check_texts(items: Sequence[Any], what: str = "items", allow_empty: bool = F
     return items
 
 
-def file_ident(path: Path) -> str:
-    """A file's name, size and a hash of its first and last MiB: a content-based identity for
-    cache keys that is the same on every machine."""
-    size = path.stat().st_size
-    h = hashlib.sha256(str(size).encode())
-    with open(path, "rb") as f:
-        h.update(f.read(1 << 20))
-        f.seek(max(0, size - (1 << 20)))
-        h.update(f.read(1 << 20))
-    return f"{path.name}-{size}-{h.hexdigest()[:10]}"
 
 
 def _is_sentence_transformers_dir(path: Path) -> bool:
