@@ -253,16 +253,11 @@ class MobileNetV2Embedder:
     def encode(self, items: Sequence[Any], *, batch_size: int | None = None,
                show_progress_bar: bool | None = None) -> np.ndarray:
         """Images -> [n, 1280] float32, in order."""
-        items = _check_items(items)
-        bs = batch_size or self.batch_size
-        flag = self.show_progress_bar if show_progress_bar is None else show_progress_bar
-        show = len(items) >= _PROGRESS_IMAGES if flag is None else flag
-        out = []
-        for start in _batches(len(items), bs, show, "images"):
-            imgs = [to_rgb_tensor(x, start + j) for j, x in enumerate(items[start:start + bs])]
-            x_BCHW = preprocess(imgs, self.image_size).to(self.device)
-            out.append(self.model.embed(x_BCHW).float().cpu().numpy())
-        return np.concatenate(out).astype(np.float32)
+        def batch(start: int, chunk: list) -> torch.Tensor:
+            imgs = [to_rgb_tensor(x, start + j) for j, x in enumerate(chunk)]
+            return self.model.embed(preprocess(imgs, self.image_size).to(self.device))
+
+        return _encode_batches(self, items, batch_size, show_progress_bar, batch)
 
 
 class HFImageEmbedder:
@@ -321,17 +316,25 @@ class HFImageEmbedder:
     def encode(self, items: Sequence[Any], *, batch_size: int | None = None,
                show_progress_bar: bool | None = None) -> np.ndarray:
         """Images -> [n, D] float32, in order."""
-        items = _check_items(items)
-        bs = batch_size or self.batch_size
-        flag = self.show_progress_bar if show_progress_bar is None else show_progress_bar
-        show = len(items) >= _PROGRESS_IMAGES if flag is None else flag
-        out = []
-        for start in _batches(len(items), bs, show, "images"):
-            imgs = [to_rgb_tensor(x, start + j).permute(1, 2, 0).numpy()
-                    for j, x in enumerate(items[start:start + bs])]
+        def batch(start: int, chunk: list) -> torch.Tensor:
+            imgs = [to_rgb_tensor(x, start + j).permute(1, 2, 0).numpy() for j, x in enumerate(chunk)]
             pixels = self.processor(images=imgs, return_tensors="pt", do_rescale=False)["pixel_values"]
-            out.append(self._pooled(pixels.to(self.device, self.dtype)).float().cpu().numpy())
-        return np.concatenate(out).astype(np.float32)
+            return self._pooled(pixels.to(self.device, self.dtype))
+
+        return _encode_batches(self, items, batch_size, show_progress_bar, batch)
+
+
+def _encode_batches(emb: Any, items: Sequence[Any], batch_size: int | None,
+                    show_progress_bar: bool | None, batch: Any) -> np.ndarray:
+    """Shared loop of the image embedders: check the items, batch them (progress bar on long
+    runs), `batch(start, chunk) -> features [b, D]`, concatenate as float32."""
+    items = _check_items(items)
+    bs = batch_size or emb.batch_size
+    flag = emb.show_progress_bar if show_progress_bar is None else show_progress_bar
+    show = len(items) >= _PROGRESS_IMAGES if flag is None else flag
+    out = [batch(start, items[start:start + bs]).float().cpu().numpy()
+           for start in _batches(len(items), bs, show, "images")]
+    return np.concatenate(out).astype(np.float32)
 
 
 def image_embedder(model: Any, **kwargs) -> MobileNetV2Embedder | HFImageEmbedder:
