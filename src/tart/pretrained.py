@@ -63,12 +63,13 @@ def training_summary(run_dir: Path) -> dict:
     }
 
 
-def _phases(phases: list[dict]) -> str:
+def _phases(phases: list[dict], last_step: int) -> str:
     """Card lines for runs trained in several invocations with different settings."""
     if len(phases) < 2:
         return ""
-    lines = [f"  - from step {p['start_step']}: lr {p['config']['lr']}, warm-up {p['config']['warmup']}, "
-             f"steps to {p['config']['steps']}" for p in phases]
+    ends = [p["start_step"] for p in phases[1:]] + [last_step]
+    lines = [f"  - steps {p['start_step']}-{end}: lr {p['config']['lr']}, warm-up {p['config']['warmup']}, "
+             f"curriculum {json.dumps(p['config']['curriculum'])}" for p, end in zip(phases, ends)]
     return "- Phases (the recipe line shows the last):\n" + "\n".join(lines) + "\n"
 
 
@@ -111,10 +112,10 @@ def export_model(
 - Recipe: preset `{cfg["preset"]}`, batch {cfg["batch_size"]}, lr {cfg["lr"]} ({cfg["schedule"]},
   {cfg["warmup"]} warm-up steps), grad clip {cfg["grad_clip"]}, seed {cfg["seed"]},
   curriculum {json.dumps(cfg["curriculum"])}.
-{_phases(summary["phases"])}- Steps: {summary["steps"]}; final training loss {summary["final_loss"]:.4f} at
+{_phases(summary["phases"], summary["steps"])}- Steps: {summary["steps"]}; final training loss {summary["final_loss"]:.4f} at
   {summary["final_curriculum"]["active_dims"]} active dims and {summary["final_curriculum"]["points"]} points.
 - Wall time: {summary["wall_s"] / 60:.1f} min of training on {hardware}.
-- Torch {torch.__version__}, Python {platform.python_version()}.
+- Exported (and evaluated) with torch {torch.__version__}, Python {platform.python_version()}.
 - Weights ({dtype or torch.float32}): {digest}.
 
 ## Synthetic evaluation
