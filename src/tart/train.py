@@ -86,8 +86,9 @@ RECIPES: dict[str, dict] = {
         ckpt_every=500,
         curriculum=asdict(Curriculum(4, 4, 0, 6, 40, 6, 150)),
     ),
-    # The interim shipped module (no GPU yet): the `quick` run's weights, then all 16 dims and up
-    # to 258 points on 2 CPU cores. Phase 1 of 2; phase 2 resumes it at lr 3e-4 (see the card).
+    # The earlier interim module (before a GPU was lent): the `quick` run's weights, then all 16
+    # dims and up to 258 points on 2 CPU cores; a resume at lr 3e-4 followed. 30-36 points under
+    # logistic regression: what 68 CPU minutes on the `tiny` preset reach.
     "cpu-tiny": dict(
         preset="tiny", init_from="runs/quick", steps=6232, batch_size=64, lr=1e-3, warmup=50,
         log_every=50, ckpt_every=250,
