@@ -137,6 +137,20 @@ class _ToyContextEmbedder(_ToyEmbedder):
         return _ToyEmbedder.encode(self, context_items), _ToyEmbedder.encode(self, query_items)
 
 
+class _HintedEmbedder(_ToyEmbedder):
+    projection_hint = {"n_components": 2, "fill": "tile"}
+
+
+def test_embedder_projection_hint_is_the_default_unless_given():
+    texts, labels = _texts(40)
+    clf = TartClassifier(embedder=_ToyEmbedder()).fit(texts, labels)
+    assert (clf.projection_.n_components, clf.projection_.fill) == (16, "zeros")
+    clf = TartClassifier(embedder=_HintedEmbedder()).fit(texts, labels)
+    assert (clf.projection_.n_components, clf.projection_.fill) == (2, "tile")
+    clf = TartClassifier(embedder=_HintedEmbedder(), n_components=3, fill="zeros").fit(texts, labels)
+    assert (clf.projection_.n_components, clf.projection_.fill) == (3, "zeros")
+
+
 def _texts(n, seed=0):
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 2

@@ -284,9 +284,6 @@ class WhisperEmbedder:
     """
 
     context_dependent = False
-    # TartClassifier's default projection for this embedder: the original's 8 components tiled
-    # twice beat 16 components clearly on audio and images (README, "Audio and vision").
-    projection_hint = {"n_components": 8, "fill": "tile"}
 
     def __init__(self, model: Any = "whisper-tiny-en", device: str | torch.device | None = None,
                  dtype: str | torch.dtype | None = None, batch_size: int = 8,

@@ -202,9 +202,6 @@ class MobileNetV2Embedder:
     """
 
     context_dependent = False
-    # TartClassifier's default projection for this embedder: the original's 8 components tiled
-    # twice beat 16 components clearly on audio and images (README, "Audio and vision").
-    projection_hint = {"n_components": 8, "fill": "tile"}
 
     def __init__(self, model: Any = "mobilenet-v2", image_size: int = 224,
                  device: str | torch.device | None = None, batch_size: int = 64,
@@ -270,9 +267,6 @@ class HFImageEmbedder:
     """
 
     context_dependent = False
-    # TartClassifier's default projection for this embedder: the original's 8 components tiled
-    # twice beat 16 components clearly on audio and images (README, "Audio and vision").
-    projection_hint = {"n_components": 8, "fill": "tile"}
 
     def __init__(self, model: str | Path, device: str | torch.device | None = None,
                  dtype: str | torch.dtype | None = None, batch_size: int = 32, pool: str = "auto",
