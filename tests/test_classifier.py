@@ -69,6 +69,37 @@ def test_matches_a_direct_reasoner_call():
     np.testing.assert_allclose(clf.predict_proba(X[40:])[:, 1], torch.sigmoid(logits).numpy(), atol=1e-6)
 
 
+def test_class_prior_shifts_the_log_odds_by_the_context_base_rate():
+    X, y = _blobs(80)
+    idx = np.r_[np.flatnonzero(y == 0)[:30], np.flatnonzero(y == 1)[:10]]  # 30 vs 10
+    Xq = X[np.setdiff1d(np.arange(80), idx)]
+    logit = {}
+    for prior in ("uniform", "context", 0.9):
+        clf = TartClassifier(class_prior=prior).fit(X[idx], y[idx])
+        logit[prior] = clf.decision_function(Xq)
+    np.testing.assert_allclose(logit["context"] - logit["uniform"], np.log(11 / 31), atol=1e-6)
+    np.testing.assert_allclose(logit[0.9] - logit["uniform"], np.log(9.0), atol=1e-6)
+    balanced = np.r_[np.flatnonzero(y == 0)[:10], np.flatnonzero(y == 1)[:10]]
+    a = TartClassifier().fit(X[balanced], y[balanced]).predict_proba(Xq)
+    b = TartClassifier(class_prior="uniform").fit(X[balanced], y[balanced]).predict_proba(Xq)
+    np.testing.assert_array_equal(a, b)  # a balanced context is left alone
+    for bad in ("data", 0.0, 1.0, True):
+        with pytest.raises(ValueError, match="class_prior"):
+            TartClassifier(class_prior=bad).fit(X[idx], y[idx])
+
+
+def test_class_mean_projection_through_the_estimator():
+    X, y = _blobs(120, seed=2)
+    clf = TartClassifier(projection="class-mean").fit(X[:60], y[:60])
+    assert clf.projection_.basis == "class-mean"
+    assert (clf.predict(X[60:]) == y[60:]).mean() > 0.8
+    texts, labels = _texts(40)
+    clf = TartClassifier(embedder=_ToyContextEmbedder(), projection="class-mean").fit(texts[:30], labels[:30])
+    assert np.isfinite(clf.predict_proba(texts[30:])).all()  # refitted with the labels at predict time
+    with pytest.raises(ValueError, match="projection must be one of"):
+        TartClassifier(projection="lda").fit(X[:60], y[:60])
+
+
 def test_long_contexts_use_stratified_subsets():
     X, y = _blobs(700, seed=1)
     clf = TartClassifier(max_context=100, n_estimators=2).fit(X[:600], y[:600])

@@ -1,4 +1,5 @@
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 import pytest
 
 from tart.projection import ContextProjection
@@ -82,3 +83,39 @@ def test_bad_input_is_named():
         ContextProjection(fill="bogus")
     with pytest.raises(ValueError, match="n_components"):
         ContextProjection(16, n_components=17)
+
+
+def test_class_mean_basis_finds_a_low_variance_separating_direction():
+    """10 noise dims of variance 9 outrank the separating dim: 4 PCA components miss it."""
+    rng = np.random.default_rng(0)
+    y = np.arange(600) % 2
+    X = np.c_[rng.normal(0, 3, (600, 10)), (y - 0.5) * 2.0 + rng.normal(0, 0.3, 600)]
+    ctx, qry = slice(0, 400), slice(400, 600)
+    acc = {}
+    for basis in ("pca", "class-mean"):
+        p = ContextProjection(16, n_components=4, basis=basis).fit(X[ctx], y[ctx])
+        Zc, Zq = p.transform(X[ctx]), p.transform(X[qry])
+        acc[basis] = LogisticRegression().fit(Zc, y[ctx]).score(Zq, y[qry])
+        # whitened: unit variance, uncorrelated over the context on the kept dims
+        np.testing.assert_allclose(np.cov(Zc[:, :4].T, bias=True), np.eye(4), atol=1e-4)
+    assert acc["pca"] < 0.6 and acc["class-mean"] > 0.7, acc
+
+
+def test_class_mean_basis_small_contexts_and_errors():
+    rng = np.random.default_rng(1)
+    for k in (2, 3, 5):
+        X, y = rng.normal(size=(k, 30)), np.arange(k) % 2
+        Z = ContextProjection(16, basis="class-mean").fit_transform(X, y)
+        assert Z.shape == (k, 16) and np.isfinite(Z).all()
+        assert ContextProjection(16, basis="class-mean").fit(X, y).n_kept_ <= k - 1
+    X = rng.normal(size=(10, 5))
+    with pytest.raises(ValueError, match="labels"):
+        ContextProjection(16, basis="class-mean").fit(X)
+    with pytest.raises(ValueError, match="2 classes"):
+        ContextProjection(16, basis="class-mean").fit(X, np.zeros(10))
+    with pytest.raises(ValueError, match="basis"):
+        ContextProjection(16, basis="lda")
+    # identical class means: falls back to plain PCA directions, still finite
+    Xs = np.r_[X, X]
+    Z = ContextProjection(16, basis="class-mean").fit_transform(Xs, np.r_[np.zeros(10), np.ones(10)])
+    assert np.isfinite(Z).all()

@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from tart.projection import ContextProjection
+from tart.projection import BASES, ContextProjection
 from tart.reasoner import Reasoner
 
 DEFAULT_LABEL_WORDS = ("negative", "positive")
@@ -56,6 +56,10 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     fill : {"zeros", "tile"}, optional
         How dims beyond the kept components are filled (see `tart.projection`). Default: the
         embedder's hint, else "zeros".
+    projection : {"pca", "class-mean"}, default "pca"
+        The basis of the context projection (see `tart.projection`): "pca" is the original's;
+        "class-mean" puts the context's class-mean difference first, then PCA of the rest
+        (measured up to +3.4 points at k >= 64 on amazon_food, see the README).
     n_estimators : int, default 8
         Random context orderings (or subsets, for long contexts) whose probabilities are averaged;
         all run in one batched pass. With the interim shipped module on amazon_food + SmolLM2
@@ -65,6 +69,13 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     label_words : pair of str, optional
         Words for classes_[0] and classes_[1] in prompts of context-dependent embedders
         (default: the classes themselves when they are strings, else negative/positive).
+    class_prior : "context", "uniform" or float, default "context"
+        The module was trained on tasks whose two classes are equally likely a priori (no
+        intercept), so it ignores base rates. "context" adds the log-odds of the context's class
+        frequencies ((n1 + 1) / (k + 2)) to its logits (a label-shift correction; no change for a
+        balanced context); a float in (0, 1) gives P(classes_[1]) instead; "uniform" leaves the
+        module's output alone. On amazon_food (SmolLM2, random contexts of the natural class
+        mix, 1000 test reviews) "context" gained 1.5-2.3 points at k = 64-256.
     device : str
         "auto" (CUDA when available), "cpu", "cuda", ...
     random_state : int or None
@@ -73,16 +84,19 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self, embedder=None, embedder_kwargs=None, reasoner=None, n_components=None, fill=None,
-        n_estimators=8, max_context=None, label_words=None, device="auto", random_state=0,
+        projection="pca", n_estimators=8, max_context=None, label_words=None, class_prior="context", device="auto",
+        random_state=0,
     ):
         self.embedder = embedder
         self.embedder_kwargs = embedder_kwargs
         self.reasoner = reasoner
         self.n_components = n_components
         self.fill = fill
+        self.projection = projection
         self.n_estimators = n_estimators
         self.max_context = max_context
         self.label_words = label_words
+        self.class_prior = class_prior
         self.device = device
         self.random_state = random_state
 
@@ -112,6 +126,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                 f"({list(self.classes_[:5])}{'...' if len(self.classes_) > 5 else ''}); "
                 "TartClassifier is binary for now"
             )
+        if self.projection not in BASES:
+            raise ValueError(f"projection must be one of {BASES}, got {self.projection!r}")
         if self.n_estimators < 1:
             raise ValueError(f"n_estimators must be >= 1, got {self.n_estimators}")
         self.reasoner_ = _resolve_reasoner(self.reasoner, _resolve_device(self.device))
@@ -121,21 +137,24 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"max_context must be in [1, {limit}] for this module, got {self.max_context}")
         self.max_context_ = self.max_context or limit
         self.y_ = y01.astype(np.int64)
+        self.prior_logit_ = self._prior_logit()
         if self.embedder is None:
-            self.projection_ = ContextProjection(cfg.n_dims, self.n_components, self.fill or "zeros")
+            self.projection_ = ContextProjection(cfg.n_dims, self.n_components, self.fill or "zeros",
+                                                 basis=self.projection)
             self.context_ = X
-            self.projection_.fit(X)
+            self.projection_.fit(X, self.y_)
             return self
         self.embedder_ = _resolve_embedder(self.embedder, self.embedder_kwargs)
         hint = getattr(self.embedder_, "projection_hint", None) or {}
         n_components = self.n_components or min(hint.get("n_components", cfg.n_dims), cfg.n_dims)
-        self.projection_ = ContextProjection(cfg.n_dims, n_components, self.fill or hint.get("fill", "zeros"))
+        fill = self.fill or hint.get("fill", "zeros")
+        self.projection_ = ContextProjection(cfg.n_dims, n_components, fill, basis=self.projection)
         self.label_words_ = self._label_words()
         if self._context_dependent():
             self.context_ = list(X)  # embedded at predict time, together with the queries
         else:
             self.context_ = _as_features(self.embedder_.encode(list(X)), len(X), "context")
-            self.projection_.fit(self.context_)
+            self.projection_.fit(self.context_, self.y_)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -165,7 +184,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "classes_")
         ctx_KD, q_MD = self._features(X)
         if self._context_dependent():
-            self.projection_.fit(ctx_KD)  # context vectors come with the queries
+            self.projection_.fit(ctx_KD, self.y_)  # context vectors come with the queries
         cx_KD = self.projection_.transform(ctx_KD)
         qx_MD = self.projection_.transform(q_MD)
         idx_EK = self._member_indices()
@@ -174,7 +193,25 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         cy = torch.from_numpy(self.y_[idx_EK]).to(dev)  # [E, K']
         qx = torch.from_numpy(qx_MD).to(dev).expand(len(idx_EK), -1, -1)  # [E, M, d]
         logits_EM = self.reasoner_.predict(cx, cy, qx)
-        return torch.sigmoid(logits_EM.double()).mean(0).cpu().numpy()
+        p1 = torch.sigmoid(logits_EM.double()).mean(0).cpu().numpy()
+        if self.prior_logit_ == 0.0:
+            return p1
+        p1 = np.clip(p1, 1e-12, 1 - 1e-12)
+        return 1.0 / (1.0 + np.exp(-(np.log(p1) - np.log1p(-p1) + self.prior_logit_)))
+
+    def _prior_logit(self) -> float:
+        """Log-odds added to the module's logits (see `class_prior`)."""
+        prior = self.class_prior
+        if isinstance(prior, str):
+            if prior == "uniform":
+                return 0.0
+            if prior == "context":
+                pi = (self.y_.sum() + 1.0) / (len(self.y_) + 2.0)
+                return float(np.log(pi) - np.log1p(-pi))
+            raise ValueError(f"class_prior must be 'context', 'uniform' or a float in (0, 1), got {prior!r}")
+        if isinstance(prior, (int, float, np.floating)) and not isinstance(prior, bool) and 0 < prior < 1:
+            return float(np.log(prior) - np.log1p(-prior))
+        raise ValueError(f"class_prior must be 'context', 'uniform' or a float in (0, 1), got {prior!r}")
 
     def _features(self, X) -> tuple[np.ndarray, np.ndarray]:
         """(context features [K, D], query features [M, D])."""
