@@ -21,9 +21,10 @@ from tart.datasets import load_dataset
 from tart.embed import CachedEmbedder, get_embedder
 
 
-def tart_method(n_components: int, n_estimators: int, fill: str):
+def tart_method(n_components: int, n_estimators: int, fill: str, projection: str = "pca"):
     def fn(Xc, yc, Xq):
-        clf = TartClassifier(n_components=n_components, n_estimators=n_estimators, fill=fill)
+        clf = TartClassifier(n_components=n_components, n_estimators=n_estimators, fill=fill,
+                             projection=projection)
         return clf.fit(Xc, yc).predict(Xq)
     return fn
 
@@ -40,6 +41,8 @@ def main() -> None:
     p.add_argument("--estimators", type=int, nargs="+", default=[1, 8])
     p.add_argument("--fill", nargs="+", default=["zeros"], choices=["zeros", "tile"],
                    help="dims beyond n_components: zeros, or tile the components (the original's 8 x 2)")
+    p.add_argument("--projection", nargs="+", default=["pca"], choices=["pca", "class-mean"],
+                   help="basis of the context projection (TartClassifier(projection=...))")
     args = p.parse_args()
     warnings.filterwarnings("ignore", category=FutureWarning)
 
@@ -52,9 +55,9 @@ def main() -> None:
     X_train = emb.encode([train_items[i] for i in pool])
     X_test = emb.encode([test_items[i] for i in test])
     ks = [k for k in args.ks if k // 2 <= min(np.bincount(ds.train_labels[pool], minlength=2))]
-    methods = {f"tart (n_components={c}, n_estimators={e}, fill={f})": tart_method(c, e, f)
+    methods = {f"tart (n_components={c}, n_estimators={e}, fill={f}, projection={b})": tart_method(c, e, f, b)
                for c in args.components for e in args.estimators for f in args.fill
-               if not (f == "tile" and c == 16)}
+               for b in args.projection if not (f == "tile" and c == 16)}
     methods["logreg, projected features"] = logreg_projected
     methods["logreg, full embeddings"] = logreg_full
     rows = fewshot_grid(X_train, ds.train_labels[pool], X_test, ds.test_labels[test],

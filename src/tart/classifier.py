@@ -59,11 +59,12 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     projection : {"pca", "class-mean"}, default "pca"
         The basis of the context projection (see `tart.projection`): "pca" is the original's;
         "class-mean" puts the context's class-mean difference first, then PCA of the rest
-        (measured up to +3.4 points at k >= 64 on amazon_food, see the README).
+        (up to +3.5 points at k >= 64 on amazon_food, within 0.5 below; see the README).
     n_estimators : int, default 8
         Random context orderings (or subsets, for long contexts) whose probabilities are averaged;
-        all run in one batched pass. With the interim shipped module on amazon_food + SmolLM2
-        (balanced test, k = 16-256, 3 seeds), 8 orderings gained 1-9 points over 1.
+        all run in one batched pass. With the shipped module on amazon_food + SmolLM2 (balanced
+        test, k = 16-256, 3 seeds), 8 orderings were within 0.6 points of 1 up to k = 64 and
+        0.7-1.8 points better at k = 128-256.
     max_context : int, optional
         Most context points one pass reads (default and ceiling: what the module holds).
     label_words : pair of str, optional
