@@ -31,9 +31,9 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 DEFAULT_KS = (18, 32, 48, 64, 128, 256)
-DEFAULT_METHODS = ("tart", "tart-vanilla", "tart-loo", "icl", "icl-calibrated", "logreg-projected",
-                   "logreg-full", "knn", "linear-head")
-TART_METHODS = ("tart", "tart-vanilla", "tart-loo")
+DEFAULT_METHODS = ("tart", "tart-class-mean", "tart-vanilla", "tart-loo", "icl", "icl-calibrated",
+                   "logreg-projected", "logreg-full", "knn", "linear-head")
+TART_METHODS = ("tart", "tart-class-mean", "tart-vanilla", "tart-loo")
 ICL_METHODS = ("icl", "icl-calibrated")
 PROBES = ("logreg-projected", "logreg-full", "knn", "linear-head")
 KEY = ("dataset", "embedder", "method", "k", "seed")
@@ -147,6 +147,14 @@ def m_tart(ctx: Context, test: Test) -> np.ndarray:
     return TartClassifier(**_tart_kwargs(ctx.task)).fit(ctx.X, ctx.y).predict(test.X)
 
 
+def m_tart_class_mean(ctx: Context, test: Test) -> np.ndarray:
+    """TartClassifier on the stream embeddings with projection="class-mean"."""
+    from tart.classifier import TartClassifier
+
+    clf = TartClassifier(**_tart_kwargs(ctx.task), projection="class-mean")
+    return clf.fit(ctx.X, ctx.y).predict(test.X)
+
+
 def _tart_in_context(mode: str) -> Callable[[Context, Test], np.ndarray]:
     def fn(ctx: Context, test: Test) -> np.ndarray:
         from tart.classifier import TartClassifier
@@ -248,6 +256,8 @@ def m_setfit(ctx: Context, test: Test) -> np.ndarray:
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("tart", m_tart, about="TartClassifier defaults on the stream embeddings"),
+    Method("tart-class-mean", m_tart_class_mean,
+           about="TartClassifier, class-mean + PCA projection basis, stream embeddings"),
     Method("tart-vanilla", _tart_in_context("vanilla"), ("text", "causal-lm"),
            about="TartClassifier, vanilla embeddings (all k examples in one prompt)"),
     Method("tart-loo", _tart_in_context("loo"), ("text", "causal-lm"), max_k=64,
