@@ -85,8 +85,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self, embedder=None, embedder_kwargs=None, reasoner=None, n_components=None, fill=None,
-        projection="pca", n_estimators=8, max_context=None, label_words=None, class_prior="context", device="auto",
-        random_state=0,
+        projection="pca", n_estimators=8, max_context=None, label_words=None, class_prior="context",
+        device="auto", random_state=0,
     ):
         self.embedder = embedder
         self.embedder_kwargs = embedder_kwargs
@@ -165,8 +165,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         """Log-odds of classes_[1] (from the averaged probability)."""
-        p1 = np.clip(self._predict_p1(X), 1e-7, 1 - 1e-7)
-        return np.log(p1) - np.log1p(-p1)
+        return _logit(np.clip(self._predict_p1(X), 1e-7, 1 - 1e-7))
 
     def predict(self, X) -> np.ndarray:
         p1 = self._predict_p1(X)
@@ -197,21 +196,17 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         p1 = torch.sigmoid(logits_EM.double()).mean(0).cpu().numpy()
         if self.prior_logit_ == 0.0:
             return p1
-        p1 = np.clip(p1, 1e-12, 1 - 1e-12)
-        return 1.0 / (1.0 + np.exp(-(np.log(p1) - np.log1p(-p1) + self.prior_logit_)))
+        return 1.0 / (1.0 + np.exp(-(_logit(np.clip(p1, 1e-12, 1 - 1e-12)) + self.prior_logit_)))
 
     def _prior_logit(self) -> float:
         """Log-odds added to the module's logits (see `class_prior`)."""
         prior = self.class_prior
-        if isinstance(prior, str):
-            if prior == "uniform":
-                return 0.0
-            if prior == "context":
-                pi = (self.y_.sum() + 1.0) / (len(self.y_) + 2.0)
-                return float(np.log(pi) - np.log1p(-pi))
-            raise ValueError(f"class_prior must be 'context', 'uniform' or a float in (0, 1), got {prior!r}")
+        if isinstance(prior, str) and prior == "uniform":
+            return 0.0
+        if isinstance(prior, str) and prior == "context":
+            return float(_logit((self.y_.sum() + 1.0) / (len(self.y_) + 2.0)))
         if isinstance(prior, (int, float, np.floating)) and not isinstance(prior, bool) and 0 < prior < 1:
-            return float(np.log(prior) - np.log1p(-prior))
+            return float(_logit(prior))
         raise ValueError(f"class_prior must be 'context', 'uniform' or a float in (0, 1), got {prior!r}")
 
     def _features(self, X) -> tuple[np.ndarray, np.ndarray]:
@@ -247,6 +242,11 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         if all(isinstance(c, str) for c in self.classes_):
             return tuple(self.classes_)
         return DEFAULT_LABEL_WORDS
+
+
+def _logit(p):
+    """log(p / (1 - p)) for probabilities strictly inside (0, 1)."""
+    return np.log(p) - np.log1p(-p)
 
 
 def _stratified_subset(y01: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:

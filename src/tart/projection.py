@@ -90,7 +90,8 @@ class ContextProjection:
         u_D = u_D / norm
         resid_KD = Xc_KD - np.outer(Xc_KD @ u_D, u_D)
         _, s, Vt = np.linalg.svd(resid_KD, full_matrices=False)
-        m = int((s[: self.n_components - 1] > self.rel_tol * max(s[0] if len(s) else 0.0, 1e-300)).sum())
+        floor = self.rel_tol * max(s[0] if len(s) else 0.0, np.finfo(np.float64).tiny)
+        m = int((s[: self.n_components - 1] > floor).sum())
         return np.vstack([u_D[None], Vt[:m]])
 
     def transform(self, X_MD: np.ndarray) -> np.ndarray:
