@@ -76,7 +76,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         frequencies ((n1 + 1) / (k + 2)) to its logits (a label-shift correction; no change for a
         balanced context); a float in (0, 1) gives P(classes_[1]) instead; "uniform" leaves the
         module's output alone. On amazon_food (SmolLM2, random contexts of the natural class
-        mix, 1000 test reviews) "context" gained 1.5-2.3 points at k = 64-256.
+        mix, 1000 test reviews; scripts/class_prior.py) "context" gained 1.5-2.0 points at
+        k = 64-256.
     device : str
         "auto" (CUDA when available), "cpu", "cuda", ...
     random_state : int or None
