@@ -63,13 +63,20 @@ def training_summary(run_dir: Path) -> dict:
     }
 
 
+def _schedule(cfg: dict) -> str:
+    if cfg.get("schedule", "constant") == "constant":
+        return "constant"
+    return f"cosine to {cfg['min_lr']} over {cfg['steps']} steps"
+
+
 def _phases(phases: list[dict], last_step: int) -> str:
     """Card lines for runs trained in several invocations with different settings."""
     if len(phases) < 2:
         return ""
     ends = [p["start_step"] for p in phases[1:]] + [last_step]
-    lines = [f"  - steps {p['start_step']}-{end}: lr {p['config']['lr']}, warm-up {p['config']['warmup']}, "
-             f"curriculum {json.dumps(p['config']['curriculum'])}" for p, end in zip(phases, ends)]
+    lines = [f"  - steps {p['start_step']}-{end}: lr {p['config']['lr']} {_schedule(p['config'])}, "
+             f"warm-up {p['config']['warmup']}, curriculum {json.dumps(p['config']['curriculum'])}"
+             for p, end in zip(phases, ends)]
     return "- Phases (the recipe line shows the last):\n" + "\n".join(lines) + "\n"
 
 
