@@ -10,7 +10,7 @@ from golden_inputs import GOLDEN_FILE, golden_inputs
 from tart import load_reasoner
 from tart.cli import main as cli_main
 from tart.evaluate import evaluate_synthetic
-from tart.pretrained import CARD_FILE, EVAL_FILE, default_model_dir, sha256, training_summary
+from tart.pretrained import CARD_FILE, EVAL_FILE, _phases, default_model_dir, sha256, training_summary
 from tart.synthetic import Curriculum
 from tart.train import TrainConfig, train
 
@@ -43,6 +43,15 @@ def test_export_model_writes_weights_eval_and_card(tmp_path):
     assert all(sha256(f) in (sharded / CARD_FILE).read_text() for f in shards)
     assert load_reasoner(sharded).config.n_embd == 32
     assert training_summary(tmp_path / "run")["steps"] == 4
+
+
+def test_card_phase_lines_show_step_ranges_and_schedules():
+    first = asdict(TrainConfig())
+    last = {**first, "schedule": "cosine", "min_lr": 1e-5, "steps": 10000, "warmup": 200}
+    text = _phases([{"start_step": 0, "config": first}, {"start_step": 19548, "config": last}], 29375)
+    assert "steps 0-19548: lr 0.0003 constant, warm-up 500" in text
+    assert "steps 19548-29375: lr 0.0003 cosine to 1e-05 over 10000 steps, warm-up 200" in text
+    assert _phases([{"start_step": 0, "config": first}], 10) == ""  # one phase: the recipe line says it
 
 
 def test_shipped_module_loads_offline():
