@@ -61,7 +61,7 @@ def test_matches_a_direct_reasoner_call():
     model = Reasoner(preset("tiny")).eval()
     clf = TartClassifier(reasoner=model, n_estimators=1, random_state=3).fit(X[:40], y[:40])
     order = np.random.default_rng(3).permutation(40)
-    p = ContextProjection(16).fit(X[:40])
+    p = ContextProjection(16).fit(X[:40], y[:40])
     logits = model.predict(
         torch.from_numpy(p.transform(X[:40])[order]), torch.from_numpy(y[:40][order]),
         torch.from_numpy(p.transform(X[40:])),
@@ -98,6 +98,16 @@ def test_class_mean_projection_through_the_estimator():
     assert np.isfinite(clf.predict_proba(texts[30:])).all()  # refitted with the labels at predict time
     with pytest.raises(ValueError, match="projection must be one of"):
         TartClassifier(projection="lda").fit(X[:60], y[:60])
+
+
+def test_center_through_the_estimator():
+    X, y = _blobs(120, seed=4)
+    idx = np.r_[np.flatnonzero(y[:80] == 0)[:30], np.flatnonzero(y[:80] == 1)[:8]]  # 30 vs 8
+    mids = {c: TartClassifier(center=c).fit(X[idx], y[idx]).projection_.mean_D for c in ("balanced", "mean")}
+    np.testing.assert_allclose(mids["mean"], X[idx].mean(0))
+    np.testing.assert_allclose(mids["balanced"], 0.5 * (X[idx][y[idx] == 0].mean(0) + X[idx][y[idx] == 1].mean(0)))
+    with pytest.raises(ValueError, match="center must be one of"):
+        TartClassifier(center="median").fit(X[idx], y[idx])
 
 
 def test_long_contexts_use_stratified_subsets():

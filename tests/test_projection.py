@@ -119,3 +119,26 @@ def test_class_mean_basis_small_contexts_and_errors():
     Xs = np.r_[X, X]
     Z = ContextProjection(16, basis="class-mean").fit_transform(Xs, np.r_[np.zeros(10), np.ones(10)])
     assert np.isfinite(Z).all()
+
+
+def test_balanced_center_is_the_class_midpoint():
+    rng = np.random.default_rng(5)
+    X = np.r_[rng.normal(size=(30, 20)) + 3.0, rng.normal(size=(6, 20)) - 3.0]  # 30 vs 6
+    y = np.r_[np.zeros(30), np.ones(6)]
+    mid = 0.5 * (X[:30].mean(0) + X[30:].mean(0))
+    p = ContextProjection(16).fit(X, y)
+    np.testing.assert_allclose(p.transform(mid[None]), 0, atol=1e-5)  # the midpoint maps to the origin
+    # the two class means land symmetrically about the origin, as in the module's training tasks
+    np.testing.assert_allclose(p.transform(X[:30].mean(0)[None]), -p.transform(X[30:].mean(0)[None]), atol=1e-5)
+    q = ContextProjection(16, center="mean").fit(X, y)
+    np.testing.assert_allclose(q.transform(X.mean(0)[None]), 0, atol=1e-5)
+    # same components and scales either way; balanced contexts and unlabelled fits use the mean
+    np.testing.assert_allclose(p.components_RD, q.components_RD)
+    bal = np.r_[np.arange(6), np.arange(30, 36)]
+    np.testing.assert_allclose(ContextProjection(16).fit(X[bal], y[bal]).mean_D, X[bal].mean(0))
+    np.testing.assert_allclose(ContextProjection(16).fit(X).mean_D, X.mean(0))
+    np.testing.assert_allclose(ContextProjection(16).fit(X, np.zeros(36)).mean_D, X.mean(0))
+    with pytest.raises(ValueError, match="center must be one of"):
+        ContextProjection(16, center="median")
+    with pytest.raises(ValueError, match="labels"):
+        ContextProjection(16).fit(X, y[:10])

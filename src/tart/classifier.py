@@ -30,7 +30,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from tart.projection import BASES, ContextProjection
+from tart.projection import BASES, CENTERS, ContextProjection
 from tart.reasoner import Reasoner
 
 DEFAULT_LABEL_WORDS = ("negative", "positive")
@@ -59,12 +59,17 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     projection : {"pca", "class-mean"}, default "pca"
         The basis of the context projection (see `tart.projection`): "pca" is the original's;
         "class-mean" puts the context's class-mean difference first, then PCA of the rest
-        (up to +3.5 points at k >= 64 on amazon_food, within 0.5 below; see the README).
+        (ahead in 7 of 10 amazon_food cells, by up to 3.8 points; see the README).
+    center : {"balanced", "mean"}, default "balanced"
+        Where the projection puts the origin: the midpoint of the context's two class means, or
+        the context mean (the original's). They coincide for balanced contexts; for imbalanced ones
+        the midpoint matches the module's training tasks (boundary through the origin) and gained
+        1.7-5.2 points at k = 32-256 on amazon_food with SmolLM2 (see `tart.projection`).
     n_estimators : int, default 8
         Random context orderings (or subsets, for long contexts) whose probabilities are averaged;
         all run in one batched pass. With the shipped module on amazon_food + SmolLM2 (balanced
-        test, k = 16-256, 3 seeds), 8 orderings were within 0.6 points of 1 up to k = 64 and
-        0.7-1.8 points better at k = 128-256.
+        test, k = 16-256, 3 seeds), 8 orderings were within 0.5 points of 1 up to k = 64 and
+        1.4-2.2 points better at k = 128-256.
     max_context : int, optional
         Most context points one pass reads (default and ceiling: what the module holds).
     label_words : pair of str, optional
@@ -86,8 +91,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self, embedder=None, embedder_kwargs=None, reasoner=None, n_components=None, fill=None,
-        projection="pca", n_estimators=8, max_context=None, label_words=None, class_prior="context",
-        device="auto", random_state=0,
+        projection="pca", center="balanced", n_estimators=8, max_context=None, label_words=None,
+        class_prior="context", device="auto", random_state=0,
     ):
         self.embedder = embedder
         self.embedder_kwargs = embedder_kwargs
@@ -95,6 +100,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         self.n_components = n_components
         self.fill = fill
         self.projection = projection
+        self.center = center
         self.n_estimators = n_estimators
         self.max_context = max_context
         self.label_words = label_words
@@ -130,6 +136,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             )
         if self.projection not in BASES:
             raise ValueError(f"projection must be one of {BASES}, got {self.projection!r}")
+        if self.center not in CENTERS:
+            raise ValueError(f"center must be one of {CENTERS}, got {self.center!r}")
         if self.n_estimators < 1:
             raise ValueError(f"n_estimators must be >= 1, got {self.n_estimators}")
         self.reasoner_ = _resolve_reasoner(self.reasoner, _resolve_device(self.device))
@@ -142,7 +150,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         self.prior_logit_ = self._prior_logit()
         if self.embedder is None:
             self.projection_ = ContextProjection(cfg.n_dims, self.n_components, self.fill or "zeros",
-                                                 basis=self.projection)
+                                                 basis=self.projection, center=self.center)
             self.context_ = X
             self.projection_.fit(X, self.y_)
             return self
@@ -150,7 +158,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         hint = getattr(self.embedder_, "projection_hint", None) or {}
         n_components = self.n_components or min(hint.get("n_components", cfg.n_dims), cfg.n_dims)
         fill = self.fill or hint.get("fill", "zeros")
-        self.projection_ = ContextProjection(cfg.n_dims, n_components, fill, basis=self.projection)
+        self.projection_ = ContextProjection(cfg.n_dims, n_components, fill, basis=self.projection,
+                                             center=self.center)
         self.label_words_ = self._label_words()
         if self._context_dependent():
             self.context_ = list(X)  # embedded at predict time, together with the queries
