@@ -64,7 +64,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         Where the projection puts the origin: the midpoint of the context's two class means, or
         the context mean (the original's). They coincide for balanced contexts; for imbalanced ones
         the midpoint matches the module's training tasks (boundary through the origin) and gained
-        1.7-5.2 points at k = 32-256 on amazon_food with SmolLM2 (see `tart.projection`).
+        1.7-5.2 points (SmolLM2) and 1.3-7.5 (MiniLM) at k = 32-256 on amazon_food.
     n_estimators : int, default 8
         Random context orderings (or subsets, for long contexts) whose probabilities are averaged;
         all run in one batched pass. With the shipped module on amazon_food + SmolLM2 (balanced
@@ -80,9 +80,9 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         intercept), so it ignores base rates. "context" adds the log-odds of the context's class
         frequencies ((n1 + 1) / (k + 2)) to its logits (a label-shift correction; no change for a
         balanced context); a float in (0, 1) gives P(classes_[1]) instead; "uniform" leaves the
-        module's output alone. On amazon_food (SmolLM2, random contexts of the natural class
-        mix, 1000 test reviews; scripts/class_prior.py) "context" gained 1.5-2.0 points at
-        k = 64-256.
+        module's output alone. On amazon_food (random contexts of the natural class mix, 1000
+        test reviews; scripts/class_prior.py) "context" gained 0.8-2.7 points at k = 32-256 on
+        top of center="balanced".
     device : str
         "auto" (CUDA when available), "cpu", "cuda", ...
     random_state : int or None
