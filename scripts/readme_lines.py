@@ -5,7 +5,8 @@
 
 Text: TartClassifier on the first 64 training reviews (their natural class mix), scored on all 1000
 test reviews and on a class-balanced subset, with the default settings, class_prior="uniform",
-center="mean" (the original's centring) and projection="class-mean", against logistic regression on the full embeddings of the same 64 reviews.
+center="mean" (the original's centring) and projection="class-mean", against logistic regression
+on the full embeddings of the same 64 reviews.
 Embeddings are cached on disk (TART_HOME/embeddings), so only the first run embeds.
 """
 
@@ -56,10 +57,10 @@ def media() -> None:
         clf = TartClassifier(embedder=embedder).fit(ds.train_items[:64], ds.train_labels[:64])
         acc = np.mean(np.asarray(clf.predict(test)) == y_test)
         seconds = time.perf_counter() - t
-        emb = clf.embedder_
-        lr = LogisticRegression(max_iter=5000).fit(emb.encode(ds.train_items[:64]), ds.train_labels[:64])
+        lr = LogisticRegression(max_iter=5000).fit(clf.context_, ds.train_labels[:64])  # embedded by fit
+        X_test = clf.embedder_.encode(test)
         print(f"{dataset}, {embedder}: tart {acc:.3f} on {len(test)} test items ({seconds:.0f} s incl. "
-              f"embedding); logistic regression, full embeddings {np.mean(lr.predict(emb.encode(test)) == y_test):.3f}")
+              f"embedding); logistic regression, full embeddings {np.mean(lr.predict(X_test) == y_test):.3f}")
 
 
 if __name__ == "__main__":

@@ -67,11 +67,12 @@ class ContextProjection:
     def fit(self, X_KD: np.ndarray, y_K: np.ndarray | None = None) -> "ContextProjection":
         """Fit on the context vectors only (and their labels, for basis="class-mean")."""
         X_KD = _check_features(X_KD, "context")
+        means = None if y_K is None else _class_means(X_KD, y_K)  # (class 0, class 1) or None
         self.mean_D = X_KD.mean(axis=0)
         Xc_KD = X_KD - self.mean_D
         # SVD of the centred context: rows of Vt are the principal directions, s**2/K their variance
         if self.basis == "class-mean":
-            B_PD = self._class_mean_basis(Xc_KD, y_K)
+            B_PD = self._class_mean_basis(Xc_KD, y_K, means)
             _, s, Vt_PP = np.linalg.svd(Xc_KD @ B_PD.T, full_matrices=False)
             Vt_RD = Vt_PP @ B_PD
         else:
@@ -83,21 +84,18 @@ class ContextProjection:
         self.components_RD = Vt_RD[:r]
         self.scale_R = np.sqrt(var_R[:r])
         self.n_kept_ = r
-        if self.center == "balanced" and y_K is not None:
-            self.mean_D = _class_midpoint(X_KD, y_K, self.mean_D)
+        if self.center == "balanced" and means is not None:
+            self.mean_D = 0.5 * (means[0] + means[1])  # the midpoint of the two class means
         return self
 
-    def _class_mean_basis(self, Xc_KD: np.ndarray, y_K) -> np.ndarray:
+    def _class_mean_basis(self, Xc_KD: np.ndarray, y_K, means) -> np.ndarray:
         """Orthonormal rows: the class-mean difference, then the residual's principal directions."""
         if y_K is None:
             raise ValueError('basis="class-mean" needs the context labels: fit(X, y)')
-        y_K = np.asarray(y_K).ravel()
-        if len(y_K) != len(Xc_KD):
-            raise ValueError(f"context has {len(Xc_KD)} vectors but {len(y_K)} labels")
-        classes = np.unique(y_K)
-        if len(classes) != 2:
-            raise ValueError(f'basis="class-mean" needs exactly 2 classes in the context, got {len(classes)}')
-        u_D = Xc_KD[y_K == classes[1]].mean(0) - Xc_KD[y_K == classes[0]].mean(0)
+        if means is None:
+            n = len(np.unique(np.asarray(y_K).ravel()))
+            raise ValueError(f'basis="class-mean" needs exactly 2 classes in the context, got {n}')
+        u_D = means[1] - means[0]
         norm = np.linalg.norm(u_D)
         scale = np.abs(Xc_KD).max() if Xc_KD.size else 0.0
         if not norm > self.rel_tol * max(scale, np.finfo(np.float64).tiny):
@@ -128,15 +126,15 @@ class ContextProjection:
         return self.fit(X_KD, y_K).transform(X_KD)
 
 
-def _class_midpoint(X_KD: np.ndarray, y_K, default_D: np.ndarray) -> np.ndarray:
-    """Midpoint of the two class means of the context (`default_D` unless exactly 2 classes)."""
+def _class_means(X_KD: np.ndarray, y_K) -> tuple[np.ndarray, np.ndarray] | None:
+    """The context's two class means (sorted class order), or None unless exactly 2 classes."""
     y_K = np.asarray(y_K).ravel()
     if len(y_K) != len(X_KD):
         raise ValueError(f"context has {len(X_KD)} vectors but {len(y_K)} labels")
     classes = np.unique(y_K)
     if len(classes) != 2:
-        return default_D
-    return 0.5 * (X_KD[y_K == classes[0]].mean(0) + X_KD[y_K == classes[1]].mean(0))
+        return None
+    return X_KD[y_K == classes[0]].mean(0), X_KD[y_K == classes[1]].mean(0)
 
 
 def _check_features(X, what: str, n_features: int | None = None) -> np.ndarray:

@@ -140,19 +140,16 @@ def _tart_kwargs(task: Task) -> dict:
     return {"reasoner": task.reasoner, "n_components": hint.get("n_components"), "fill": hint.get("fill")}
 
 
-def m_tart(ctx: Context, test: Test) -> np.ndarray:
-    """TartClassifier defaults on the stream embeddings (the embedder's projection hint)."""
-    from tart.classifier import TartClassifier
+def _tart_stream(**settings) -> Callable[[Context, Test], np.ndarray]:
+    """TartClassifier on the stream embeddings (the embedder's projection hint) with `settings`."""
+    def fn(ctx: Context, test: Test) -> np.ndarray:
+        from tart.classifier import TartClassifier
 
-    return TartClassifier(**_tart_kwargs(ctx.task)).fit(ctx.X, ctx.y).predict(test.X)
+        clf = TartClassifier(**_tart_kwargs(ctx.task), **settings)
+        return clf.fit(ctx.X, ctx.y).predict(test.X)
 
-
-def m_tart_class_mean(ctx: Context, test: Test) -> np.ndarray:
-    """TartClassifier on the stream embeddings with projection="class-mean"."""
-    from tart.classifier import TartClassifier
-
-    clf = TartClassifier(**_tart_kwargs(ctx.task), projection="class-mean")
-    return clf.fit(ctx.X, ctx.y).predict(test.X)
+    fn.__doc__ = f"TartClassifier({settings or 'defaults'}) on the stream embeddings."
+    return fn
 
 
 def _tart_in_context(mode: str) -> Callable[[Context, Test], np.ndarray]:
@@ -255,8 +252,8 @@ def m_setfit(ctx: Context, test: Test) -> np.ndarray:
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
-    Method("tart", m_tart, about="TartClassifier defaults on the stream embeddings"),
-    Method("tart-class-mean", m_tart_class_mean,
+    Method("tart", _tart_stream(), about="TartClassifier defaults on the stream embeddings"),
+    Method("tart-class-mean", _tart_stream(projection="class-mean"),
            about="TartClassifier, class-mean + PCA projection basis, stream embeddings"),
     Method("tart-vanilla", _tart_in_context("vanilla"), ("text", "causal-lm"),
            about="TartClassifier, vanilla embeddings (all k examples in one prompt)"),
