@@ -21,10 +21,11 @@ from tart.datasets import load_dataset
 from tart.embed import CachedEmbedder, get_embedder
 
 
-def tart_method(n_components: int, n_estimators: int, fill: str, projection: str = "pca"):
+def tart_method(n_components: int, n_estimators: int, fill: str, projection: str = "pca",
+                standardize: bool = True):
     def fn(Xc, yc, Xq):
         clf = TartClassifier(n_components=n_components, n_estimators=n_estimators, fill=fill,
-                             projection=projection)
+                             projection=projection, standardize=standardize)
         return clf.fit(Xc, yc).predict(Xq)
     return fn
 
@@ -43,6 +44,8 @@ def main() -> None:
                    help="dims beyond n_components: zeros, or tile the components (the original's 8 x 2)")
     p.add_argument("--projection", nargs="+", default=["pca"], choices=["pca", "class-mean"],
                    help="basis of the context projection (TartClassifier(projection=...))")
+    p.add_argument("--standardize", nargs="+", default=["on"], choices=["on", "off"],
+                   help="TartClassifier(standardize=...): per-feature scaling before the PCA (off: the original's)")
     args = p.parse_args()
     warnings.filterwarnings("ignore", category=FutureWarning)
 
@@ -55,9 +58,10 @@ def main() -> None:
     X_train = emb.encode([train_items[i] for i in pool])
     X_test = emb.encode([test_items[i] for i in test])
     ks = [k for k in args.ks if k // 2 <= min(np.bincount(ds.train_labels[pool], minlength=2))]
-    methods = {f"tart (n_components={c}, n_estimators={e}, fill={f}, projection={b})": tart_method(c, e, f, b)
+    methods = {f"tart (n_components={c}, n_estimators={e}, fill={f}, projection={b}, standardize={s})":
+               tart_method(c, e, f, b, s == "on")
                for c in args.components for e in args.estimators for f in args.fill
-               for b in args.projection if not (f == "tile" and c == 16)}
+               for b in args.projection for s in args.standardize if not (f == "tile" and c == 16)}
     methods["logreg, projected features"] = logreg_projected
     methods["logreg, full embeddings"] = logreg_full
     rows = fewshot_grid(X_train, ds.train_labels[pool], X_test, ds.test_labels[test],

@@ -61,7 +61,7 @@ def test_matches_a_direct_reasoner_call():
     model = Reasoner(preset("tiny")).eval()
     clf = TartClassifier(reasoner=model, n_estimators=1, random_state=3).fit(X[:40], y[:40])
     order = np.random.default_rng(3).permutation(40)
-    p = ContextProjection(16).fit(X[:40], y[:40])
+    p = ContextProjection(16, basis="class-mean").fit(X[:40], y[:40])
     logits = model.predict(
         torch.from_numpy(p.transform(X[:40])[order]), torch.from_numpy(y[:40][order]),
         torch.from_numpy(p.transform(X[40:])),
@@ -88,16 +88,21 @@ def test_class_prior_shifts_the_log_odds_by_the_context_base_rate():
             TartClassifier(class_prior=bad).fit(X[idx], y[idx])
 
 
-def test_class_mean_projection_through_the_estimator():
+def test_projection_settings_through_the_estimator():
     X, y = _blobs(120, seed=2)
-    clf = TartClassifier(projection="class-mean").fit(X[:60], y[:60])
-    assert clf.projection_.basis == "class-mean"
+    clf = TartClassifier().fit(X[:60], y[:60])
+    assert clf.projection_.basis == "class-mean" and clf.projection_.standardize == "auto"
+    assert (clf.predict(X[60:]) == y[60:]).mean() > 0.8
+    clf = TartClassifier(projection="pca", standardize=False).fit(X[:60], y[:60])  # the original's
+    assert clf.projection_.basis == "pca" and clf.projection_.standardized_ is False
     assert (clf.predict(X[60:]) == y[60:]).mean() > 0.8
     texts, labels = _texts(40)
     clf = TartClassifier(embedder=_ToyContextEmbedder(), projection="class-mean").fit(texts[:30], labels[:30])
     assert np.isfinite(clf.predict_proba(texts[30:])).all()  # refitted with the labels at predict time
     with pytest.raises(ValueError, match="projection must be one of"):
         TartClassifier(projection="lda").fit(X[:60], y[:60])
+    with pytest.raises(ValueError, match="standardize must be"):
+        TartClassifier(standardize="yes").fit(X[:60], y[:60])
 
 
 def test_center_through_the_estimator():

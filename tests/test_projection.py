@@ -22,10 +22,41 @@ def test_whitened_context_has_unit_variance_and_zero_mean():
 def test_matches_sklearn_pca_whitening_up_to_sign():
     from sklearn.decomposition import PCA
 
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     X = _data(100)
-    Z = ContextProjection(8).fit(X[:60]).transform(X[60:])
+    Z = ContextProjection(8, standardize=False).fit(X[:60]).transform(X[60:])
     ref = PCA(8, whiten=True).fit(X[:60]).transform(X[60:]) * np.sqrt(60 / 59)  # PCA divides by n-1
     np.testing.assert_allclose(np.abs(Z), np.abs(ref), rtol=1e-4, atol=1e-4)
+    Z = ContextProjection(8, standardize=True).fit(X[:60]).transform(X[60:])  # PCA of the correlations
+    ref = make_pipeline(StandardScaler(), PCA(8, whiten=True)).fit(X[:60]).transform(X[60:])
+    np.testing.assert_allclose(np.abs(Z), np.abs(ref * np.sqrt(60 / 59)), rtol=1e-4, atol=1e-4)
+
+
+def test_standardize_auto_scales_only_features_with_massive_variance_outliers():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 40))
+    assert ContextProjection(16).fit(X).standardized_ is False  # isotropic: left alone
+    X[:, 3] *= 10.0  # variance 100x the median: a "massive activation" dim
+    assert ContextProjection(16).fit(X).standardized_ is True
+    assert ContextProjection(16, standardize=False).fit(X).standardized_ is False
+    assert ContextProjection(16, standardize=True).fit(rng.normal(size=(64, 40))).standardized_ is True
+    with pytest.raises(ValueError, match="standardize"):
+        ContextProjection(16, standardize="yes")
+
+
+def test_standardize_keeps_a_huge_variance_feature_from_taking_the_components():
+    rng = np.random.default_rng(0)
+    y = np.arange(200) % 2
+    X = rng.normal(size=(200, 30))
+    X[:, :6] += 1.0 * (2 * y - 1)[:, None]  # the class signal, shared by 6 dims (correlated)
+    X[:, 6:8] *= 1000.0  # "massive activation" dims: pure noise, huge scale
+    for standardize, lo, hi in ((False, 0.0, 0.65), (True, 0.8, 1.0)):
+        p = ContextProjection(16, n_components=2, standardize=standardize).fit(X[:100], y[:100])
+        Z = p.transform(X[100:])
+        acc = LogisticRegression().fit(p.transform(X[:100]), y[:100]).score(Z, y[100:])
+        assert lo <= acc <= hi, (standardize, acc)
 
 
 def test_queries_use_the_context_statistics_only():
@@ -58,6 +89,14 @@ def test_constant_and_duplicated_features_are_dropped_not_blown_up():
     Z = p.transform(X)
     assert np.isfinite(Z).all() and np.abs(Z).max() < 10
     assert (ContextProjection(16).fit_transform(np.ones((10, 5))) == 0).all()
+    y = np.arange(50) % 2
+    for standardize in (True, False):  # with labels (balanced centre), and a query off the constant
+        p = ContextProjection(16, standardize=standardize).fit(X, y)
+        Q = X.copy()
+        Q[:, -1] = 1e6
+        assert p.n_kept_ == 3 and np.isfinite(p.transform(Q)).all()
+        if standardize:  # a feature constant over the context carries nothing, whatever the query
+            np.testing.assert_array_equal(p.transform(Q), p.transform(X))
 
 
 def test_tile_fill_repeats_components():
@@ -86,14 +125,17 @@ def test_bad_input_is_named():
 
 
 def test_class_mean_basis_finds_a_low_variance_separating_direction():
-    """10 noise dims of variance 9 outrank the separating dim: 4 PCA components miss it."""
+    """10 noise dims of variance 9 outrank the separating dim: 4 PCA components miss it.
+
+    standardize=False: per-feature scaling would undo this construction (the dims are uncorrelated).
+    """
     rng = np.random.default_rng(0)
     y = np.arange(600) % 2
     X = np.c_[rng.normal(0, 3, (600, 10)), (y - 0.5) * 2.0 + rng.normal(0, 0.3, 600)]
     ctx, qry = slice(0, 400), slice(400, 600)
     acc = {}
     for basis in ("pca", "class-mean"):
-        p = ContextProjection(16, n_components=4, basis=basis).fit(X[ctx], y[ctx])
+        p = ContextProjection(16, n_components=4, basis=basis, standardize=False).fit(X[ctx], y[ctx])
         Zc, Zq = p.transform(X[ctx]), p.transform(X[qry])
         acc[basis] = LogisticRegression().fit(Zc, y[ctx]).score(Zq, y[qry])
         # whitened: unit variance, uncorrelated over the context on the kept dims

@@ -38,9 +38,10 @@ def balanced_test(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per] for c in (0, 1)]))
 
 
-def logreg_projected(Xc, yc, Xq, n_components: int = 16) -> np.ndarray:
-    """The original's probe: logistic regression on the same projected features TART reads."""
-    p = ContextProjection(16, n_components).fit(Xc)
+def logreg_projected(Xc, yc, Xq, n_components: int = 16, **projection) -> np.ndarray:
+    """The paper's probe: logistic regression on the projected features TART reads (its defaults:
+    class-mean basis, automatic standardisation; `projection` overrides, e.g. basis="pca")."""
+    p = ContextProjection(16, n_components, **{"basis": "class-mean", **projection}).fit(Xc, yc)
     return LogisticRegression(max_iter=2000).fit(p.transform(Xc), yc).predict(p.transform(Xq))
 
 

@@ -31,9 +31,9 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 DEFAULT_KS = (18, 32, 48, 64, 128, 256)
-DEFAULT_METHODS = ("tart", "tart-class-mean", "tart-vanilla", "tart-loo", "icl", "icl-calibrated",
+DEFAULT_METHODS = ("tart", "tart-original", "tart-vanilla", "tart-loo", "icl", "icl-calibrated",
                    "logreg-projected", "logreg-full", "knn", "linear-head")
-TART_METHODS = ("tart", "tart-class-mean", "tart-vanilla", "tart-loo")
+TART_METHODS = ("tart", "tart-original", "tart-vanilla", "tart-loo")
 ICL_METHODS = ("icl", "icl-calibrated")
 PROBES = ("logreg-projected", "logreg-full", "knn", "linear-head")
 KEY = ("dataset", "embedder", "method", "k", "seed")
@@ -253,8 +253,9 @@ def m_setfit(ctx: Context, test: Test) -> np.ndarray:
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("tart", _tart_stream(), about="TartClassifier defaults on the stream embeddings"),
-    Method("tart-class-mean", _tart_stream(projection="class-mean"),
-           about="TartClassifier, class-mean + PCA projection basis, stream embeddings"),
+    Method("tart-original", _tart_stream(projection="pca", standardize=False, center="mean",
+                                         class_prior="uniform"),
+           about="TartClassifier with the original's projection (PCA, no scaling, context mean)"),
     Method("tart-vanilla", _tart_in_context("vanilla"), ("text", "causal-lm"),
            about="TartClassifier, vanilla embeddings (all k examples in one prompt)"),
     Method("tart-loo", _tart_in_context("loo"), ("text", "causal-lm"), max_k=64,
