@@ -60,7 +60,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         The basis of the context projection (see `tart.projection`): "class-mean" puts the
         context's class-mean difference first, then PCA of the rest; "pca" is the original's.
         On balanced contexts (amazon_food and tweets with SmolLM2 and MiniLM, Whisper, MobileNetV2)
-        "class-mean" was ahead in 15 of 24 cells (by up to 5.1 points) and at most 0.6 behind; on
+        "class-mean" was ahead in 21 of 29 cells (by up to 5.1 points) and at most 0.6 behind; on
         imbalanced amazon_food contexts ahead by 1.9-3.5 points at k = 64 (README).
     center : {"balanced", "mean"}, default "balanced"
         Where the projection puts the origin: the midpoint of the context's two class means, or
@@ -89,7 +89,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         frequencies ((n1 + 1) / (k + 2)) to its logits (a label-shift correction; no change for a
         balanced context); a float in (0, 1) gives P(classes_[1]) instead; "uniform" leaves the
         module's output alone. On amazon_food (random contexts of the natural class mix, 1000
-        test reviews; scripts/class_prior.py) "context" gained 0.8-2.7 points at k = 32-256 on
+        test reviews; scripts/imbalanced.py) "context" gained 0.8-2.7 points at k = 32-256 on
         top of center="balanced".
     device : str
         "auto" (CUDA when available), "cpu", "cuda", ...
