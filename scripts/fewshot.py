@@ -7,7 +7,8 @@
 Embeds a fixed pool of training items and a balanced test sample once (cached on disk under
 TART_HOME/embeddings), then prints mean (std) accuracy over seeds at each k for TartClassifier
 (several n_components / n_estimators settings), logistic regression on the same projected
-features, and logistic regression on the full embeddings (C by cross-validation).
+features (the first --projection / --standardize choice), and logistic regression on the full
+embeddings (C by cross-validation).
 """
 
 import argparse
@@ -21,8 +22,8 @@ from tart.datasets import load_dataset
 from tart.embed import CachedEmbedder, get_embedder
 
 
-def tart_method(n_components: int, n_estimators: int, fill: str, projection: str = "pca",
-                standardize: bool = True):
+def tart_method(n_components: int, n_estimators: int, fill: str, projection: str = "class-mean",
+                standardize: bool | str = "auto"):
     def fn(Xc, yc, Xq):
         clf = TartClassifier(n_components=n_components, n_estimators=n_estimators, fill=fill,
                              projection=projection, standardize=standardize)
@@ -42,9 +43,9 @@ def main() -> None:
     p.add_argument("--estimators", type=int, nargs="+", default=[1, 8])
     p.add_argument("--fill", nargs="+", default=["zeros"], choices=["zeros", "tile"],
                    help="dims beyond n_components: zeros, or tile the components (the original's 8 x 2)")
-    p.add_argument("--projection", nargs="+", default=["pca"], choices=["pca", "class-mean"],
+    p.add_argument("--projection", nargs="+", default=["class-mean"], choices=["class-mean", "pca"],
                    help="basis of the context projection (TartClassifier(projection=...))")
-    p.add_argument("--standardize", nargs="+", default=["on"], choices=["on", "off"],
+    p.add_argument("--standardize", nargs="+", default=["auto"], choices=["auto", "on", "off"],
                    help="TartClassifier(standardize=...): per-feature scaling before the PCA (off: the original's)")
     args = p.parse_args()
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -59,10 +60,11 @@ def main() -> None:
     X_test = emb.encode([test_items[i] for i in test])
     ks = [k for k in args.ks if k // 2 <= min(np.bincount(ds.train_labels[pool], minlength=2))]
     methods = {f"tart (n_components={c}, n_estimators={e}, fill={f}, projection={b}, standardize={s})":
-               tart_method(c, e, f, b, s == "on")
+               tart_method(c, e, f, b, {"on": True, "off": False}.get(s, s))
                for c in args.components for e in args.estimators for f in args.fill
                for b in args.projection for s in args.standardize if not (f == "tile" and c == 16)}
-    methods["logreg, projected features"] = logreg_projected
+    proj = {"basis": args.projection[0], "standardize": {"on": True, "off": False}.get(args.standardize[0], "auto")}
+    methods["logreg, projected features"] = lambda Xc, yc, Xq: logreg_projected(Xc, yc, Xq, **proj)
     methods["logreg, full embeddings"] = logreg_full
     rows = fewshot_grid(X_train, ds.train_labels[pool], X_test, ds.test_labels[test],
                         ks=tuple(ks), seeds=tuple(args.seeds), methods=methods)
