@@ -48,6 +48,7 @@ def main() -> None:
     p.add_argument("--standardize", nargs="+", default=["auto"], choices=["auto", "on", "off"],
                    help="TartClassifier(standardize=...): per-feature scaling before the PCA (off: the original's)")
     args = p.parse_args()
+    standardize = [{"on": True, "off": False}.get(s, s) for s in args.standardize]
     warnings.filterwarnings("ignore", category=FutureWarning)
 
     ds = load_dataset(args.dataset)
@@ -60,10 +61,10 @@ def main() -> None:
     X_test = emb.encode([test_items[i] for i in test])
     ks = [k for k in args.ks if k // 2 <= min(np.bincount(ds.train_labels[pool], minlength=2))]
     methods = {f"tart (n_components={c}, n_estimators={e}, fill={f}, projection={b}, standardize={s})":
-               tart_method(c, e, f, b, {"on": True, "off": False}.get(s, s))
+               tart_method(c, e, f, b, s)
                for c in args.components for e in args.estimators for f in args.fill
-               for b in args.projection for s in args.standardize if not (f == "tile" and c == 16)}
-    proj = {"basis": args.projection[0], "standardize": {"on": True, "off": False}.get(args.standardize[0], "auto")}
+               for b in args.projection for s in standardize if not (f == "tile" and c == 16)}
+    proj = {"basis": args.projection[0], "standardize": standardize[0]}
     methods["logreg, projected features"] = lambda Xc, yc, Xq: logreg_projected(Xc, yc, Xq, **proj)
     methods["logreg, full embeddings"] = logreg_full
     rows = fewshot_grid(X_train, ds.train_labels[pool], X_test, ds.test_labels[test],

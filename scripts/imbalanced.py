@@ -15,10 +15,10 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from tart import TartClassifier
+from tart.classifier import ORIGINAL_SETTINGS
 from tart.datasets import load_dataset
 from tart.embed import CachedEmbedder, get_embedder
 
-ORIGINAL = {"projection": "pca", "standardize": False, "center": "mean", "class_prior": "uniform"}
 STEPS = (("the original", {}), ('+ center="balanced"', {"center": "balanced"}),
          ('+ class_prior="context"', {"class_prior": "context"}),
          ('+ standardize="auto"', {"standardize": "auto"}),
@@ -27,7 +27,7 @@ STEPS = (("the original", {}), ('+ center="balanced"', {"center": "balanced"}),
 
 def settings() -> dict[str, dict]:
     """Cumulative keyword arguments per row; the last equals TartClassifier's defaults."""
-    out, kwargs = {}, dict(ORIGINAL)
+    out, kwargs = {}, dict(ORIGINAL_SETTINGS)
     for name, change in STEPS:
         kwargs = {**kwargs, **change}
         out[name] = kwargs

@@ -19,14 +19,14 @@ from sklearn.linear_model import LogisticRegression
 
 from tart import TartClassifier
 from tart.bench.fewshot import balanced_test
+from tart.classifier import ORIGINAL_SETTINGS
 from tart.datasets import load_dataset
 from tart.embed import CachedEmbedder, get_embedder
 
 SETTINGS = {"default": {}, 'projection="pca"': {"projection": "pca"},
             "standardize=False": {"standardize": False},
             'center="mean"': {"center": "mean"}, 'class_prior="uniform"': {"class_prior": "uniform"},
-            "the original's (all four)": {"projection": "pca", "standardize": False, "center": "mean",
-                                          "class_prior": "uniform"}}
+            "the original's (all four)": ORIGINAL_SETTINGS}
 
 
 def text() -> None:

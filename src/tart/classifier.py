@@ -34,6 +34,8 @@ from tart.projection import BASES, CENTERS, ContextProjection
 from tart.reasoner import Reasoner
 
 DEFAULT_LABEL_WORDS = ("negative", "positive")
+# TART's own projection and decision rule, for comparisons: TartClassifier(**ORIGINAL_SETTINGS)
+ORIGINAL_SETTINGS = {"projection": "pca", "standardize": False, "center": "mean", "class_prior": "uniform"}
 
 
 class TartClassifier(ClassifierMixin, BaseEstimator):
@@ -158,18 +160,12 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         self.y_ = y01.astype(np.int64)
         self.prior_logit_ = self._prior_logit()
         if self.embedder is None:
-            self.projection_ = ContextProjection(cfg.n_dims, self.n_components, self.fill or "zeros",
-                                                 basis=self.projection, center=self.center,
-                                                 standardize=self.standardize)
+            self.projection_ = self._make_projection(cfg.n_dims, {})
             self.context_ = X
             self.projection_.fit(X, self.y_)
             return self
         self.embedder_ = _resolve_embedder(self.embedder, self.embedder_kwargs)
-        hint = getattr(self.embedder_, "projection_hint", None) or {}
-        n_components = self.n_components or min(hint.get("n_components", cfg.n_dims), cfg.n_dims)
-        fill = self.fill or hint.get("fill", "zeros")
-        self.projection_ = ContextProjection(cfg.n_dims, n_components, fill, basis=self.projection,
-                                             center=self.center, standardize=self.standardize)
+        self.projection_ = self._make_projection(cfg.n_dims, getattr(self.embedder_, "projection_hint", None) or {})
         self.label_words_ = self._label_words()
         if self._context_dependent():
             self.context_ = list(X)  # embedded at predict time, together with the queries
@@ -177,6 +173,12 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             self.context_ = _as_features(self.embedder_.encode(list(X)), len(X), "context")
             self.projection_.fit(self.context_, self.y_)
         return self
+
+    def _make_projection(self, n_dims: int, hint: dict) -> ContextProjection:
+        """The context projection; the embedder's hint fills an unset n_components / fill."""
+        n_components = self.n_components or min(hint.get("n_components", n_dims), n_dims)
+        return ContextProjection(n_dims, n_components, self.fill or hint.get("fill", "zeros"),
+                                 basis=self.projection, center=self.center, standardize=self.standardize)
 
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities [n, 2], columns in `classes_` order."""

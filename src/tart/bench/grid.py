@@ -30,6 +30,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from tart.classifier import ORIGINAL_SETTINGS
+
 DEFAULT_KS = (18, 32, 48, 64, 128, 256)
 DEFAULT_METHODS = ("tart", "tart-original", "tart-vanilla", "tart-loo", "icl", "icl-calibrated",
                    "logreg-projected", "logreg-full", "knn", "linear-head")
@@ -253,8 +255,7 @@ def m_setfit(ctx: Context, test: Test) -> np.ndarray:
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("tart", _tart_stream(), about="TartClassifier defaults on the stream embeddings"),
-    Method("tart-original", _tart_stream(projection="pca", standardize=False, center="mean",
-                                         class_prior="uniform"),
+    Method("tart-original", _tart_stream(**ORIGINAL_SETTINGS),
            about="TartClassifier with the original's projection (PCA, no scaling, context mean)"),
     Method("tart-vanilla", _tart_in_context("vanilla"), ("text", "causal-lm"),
            about="TartClassifier, vanilla embeddings (all k examples in one prompt)"),
