@@ -24,6 +24,20 @@ def test_bench_embed_agrees_with_the_loop(tiny_path, mode):  # noqa: F811
     assert r["ours_texts_per_s"] > 0 and r["loop_texts_per_s"] > 0 and r["speedup"] > 0
     assert r["peak_rss_mib"] >= r["peak_rss_mib_ours"] > 0
     assert "speedup" in bench.format_result(r)
+    assert r["rounds"] == 4 and len(r["speedup_per_round"]) == 4
+
+
+def test_bench_embed_rounds(tiny_path):  # noqa: F811
+    """One round times each side once; more rounds than loop texts are capped; 0 is an error."""
+    one = bench.bench_embed(str(tiny_path), n_texts=6, loop_texts=3, rounds=1, texts=TEXTS,
+                            device="cpu")
+    assert one["rounds"] == 1 and len(one["speedup_per_round"]) == 1
+    assert one["speedup"] == pytest.approx(one["speedup_per_round"][0], rel=1e-2)
+    many = bench.bench_embed(str(tiny_path), n_texts=6, loop_texts=3, rounds=9, texts=TEXTS,
+                             device="cpu")
+    assert many["rounds"] == 3 and many["max_abs_diff"] < 1e-4
+    with pytest.raises(ValueError, match="rounds"):
+        bench.bench_embed(str(tiny_path), n_texts=6, rounds=0, texts=TEXTS, device="cpu")
 
 
 def test_bench_embed_cli(tiny_path, capsys, monkeypatch):  # noqa: F811

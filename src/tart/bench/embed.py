@@ -5,7 +5,12 @@ The loop is HazyResearch/TART's procedure: for each text one forward pass of the
 hidden layer. Both run in the same process on the same texts and device; the loop may be timed
 on a subset (its rate is texts/s). In `vanilla` mode the texts are test queries behind a prompt
 of k labelled examples: ours runs the prompt once and reuses its key/value cache, the loop runs
-the full prompt + query for every query. `max_abs_diff` compares the two sets of vectors.
+the full prompt + query for every query (ours runs the prompt once per round). `max_abs_diff`
+compares the two sets of vectors.
+
+This machine's speed can swing by tens of percent within minutes, so the two are not timed one
+after the other: they take turns over `rounds` slices of the texts (ours, loop | loop, ours | ...),
+and each rate is over all its rounds; `speedup_per_round` shows the spread.
 
 `tart bench-embed [--json]` (wired in tart.cli through `add_parser` and `run`).
 """
@@ -69,11 +74,14 @@ def bench_embed(
     seed: int = 0,
     dtype: str | None = None,
     loop_dtype: str | None = "float32",
+    rounds: int = 4,
 ) -> dict:
     """Texts/s of the batched embedder vs the one-at-a-time loop; `speedup` = ours / loop.
 
     dtype: ours (default: the embedder's automatic choice, bf16 on CUDA and on AMX CPUs);
     loop_dtype: the loop's, default float32 as in the original (None: the same as ours).
+    rounds: ours and the loop take turns over this many slices of the texts (order swapped
+        every round), so a change in machine load hits both; rates are over all rounds.
     """
     from transformers import AutoModelForCausalLM
 
@@ -102,17 +110,11 @@ def bench_embed(
             return emb.encode(items, show_progress_bar=False)
         return emb.encode_with_context(ctx, labels, items)[1]
 
-    ours(queries[:2])  # warm-up
-    _sync(dev)
-    t0 = time.perf_counter()
-    vecs = ours(queries)
-    _sync(dev)
-    t_ours = time.perf_counter() - t0
-    rss_ours = _maxrss_mib()
-    gpu_ours = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
-
-    # the loop, on the same token ids and spans
+    # the loop's sequences and spans, on the same token ids as ours
     n_loop = min(n_texts, loop_texts or (n_texts if dev.type == "cuda" else 48))
+    if not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive int, not {rounds!r}")
+    rounds = min(rounds, n_loop)
     sub = emb._clip(queries[:n_loop])
     if mode == "stream":
         seqs = emb.tokenizer(sub, add_special_tokens=True)["input_ids"]
@@ -126,16 +128,44 @@ def bench_embed(
             a, b = p.span(emb.span)
             seqs.append(prompt + p.ids)
             spans.append((lead if lead is not None else len(prompt) + a, len(prompt) + b))
+    # round r: ours embeds queries[r::rounds], the loop its share of the first n_loop; the two
+    # alternate (and swap order every round) so both see the same machine load
+    ours_parts = [list(range(len(queries)))[r::rounds] for r in range(rounds)]
+    loop_parts = [list(range(n_loop))[r::rounds] for r in range(rounds)]
+    vecs = np.zeros((len(queries), emb.dim), np.float32)
+    ref = np.zeros((n_loop, emb.dim), np.float32)
+    t_ours, t_loop, ratios = [], [], []
+
+    def time_ours(r):
+        _sync(dev)
+        t0 = time.perf_counter()
+        vecs[ours_parts[r]] = ours([queries[i] for i in ours_parts[r]])
+        _sync(dev)
+        t_ours.append(time.perf_counter() - t0)
+
+    def time_loop(r):
+        _sync(dev)
+        t0 = time.perf_counter()
+        ref[loop_parts[r]] = _loop(lm, [seqs[i] for i in loop_parts[r]],
+                                   [spans[i] for i in loop_parts[r]], dev)
+        _sync(dev)
+        t_loop.append(time.perf_counter() - t0)
+
+    ours(queries[:2])  # warm-up
+    time_ours(0)  # before the loop's model exists, so the peak memory is ours alone
+    rss_ours = _maxrss_mib()
+    gpu_ours = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
     lm_dtype = resolve_dtype(loop_dtype, dev) if loop_dtype else emb.dtype
     lm = AutoModelForCausalLM.from_pretrained(emb.name_or_path, dtype=lm_dtype).to(dev).eval()
     _loop(lm, seqs[:1], spans[:1], dev)  # warm-up
-    _sync(dev)
-    t0 = time.perf_counter()
-    ref = _loop(lm, seqs, spans, dev)
-    _sync(dev)
-    t_loop = time.perf_counter() - t0
+    time_loop(0)
+    for r in range(1, rounds):  # rounds alternate: ours, loop | loop, ours | ours, loop ...
+        for step in ((time_loop, time_ours) if r % 2 else (time_ours, time_loop)):
+            step(r)
+    for r in range(rounds):
+        ratios.append((len(ours_parts[r]) / t_ours[r]) / (len(loop_parts[r]) / t_loop[r]))
     diff = float(np.abs(ref - vecs[:n_loop]).max())
-    ours_rate, loop_rate = len(queries) / t_ours, n_loop / t_loop
+    ours_rate, loop_rate = len(queries) / sum(t_ours), n_loop / sum(t_loop)
     return {
         "benchmark": "embed", "device": str(dev), "torch": torch.__version__,
         "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda"
@@ -147,7 +177,8 @@ def bench_embed(
         "mean_tokens": float(np.mean([len(s) for s in emb.tokenizer(sub)["input_ids"]])),
         "loop_texts_timed": n_loop,
         "ours_texts_per_s": ours_rate, "loop_texts_per_s": loop_rate,
-        "speedup": ours_rate / loop_rate,
+        "speedup": ours_rate / loop_rate, "rounds": rounds,
+        "speedup_per_round": [round(x, 3) for x in ratios],
         "max_abs_diff": diff, "mean_abs_value": float(np.abs(ref).mean()),
         "peak_rss_mib_ours": rss_ours, "peak_rss_mib": _maxrss_mib(),
         "peak_gpu_mib_ours": gpu_ours,
@@ -167,7 +198,8 @@ def format_result(r: dict) -> str:
         f"{r['batch_size']})\n"
         f"  loop:     {r['loop_texts_per_s']:.1f} texts/s ({r['loop_texts_timed']} texts, one "
         f"forward each)\n"
-        f"  speedup:  {r['speedup']:.1f}x, max |diff| {r['max_abs_diff']:.2e} "
+        f"  speedup:  {r['speedup']:.2f}x (rounds: "
+        f"{', '.join(f'{x:.2f}' for x in r['speedup_per_round'])}), max |diff| {r['max_abs_diff']:.2e} "
         f"(mean |value| {r['mean_abs_value']:.2f})\n"
         f"  peak RSS: {r['peak_rss_mib_ours']:.0f} MiB batched, {r['peak_rss_mib']:.0f} MiB "
         f"with the loop's model{gpu}"
@@ -194,6 +226,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--dtype", default=None, help="ours: float32, bfloat16 (default: automatic)")
     p.add_argument("--loop-dtype", default="float32",
                    help="the loop's dtype (default float32, as the original; 'same': ours)")
+    p.add_argument("--rounds", type=int, default=4,
+                   help="ours and the loop take turns over this many slices of the texts")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     return p
@@ -203,6 +237,7 @@ def run(args) -> int:
     result = bench_embed(args.model, args.mode, args.n_texts, args.batch_size, args.loop_texts,
                          args.max_chars, args.k, args.device, seed=args.seed,
                          dtype=args.dtype,
-                         loop_dtype=None if args.loop_dtype == "same" else args.loop_dtype)
+                         loop_dtype=None if args.loop_dtype == "same" else args.loop_dtype,
+                         rounds=args.rounds)
     print(json.dumps(result, indent=2) if args.json else format_result(result))
     return 0
