@@ -25,6 +25,7 @@ def test_bench_embed_agrees_with_the_loop(tiny_path, mode):  # noqa: F811
     assert r["peak_rss_mib"] >= r["peak_rss_mib_ours"] > 0
     assert "speedup" in bench.format_result(r)
     assert r["rounds"] == 4 and len(r["speedup_per_round"]) == 4
+    assert r["compiled"] is False and r["warmup_s"] > 0
 
 
 def test_bench_embed_rounds(tiny_path):  # noqa: F811

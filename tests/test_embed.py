@@ -7,6 +7,8 @@ SmolLM2 and MiniLM when `tart assets install` has run (skipped otherwise).
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -112,6 +114,29 @@ def test_stream_batched_equals_one_at_a_time_and_ignores_padding(tiny_path, lm):
     for i, t in enumerate(CORPUS):  # the mean covers the text's tokens, nothing else
         np.testing.assert_allclose(batched[i], _mean_over_chars(lm, t, 0, len(t)), atol=1e-5)
     assert emb.cache_key.startswith("causal-lm:") and "mode=stream" in emb.cache_key
+
+
+def test_compile_matches_eager_and_falls_back(tiny_path, monkeypatch):
+    """compile=True (stream): compiled decoder layers give the eager vectors; when compiling
+    fails the embedder warns and embeds eagerly; in-context modes refuse it."""
+    eager = CausalLMEmbedder(tiny_path, batch_size=4).encode(CORPUS)
+    emb = CausalLMEmbedder(tiny_path, batch_size=4, compile=True)
+    assert emb.compiled
+    np.testing.assert_allclose(emb.encode(CORPUS), eager, atol=1e-5)
+    np.testing.assert_allclose(emb.encode(CORPUS[:1]), eager[:1], atol=1e-5)  # no padding
+    assert emb.compiled or not shutil.which("c++"), "compiling failed despite a C++ compiler"
+
+    def broken(fn, **kw):
+        def run(*a, **k):
+            raise RuntimeError("no C++ compiler")
+        return run
+    monkeypatch.setattr(torch, "compile", broken)
+    emb = CausalLMEmbedder(tiny_path, batch_size=4, compile=True)
+    with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler"):
+        np.testing.assert_allclose(emb.encode(CORPUS), eager, atol=1e-5)
+    assert not emb.compiled and "forward" not in vars(emb._layers()[0])
+    with pytest.raises(ValueError, match="stream"):
+        CausalLMEmbedder(tiny_path, mode="vanilla", compile=True)
 
 
 def test_truncation_by_chars_and_tokens(tiny_path):

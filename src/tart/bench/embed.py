@@ -75,6 +75,7 @@ def bench_embed(
     dtype: str | None = None,
     loop_dtype: str | None = "float32",
     rounds: int = 4,
+    compile: bool = False,
 ) -> dict:
     """Texts/s of the batched embedder vs the one-at-a-time loop; `speedup` = ours / loop.
 
@@ -82,6 +83,8 @@ def bench_embed(
     loop_dtype: the loop's, default float32 as in the original (None: the same as ours).
     rounds: ours and the loop take turns over this many slices of the texts (order swapped
         every round), so a change in machine load hits both; rates are over all rounds.
+    compile: ours with `CausalLMEmbedder(compile=True)` (stream only); the compilation happens
+        in the untimed warm-up, whose time is reported as `warmup_s`.
     """
     from transformers import AutoModelForCausalLM
 
@@ -96,7 +99,7 @@ def bench_embed(
     if len(texts) < need:
         raise ValueError(f"need {need} texts, got {len(texts)}")
     emb = get_embedder(model, mode=mode, max_chars=max_chars, device=device, batch_size=batch_size,
-                       dtype=dtype)
+                       dtype=dtype, **({"compile": True} if compile else {}))
     if not isinstance(emb, CausalLMEmbedder):
         raise ValueError(f"bench-embed compares causal-LM embedders; {model!r} is not one")
     dev = emb.device
@@ -151,7 +154,9 @@ def bench_embed(
         _sync(dev)
         t_loop.append(time.perf_counter() - t0)
 
-    ours(queries[:2])  # warm-up
+    t0 = time.perf_counter()
+    ours(queries[:2])  # warm-up (and compilation)
+    warmup_s = time.perf_counter() - t0
     time_ours(0)  # before the loop's model exists, so the peak memory is ours alone
     rss_ours = _maxrss_mib()
     gpu_ours = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
@@ -178,6 +183,7 @@ def bench_embed(
         "loop_texts_timed": n_loop,
         "ours_texts_per_s": ours_rate, "loop_texts_per_s": loop_rate,
         "speedup": ours_rate / loop_rate, "rounds": rounds,
+        "compiled": bool(getattr(emb, "compiled", False)), "warmup_s": warmup_s,
         "speedup_per_round": [round(x, 3) for x in ratios],
         "max_abs_diff": diff, "mean_abs_value": float(np.abs(ref).mean()),
         "peak_rss_mib_ours": rss_ours, "peak_rss_mib": _maxrss_mib(),
@@ -186,8 +192,9 @@ def bench_embed(
 
 
 def format_result(r: dict) -> str:
+    comp = f", compiled in {r['warmup_s']:.1f} s" if r["compiled"] else ""
     head = (f"embed benchmark ({r['model']}, {r['mode']}, max_chars={r['max_chars']}, "
-            f"{r['dtype']} vs loop {r['loop_dtype']}, "
+            f"{r['dtype']}{comp} vs loop {r['loop_dtype']}, "
             f"~{r['mean_tokens']:.0f} tokens/text) on {r['device']} ({r['device_name']}, "
             f"{r['threads']} threads)")
     ctx = f", behind a prompt of k={r['k']} examples" if r["mode"] != "stream" else ""
@@ -228,6 +235,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="the loop's dtype (default float32, as the original; 'same': ours)")
     p.add_argument("--rounds", type=int, default=4,
                    help="ours and the loop take turns over this many slices of the texts")
+    p.add_argument("--compile", action="store_true",
+                   help="ours with torch.compile'd decoder layers (compiled in the warm-up)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     return p
@@ -238,6 +247,6 @@ def run(args) -> int:
                          args.max_chars, args.k, args.device, seed=args.seed,
                          dtype=args.dtype,
                          loop_dtype=None if args.loop_dtype == "same" else args.loop_dtype,
-                         rounds=args.rounds)
+                         rounds=args.rounds, compile=args.compile)
     print(json.dumps(result, indent=2) if args.json else format_result(result))
     return 0
