@@ -295,7 +295,10 @@ class CausalLMEmbedder:
                 self._uncompile(err)
         out = self.model(input_ids=ids_BT, attention_mask=mask_BT, use_cache=use_cache,
                          **({self._cache_kw: past} if past is not None else {}))
-        return out.last_hidden_state, getattr(out, "cache", None) or getattr(out, "past_key_values", None)
+        if not use_cache:
+            return out.last_hidden_state, None
+        key = "cache" if "cache" in out.keys() else "past_key_values"  # keys, not the v4 alias
+        return out.last_hidden_state, out.get(key)
 
     @torch.inference_mode()
     def _pool(self, seqs: list[list[int]], spans: list[list[tuple[int, int]]], *,
