@@ -94,6 +94,8 @@ def bench_embed(
     if mode not in ("stream", "vanilla"):
         raise ValueError("bench-embed times mode 'stream' or 'vanilla' (loo's test queries run "
                          "exactly as vanilla's)")
+    if not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive int, not {rounds!r}")
     need = n_texts + (k if mode == "vanilla" else 0)
     texts = list(texts) if texts is not None else _default_texts(need, seed)
     if len(texts) < need:
@@ -115,8 +117,6 @@ def bench_embed(
 
     # the loop's sequences and spans, on the same token ids as ours
     n_loop = min(n_texts, loop_texts or (n_texts if dev.type == "cuda" else 48))
-    if not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"rounds must be a positive int, not {rounds!r}")
     rounds = min(rounds, n_loop)
     sub = emb._clip(queries[:n_loop])
     if mode == "stream":
@@ -137,26 +137,27 @@ def bench_embed(
     loop_parts = [list(range(n_loop))[r::rounds] for r in range(rounds)]
     vecs = np.zeros((len(queries), emb.dim), np.float32)
     ref = np.zeros((n_loop, emb.dim), np.float32)
-    t_ours, t_loop, ratios = [], [], []
+    t_ours: list[float] = []
+    t_loop: list[float] = []
+
+    def timed(times: list[float], fn, *args):
+        """fn(*args); its wall time (device synchronised) is appended to `times`."""
+        _sync(dev)
+        t0 = time.perf_counter()
+        out = fn(*args)
+        _sync(dev)
+        times.append(time.perf_counter() - t0)
+        return out
 
     def time_ours(r):
-        _sync(dev)
-        t0 = time.perf_counter()
-        vecs[ours_parts[r]] = ours([queries[i] for i in ours_parts[r]])
-        _sync(dev)
-        t_ours.append(time.perf_counter() - t0)
+        vecs[ours_parts[r]] = timed(t_ours, ours, [queries[i] for i in ours_parts[r]])
 
     def time_loop(r):
-        _sync(dev)
-        t0 = time.perf_counter()
-        ref[loop_parts[r]] = _loop(lm, [seqs[i] for i in loop_parts[r]],
+        ref[loop_parts[r]] = timed(t_loop, _loop, lm, [seqs[i] for i in loop_parts[r]],
                                    [spans[i] for i in loop_parts[r]], dev)
-        _sync(dev)
-        t_loop.append(time.perf_counter() - t0)
 
-    t0 = time.perf_counter()
-    ours(queries[:2])  # warm-up (and compilation)
-    warmup_s = time.perf_counter() - t0
+    warmup: list[float] = []
+    timed(warmup, ours, queries[:2])  # warm-up (and compilation), untimed in the rates
     time_ours(0)  # before the loop's model exists, so the peak memory is ours alone
     rss_ours = _maxrss_mib()
     gpu_ours = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
@@ -167,8 +168,8 @@ def bench_embed(
     for r in range(1, rounds):  # rounds alternate: ours, loop | loop, ours | ours, loop ...
         for step in ((time_loop, time_ours) if r % 2 else (time_ours, time_loop)):
             step(r)
-    for r in range(rounds):
-        ratios.append((len(ours_parts[r]) / t_ours[r]) / (len(loop_parts[r]) / t_loop[r]))
+    ratios = [(len(ours_parts[r]) / t_ours[r]) / (len(loop_parts[r]) / t_loop[r])
+              for r in range(rounds)]
     diff = float(np.abs(ref - vecs[:n_loop]).max())
     ours_rate, loop_rate = len(queries) / sum(t_ours), n_loop / sum(t_loop)
     return {
@@ -183,7 +184,7 @@ def bench_embed(
         "loop_texts_timed": n_loop,
         "ours_texts_per_s": ours_rate, "loop_texts_per_s": loop_rate,
         "speedup": ours_rate / loop_rate, "rounds": rounds,
-        "compiled": bool(getattr(emb, "compiled", False)), "warmup_s": warmup_s,
+        "compiled": emb.compiled, "warmup_s": warmup[0],
         "speedup_per_round": [round(x, 3) for x in ratios],
         "max_abs_diff": diff, "mean_abs_value": float(np.abs(ref).mean()),
         "peak_rss_mib_ours": rss_ours, "peak_rss_mib": _maxrss_mib(),

@@ -124,9 +124,10 @@ class CausalLMEmbedder:
         probe above, 0.739 at 512 chars), fp32 on other CPUs. Output is float32.
     span: "text" (exactly the text's tokens) or "segment" (up to the label word), in-context modes.
     compile: stream mode only: `torch.compile` each decoder layer (dynamic shapes; the layers
-        share one compiled graph). Worth it for thousands of texts: on 2 CPU cores (AMX) it took
-        7-16 s once per process and embedded 25-30% faster (`tart bench-embed --compile`). Needs
-        a C++ compiler on CPU; if compiling fails the embedder warns and runs eagerly.
+        share one compiled graph). Worth it for thousands of texts: on 2 CPU cores (AMX)
+        compiling took 7-8 s once per process and `tart bench-embed --compile` gave 4.21-5.33x
+        where eager runs just before gave 3.60-3.83x (README). Needs a C++ compiler on CPU; if
+        compiling fails the embedder warns and runs eagerly.
     """
 
     def __init__(
@@ -165,7 +166,9 @@ class CausalLMEmbedder:
             raise ValueError("compile=True applies to mode='stream' only (the in-context modes "
                              "extend a key/value cache, which recompiles for every layer)")
         self._load(model, tokenizer)
-        self.compiled = bool(compile) and self._compile_layers()
+        self.compiled = bool(compile)
+        if self.compiled:
+            self._compile_layers()
         self.context_dependent = mode != "stream"
         self.dim = self.model.config.hidden_size
         self.window = (getattr(self.model.config, "max_position_embeddings", None)
@@ -215,10 +218,9 @@ class CausalLMEmbedder:
                 return list(child)
         raise ValueError(f"compile=True: no list of {n} decoder layers in {type(self.model).__name__}")
 
-    def _compile_layers(self) -> bool:
+    def _compile_layers(self) -> None:
         for layer in self._layers():  # instance attribute; `del layer.forward` restores eager
             layer.forward = torch.compile(layer.forward, dynamic=True)
-        return True
 
     def _uncompile(self, err: Exception) -> None:
         warnings.warn(f"torch.compile failed ({type(err).__name__}: {str(err)[:200]}); "
@@ -285,16 +287,17 @@ class CausalLMEmbedder:
     def _forward(self, ids_BT: torch.Tensor, mask_BT: torch.Tensor | None, past=None,
                  use_cache: bool = False):
         """Returns (hidden_BTD, cache); transformers >= 5.2x names the cache `cache`."""
-        if self.compiled:  # compiled layers: one graph with a mask (None would compile another)
-            if mask_BT is None:
-                mask_BT = torch.ones_like(ids_BT)
-            try:
-                return self.model(input_ids=ids_BT, attention_mask=mask_BT, use_cache=False
-                                  ).last_hidden_state, None
-            except Exception as err:  # no C++ compiler, unsupported op, ...
-                self._uncompile(err)
-        out = self.model(input_ids=ids_BT, attention_mask=mask_BT, use_cache=use_cache,
-                         **({self._cache_kw: past} if past is not None else {}))
+        if self.compiled and mask_BT is None:
+            mask_BT = torch.ones_like(ids_BT)  # one compiled graph, always with a mask
+        kwargs = dict(input_ids=ids_BT, attention_mask=mask_BT, use_cache=use_cache,
+                      **({self._cache_kw: past} if past is not None else {}))
+        try:
+            out = self.model(**kwargs)
+        except Exception as err:  # compiled: no C++ compiler, unsupported op, ...
+            if not self.compiled:
+                raise
+            self._uncompile(err)
+            out = self.model(**kwargs)
         if not use_cache:
             return out.last_hidden_state, None
         key = "cache" if "cache" in out.keys() else "past_key_values"  # keys, not the v4 alias
