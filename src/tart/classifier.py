@@ -15,7 +15,15 @@ subset of `max_context` points, and `n_estimators * ceil(k / max_context)` membe
 point is read about n_estimators times on average. The projection is always fitted on the whole
 context. Members' probabilities are averaged.
 
-Binary only for now: more than two classes raises a clear error.
+With `reasoner="tart2"` (the set-layout module, `tart.set_reasoner`) the chain is the same with
+tart-2's own input map (`tart.projection.SetMap`: class-mean directions first, then principal
+directions, one global scale) and up to the module's class count (10). That module does not
+depend on the context's order and reads any number of points, so its ensemble members are
+label permutations instead (both label orders for two classes), which makes the prediction
+independent of which class is called 0; long contexts (over `max_context`, when given) are read
+as random subsets that keep every class.
+
+The faithful module is binary: more than two classes raises a clear error.
 """
 
 from __future__ import annotations
@@ -30,8 +38,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from tart.projection import BASES, CENTERS, ContextProjection
+from tart.projection import BASES, CENTERS, ContextProjection, SetMap
 from tart.reasoner import Reasoner
+from tart.set_reasoner import SetReasoner
 
 DEFAULT_LABEL_WORDS = ("negative", "positive")
 # TART's own projection and decision rule, for comparisons: TartClassifier(**ORIGINAL_SETTINGS)
@@ -49,8 +58,9 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         `encode(items) -> [n, D]`: X holds raw items (texts, ...) embedded by it.
     embedder_kwargs : dict, optional
         Passed to `tart.embed.get_embedder` with a name (e.g. {"mode": "vanilla"}).
-    reasoner : None, path or Reasoner
-        The reasoning module; None loads the one shipped with the package.
+    reasoner : None, "tart", "tart2", path, Reasoner or SetReasoner
+        The reasoning module: None or "tart" the faithful module shipped with the package,
+        "tart2" the shipped set-layout module (multi-class, its own input map), or a model folder.
     n_components : int, optional
         PCA components kept. Default: the embedder's `projection_hint` if it has one, else the
         module's feature width (16; with the shipped module 16 beat the original's 8 components
@@ -122,6 +132,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     # ---- scikit-learn API ----------------------------------------------------------------
     def fit(self, X, y) -> "TartClassifier":
         """Store the context (X, y); embeds X now unless the embedder depends on the context."""
+        self.reasoner_ = _resolve_reasoner(self.reasoner, _resolve_device(self.device))
+        set_module = isinstance(self.reasoner_, SetReasoner)
         if self.embedder is None:
             X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
         else:
@@ -138,7 +150,11 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                 f"the context has only one class ({self.classes_[0]!r}): TartClassifier needs "
                 "examples of both classes"
             )
-        if len(self.classes_) > 2:
+        if set_module and len(self.classes_) > self.reasoner_.config.n_classes:
+            raise ValueError(
+                f"y has {len(self.classes_)} classes but this tart-2 module reads at most "
+                f"{self.reasoner_.config.n_classes}")
+        if len(self.classes_) > 2 and not set_module:
             raise ValueError(
                 f"Only binary classification is supported. The type of the target is "
                 f"{type_of_target(y)}: y has {len(self.classes_)} classes "
@@ -151,14 +167,16 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"center must be one of {CENTERS}, got {self.center!r}")
         if self.n_estimators < 1:
             raise ValueError(f"n_estimators must be >= 1, got {self.n_estimators}")
-        self.reasoner_ = _resolve_reasoner(self.reasoner, _resolve_device(self.device))
         cfg = self.reasoner_.config
-        limit = cfg.max_points - 1
+        limit = 10**9 if set_module else cfg.max_points - 1
         if self.max_context is not None and not 1 <= self.max_context <= limit:
             raise ValueError(f"max_context must be in [1, {limit}] for this module, got {self.max_context}")
         self.max_context_ = self.max_context or limit
         self.y_ = y01.astype(np.int64)
-        self.prior_logit_ = self._prior_logit()
+        if set_module:
+            self.class_weight_ = self._class_weight()
+        else:
+            self.prior_logit_ = self._prior_logit()
         if self.embedder is None:
             self.projection_ = self._make_projection(cfg.n_dims, {})
             self.context_ = X
@@ -174,28 +192,38 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             self.projection_.fit(self.context_, self.y_)
         return self
 
-    def _make_projection(self, n_dims: int, hint: dict) -> ContextProjection:
+    def _make_projection(self, n_dims: int, hint: dict) -> ContextProjection | SetMap:
         """The context projection; the embedder's hint fills an unset n_components / fill."""
+        if isinstance(self.reasoner_, SetReasoner):
+            return SetMap(self.n_components or n_dims, standardize=self.standardize)
         n_components = self.n_components or min(hint.get("n_components", n_dims), n_dims)
         return ContextProjection(n_dims, n_components, self.fill or hint.get("fill", "zeros"),
                                  basis=self.projection, center=self.center, standardize=self.standardize)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Probabilities [n, 2], columns in `classes_` order."""
+        """Probabilities [n, n_classes], columns in `classes_` order."""
+        check_is_fitted(self, "classes_")
+        if isinstance(self.reasoner_, SetReasoner):
+            return self._predict_proba_set(*self._features(X))
         p1 = self._predict_p1(X)
         return np.stack([1.0 - p1, p1], axis=1)
 
     def decision_function(self, X) -> np.ndarray:
-        """Log-odds of classes_[1] (from the averaged probability)."""
-        return _logit(np.clip(self._predict_p1(X), 1e-7, 1 - 1e-7))
+        """Two classes: log-odds of classes_[1] (from the averaged probability) [n];
+        more: log-probabilities [n, n_classes]."""
+        proba = np.clip(self.predict_proba(X), 1e-7, 1 - 1e-7)
+        return _logit(proba[:, 1]) if proba.shape[1] == 2 else np.log(proba)
 
     def predict(self, X) -> np.ndarray:
-        p1 = self._predict_p1(X)
-        return self.classes_[(p1 > 0.5).astype(int)]
+        proba = self.predict_proba(X)
+        if proba.shape[1] == 2:  # ties go to classes_[0], as before
+            return self.classes_[(proba[:, 1] > 0.5).astype(int)]
+        return self.classes_[proba.argmax(1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
+        tags.classifier_tags.multi_class = isinstance(self.reasoner, (str, SetReasoner)) and (
+            isinstance(self.reasoner, SetReasoner) or self.reasoner == "tart2")
         if self.embedder is not None:
             tags.input_tags.two_d_array = False
             tags.input_tags.string = True
@@ -219,6 +247,54 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         if self.prior_logit_ == 0.0:
             return p1
         return 1.0 / (1.0 + np.exp(-(_logit(np.clip(p1, 1e-12, 1 - 1e-12)) + self.prior_logit_)))
+
+    def _predict_proba_set(self, ctx_KD: np.ndarray, q_MD: np.ndarray) -> np.ndarray:
+        """tart-2: map fitted on the context, members = label permutations (x subsets)."""
+        projection = self.projection_
+        if self._context_dependent():  # context vectors come with the queries: a local map
+            projection = self._make_projection(self.reasoner_.config.n_dims, {}).fit(ctx_KD, self.y_)
+        cx_KD, qx_MD = projection.transform(ctx_KD), projection.transform(q_MD)
+        idx_EK, perm_EL = self._set_members()
+        dev = next(self.reasoner_.parameters()).device
+        L = len(self.classes_)
+        cx = torch.from_numpy(cx_KD[idx_EK]).to(dev)  # [E, K', d]
+        cy = torch.from_numpy(np.take_along_axis(perm_EL, self.y_[idx_EK], 1)).to(dev)  # [E, K']
+        qx = torch.from_numpy(qx_MD).to(dev).expand(len(idx_EK), -1, -1)
+        proba_EML = torch.softmax(self.reasoner_.predict(cx, cy, qx, n_classes=L).double(), -1).cpu().numpy()
+        # member e called class c "perm_EL[e, c]": read its column back in classes_ order
+        proba_ML = np.mean([p[:, perm] for p, perm in zip(proba_EML, perm_EL)], axis=0)
+        proba_ML = proba_ML * self.class_weight_
+        return proba_ML / proba_ML.sum(1, keepdims=True)
+
+    def _set_members(self) -> tuple[np.ndarray, np.ndarray]:
+        """tart-2's members: context indices [E, K'] and label permutations [E, L] (member e
+        shows class c as perm[e, c]). Two classes: both orders; more: the identity and random
+        permutations, `n_estimators` in all; long contexts: a stratified subset per member."""
+        rng = np.random.default_rng(self.random_state)
+        L, k = len(self.classes_), len(self.y_)
+        perms = [np.arange(L), np.arange(L)[::-1]] if L == 2 else [np.arange(L)] + [
+            rng.permutation(L) for _ in range(max(0, self.n_estimators - 1))]
+        if k <= self.max_context_:
+            idx = [np.arange(k)] * len(perms)
+        else:
+            n = max(len(perms), self.n_estimators * math.ceil(k / self.max_context_))
+            perms = [perms[i % len(perms)] for i in range(n)]
+            idx = [_stratified_subset_all(self.y_, self.max_context_, rng) for _ in range(n)]
+        return np.stack(idx), np.stack(perms)
+
+    def _class_weight(self) -> np.ndarray:
+        """tart-2 reads base rates from the context itself, so "context" changes nothing; other
+        priors reweight its probabilities by prior / (smoothed) context frequency."""
+        prior, L = self.class_prior, len(self.classes_)
+        freq = (np.bincount(self.y_, minlength=L) + 1.0) / (len(self.y_) + L)
+        if isinstance(prior, str) and prior == "context":
+            return np.ones(L)
+        if isinstance(prior, str) and prior == "uniform":
+            return 1.0 / freq
+        if isinstance(prior, (int, float, np.floating)) and not isinstance(prior, bool) and 0 < prior < 1 and L == 2:
+            return np.array([1.0 - prior, prior]) / freq
+        raise ValueError("class_prior must be 'context', 'uniform' or (two classes) a float in (0, 1), "
+                         f"got {prior!r}")
 
     def _prior_logit(self) -> float:
         """Log-odds added to the module's logits (see `class_prior`)."""
@@ -279,6 +355,17 @@ def _stratified_subset(y01: np.ndarray, size: int, rng: np.random.Generator) -> 
     return rng.permutation(picked)
 
 
+def _stratified_subset_all(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """`size` random indices (any number of classes): one of each class, the rest drawn at random
+    (so in the context's proportions on average); `size` must be >= the number of classes."""
+    classes = np.unique(y)
+    if size < len(classes):
+        raise ValueError(f"max_context={size} cannot hold one example of each of {len(classes)} classes")
+    first = np.array([rng.choice(np.flatnonzero(y == c)) for c in classes])
+    rest = rng.choice(np.setdiff1d(np.arange(len(y)), first), size - len(first), replace=False)
+    return rng.permutation(np.concatenate([first, rest]))
+
+
 def _check_items(X, where: str) -> list:
     if isinstance(X, (str, bytes)):
         raise ValueError(f"{where}: X must be a list of items, got a single {type(X).__name__}")
@@ -306,16 +393,17 @@ def _resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _resolve_reasoner(reasoner, device: torch.device) -> Reasoner:
-    if isinstance(reasoner, Reasoner):
+def _resolve_reasoner(reasoner, device: torch.device) -> Reasoner | SetReasoner:
+    if isinstance(reasoner, (Reasoner, SetReasoner)):
         return reasoner.to(device).eval()
     if reasoner is not None and not isinstance(reasoner, (str, Path)):
-        raise ValueError(f"reasoner must be None, a model folder or a Reasoner, got {type(reasoner).__name__}")
+        raise ValueError('reasoner must be None, "tart", "tart2", a model folder, a Reasoner or a '
+                         f"SetReasoner, got {type(reasoner).__name__}")
     return _load_reasoner_cached(str(reasoner) if reasoner is not None else None, str(device))
 
 
 @lru_cache(maxsize=4)
-def _load_reasoner_cached(path: str | None, device: str) -> Reasoner:
+def _load_reasoner_cached(path: str | None, device: str) -> Reasoner | SetReasoner:
     from tart.pretrained import load_reasoner
 
     return load_reasoner(path, device=device).eval()

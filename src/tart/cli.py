@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tart.bench import embed as embed_bench
 from tart.reasoner import PRESETS
+from tart.set_reasoner import PRESETS as SET_PRESETS
 from tart.train import RECIPES
 
 # flags of `tart train` that map onto TrainConfig fields (None = not given on the command line)
@@ -32,12 +33,13 @@ def _add_train(sub) -> None:
                         "(flags given here override them, e.g. a larger --steps)")
     p.add_argument("--recipe", default="tart", choices=sorted(RECIPES),
                    help="base settings: 'tart' (the original's full run), 'quick' (tiny model, "
-                        "4-d tasks, minutes on a CPU) or 'cpu-tiny' (the interim shipped module, "
-                        "from runs/quick); the flags below override them")
+                        "4-d tasks, minutes on a CPU), 'cpu-tiny' (the interim shipped module, "
+                        "from runs/quick), 'tart2-cpu' / 'tart2-gpu' / 'tart2-tiny' (the set-layout "
+                        "module on the mixture prior); the flags below override them")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     for name, typ in _TRAIN_FIELDS.items():
-        choices = sorted(PRESETS) if name == "preset" else None
+        choices = sorted({*PRESETS, *SET_PRESETS}) if name == "preset" else None
         p.add_argument(f"--{name.replace('_', '-')}", type=typ, default=None, choices=choices)
     for name in _CURRICULUM_FIELDS:
         flag = "curriculum-interval" if name == "interval" else name.replace("_", "-")

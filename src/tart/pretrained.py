@@ -1,7 +1,9 @@
-"""The reasoning module shipped inside the package, and the tool that ships one.
+"""The reasoning modules shipped inside the package, and the tool that ships one.
 
-`load_reasoner()` returns the default module from `tart/weights/default/` (config.json +
-model.safetensors + MODEL_CARD.md + eval_synthetic.json), offline. `export_model` turns a training
+`load_reasoner()` returns the faithful `tart` module from `tart/weights/default/` (config.json +
+model.safetensors + MODEL_CARD.md + eval_synthetic.json), offline; `load_reasoner("tart2")` the
+set-layout module from `tart/weights/tart2/`; a folder path loads whichever family its
+config.json names. `export_model` turns a training
 run into such a folder: weights, the synthetic evaluation, and a model card with the recipe, steps,
 wall time, hardware and the sha256 of the weights.
 """
@@ -18,22 +20,41 @@ import torch
 
 from tart.checkpoint import atomic_write_bytes, atomic_write_json
 from tart.evaluate import DEFAULT_KS, evaluate_synthetic, format_table
+from tart.checkpoint import CheckpointError
 from tart.reasoner import Reasoner
+from tart.set_reasoner import MODEL_TYPE as SET_MODEL_TYPE
+from tart.set_reasoner import SetReasoner
 
 EVAL_FILE = "eval_synthetic.json"
 CARD_FILE = "MODEL_CARD.md"
+SHIPPED = {"tart": "default", "tart2": "tart2"}  # module name -> folder under tart/weights/
 
 
-def default_model_dir() -> Path:
-    """The folder of the module shipped with the package."""
-    return Path(str(files("tart") / "weights" / "default"))
+def default_model_dir(name: str = "tart") -> Path:
+    """The folder of a module shipped with the package ("tart" or "tart2")."""
+    if name not in SHIPPED:
+        raise ValueError(f"unknown shipped module {name!r}; choose one of {sorted(SHIPPED)}")
+    return Path(str(files("tart") / "weights" / SHIPPED[name]))
 
 
 def load_reasoner(
     path: str | Path | None = None, device: torch.device | str = "cpu", dtype: torch.dtype | None = None
-) -> Reasoner:
-    """Load a reasoning module: the shipped default with no argument, else a model folder."""
-    return Reasoner.from_pretrained(path or default_model_dir(), device=device, dtype=dtype)
+) -> Reasoner | SetReasoner:
+    """Load a reasoning module: None or "tart" the shipped faithful module, "tart2" the shipped
+    set-layout module, else a model folder (its config.json's model_type picks the family)."""
+    folder = default_model_dir(str(path or "tart")) if path is None or str(path) in SHIPPED else Path(path)
+    if str(path) in SHIPPED and not (folder / "config.json").is_file():
+        raise CheckpointError(f"the shipped module {path!r} is missing from {folder}")
+    return module_class(folder).from_pretrained(folder, device=device, dtype=dtype)
+
+
+def module_class(folder: str | Path) -> type[Reasoner] | type[SetReasoner]:
+    """The module family a model folder holds, from its config.json."""
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return Reasoner  # its from_pretrained names the problem
+    return SetReasoner if config.get("model_type") == SET_MODEL_TYPE else Reasoner
 
 
 def sha256(path: Path) -> str:

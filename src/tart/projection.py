@@ -47,7 +47,12 @@ Shape legend: K context points, M queries, D input features, R kept components, 
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 FILLS = ("zeros", "tile")
 BASES = ("pca", "class-mean")
@@ -174,3 +179,106 @@ def _check_features(X, what: str, n_features: int | None = None) -> np.ndarray:
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"{what} features have {X.shape[1]} dims, the context had {n_features}")
     return X
+
+
+# ---- tart-2's input map ---------------------------------------------------------------------
+@dataclass
+class SetMapParams:
+    """A fitted tart-2 input map per task: x -> ((x * inv_scale) - center) @ basis^T / scale."""
+
+    inv_scale_BD: torch.Tensor  # per-feature standardisation (ones when not standardised)
+    center_BD: torch.Tensor  # the mean of the context's class means (balanced centre)
+    basis_BdD: torch.Tensor  # orthonormal rows; zero rows where a task has fewer directions
+    scale_B: torch.Tensor  # one global scale per task
+    n_kept_B: torch.Tensor  # informative rows of the basis
+
+
+def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standardize: bool | str = "auto",
+                rel_tol: float = 1e-5) -> SetMapParams:
+    """Fit tart-2's input map on each task's context (batched; the trainer and the classifier
+    both call this, so the module trains on exactly what it reads at inference).
+
+    1. standardize ("auto": as `ContextProjection`) each feature over the context;
+    2. centre on the mean of the class means (each class counts once, whatever its size);
+    3. basis: the directions spanned by the class means first (by their spread), then the
+       principal directions of what they leave, `out_dims` rows at most; fewer when the context
+       spans fewer (the rest of the output is zero, as the module saw in training); each row's
+       sign is fixed by the row itself, so the map does not depend on what the classes are called;
+    4. one global scale (the RMS of the projected context over the kept rows): the relative
+       variance of the directions, which whitening would throw away, is kept.
+    """
+    if standardize not in (True, False, "auto"):
+        raise ValueError(f'standardize must be True, False or "auto", got {standardize!r}')
+    B, K, D = x_BKD.shape
+    tiny = torch.finfo(x_BKD.dtype).tiny
+    xc_BKD = x_BKD - x_BKD.mean(1, keepdim=True)
+    var_BD = (xc_BKD**2).mean(1)
+    floor_B1 = rel_tol**2 * var_BD.amax(1, keepdim=True).clamp_min(tiny)
+    flag_B1 = torch.full((B, 1), bool(standardize is True))
+    if standardize == "auto":
+        flag_B1 = var_BD.amax(1, keepdim=True) > AUTO_RATIO * torch.maximum(var_BD.median(1, keepdim=True).values, floor_B1)
+    scaled_BD = torch.where(var_BD > floor_B1, var_BD.clamp_min(tiny).rsqrt(), torch.zeros_like(var_BD))
+    inv_BD = torch.where(flag_B1, scaled_BD, torch.ones_like(var_BD))
+    xs_BKD = x_BKD * inv_BD[:, None]
+    L = int(y_BK.max()) + 1
+    onehot_BKL = F.one_hot(y_BK.long(), L).to(x_BKD.dtype)
+    count_BL = onehot_BKL.sum(1)
+    present_BL = (count_BL > 0).to(x_BKD.dtype)
+    means_BLD = onehot_BKL.transpose(1, 2) @ xs_BKD / count_BL.clamp_min(1)[..., None]
+    center_BD = (means_BLD * present_BL[..., None]).sum(1) / present_BL.sum(1, keepdim=True)
+    xc_BKD = xs_BKD - center_BD[:, None]
+    size_B1 = xc_BKD.abs().amax((1, 2))[:, None].clamp_min(tiny)
+    _, s_b, vh_b = torch.linalg.svd((means_BLD - center_BD[:, None]) * present_BL[..., None], full_matrices=False)
+    ok_b = s_b > rel_tol * size_B1
+    vh_b = vh_b * ok_b[..., None]
+    resid_BKD = xc_BKD - (xc_BKD @ vh_b.transpose(1, 2)) @ vh_b
+    _, s_r, vh_r = torch.linalg.svd(resid_BKD, full_matrices=False)
+    ok_r = s_r > rel_tol * size_B1 * math.sqrt(K)
+    rows = torch.cat([vh_b, vh_r], 1)
+    ok = torch.cat([ok_b, ok_r], 1)
+    order = torch.sort((~ok).to(torch.int8), dim=1, stable=True).indices[:, :out_dims]
+    basis_BdD = rows.gather(1, order[..., None].expand(-1, -1, D)) * ok.gather(1, order)[..., None]
+    if basis_BdD.shape[1] < out_dims:
+        basis_BdD = F.pad(basis_BdD, (0, 0, 0, out_dims - basis_BdD.shape[1]))
+    # a sign per row that depends on the row alone (its largest entry positive, as scikit-learn's
+    # svd_flip), so renaming the classes gives the very same map
+    peak_Bd1 = basis_BdD.gather(2, basis_BdD.abs().argmax(2, keepdim=True))
+    basis_BdD = basis_BdD * torch.where(peak_Bd1 < 0, -1.0, 1.0).to(basis_BdD.dtype)
+    n_kept_B = ok.sum(1).clamp_max(out_dims)
+    z_BKd = xc_BKD @ basis_BdD.transpose(1, 2)
+    ms_B = (z_BKd**2).sum((1, 2)) / (K * n_kept_B.clamp_min(1))
+    scale_B = torch.where(n_kept_B > 0, ms_B.clamp_min(tiny).sqrt(), torch.ones_like(ms_B))
+    return SetMapParams(inv_BD, center_BD, basis_BdD, scale_B, n_kept_B)
+
+
+def apply_set_map(params: SetMapParams, x_BND: torch.Tensor) -> torch.Tensor:
+    """Map features [B, N, D] with a fitted map: [B, N, out_dims]."""
+    z_BNd = (x_BND * params.inv_scale_BD[:, None] - params.center_BD[:, None]) @ params.basis_BdD.transpose(1, 2)
+    return z_BNd / params.scale_B[:, None, None]
+
+
+class SetMap:
+    """tart-2's input map for one context (numpy in, float32 out), built on `fit_set_map`."""
+
+    def __init__(self, out_dims: int = 64, standardize: bool | str = "auto"):
+        if out_dims < 1:
+            raise ValueError(f"out_dims must be >= 1, got {out_dims}")
+        self.out_dims, self.standardize = out_dims, standardize
+
+    def fit(self, X_KD: np.ndarray, y_K: np.ndarray) -> "SetMap":
+        """Fit on the context vectors and their integer labels (0..L-1)."""
+        X_KD = _check_features(X_KD, "context")
+        y_K = np.asarray(y_K).ravel()
+        if len(y_K) != len(X_KD):
+            raise ValueError(f"context has {len(X_KD)} vectors but {len(y_K)} labels")
+        self.params_ = fit_set_map(torch.from_numpy(X_KD)[None], torch.from_numpy(y_K.astype(np.int64))[None],
+                                   self.out_dims, self.standardize)
+        self.n_features_ = X_KD.shape[1]
+        self.n_kept_ = int(self.params_.n_kept_B[0])
+        return self
+
+    def transform(self, X_MD: np.ndarray) -> np.ndarray:
+        if not hasattr(self, "params_"):
+            raise RuntimeError("SetMap is not fitted: call fit(context, labels) first")
+        X_MD = _check_features(X_MD, "query", n_features=self.n_features_)
+        return apply_set_map(self.params_, torch.from_numpy(X_MD)[None])[0].numpy().astype(np.float32)

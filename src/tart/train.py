@@ -1,4 +1,8 @@
-"""Training loop for the reasoning module on synthetic tasks.
+"""Training loop for both module families on synthetic tasks.
+
+`family="tart"` trains TART's module (GPT-2 layout) on the logistic prior with TART's curriculum;
+`family="tart2"` trains the set-layout module (`tart.set_reasoner`) on the mixture prior
+(`tart.priors`), every task passed through the input map fitted on its own context.
 
 Single process: `tart train --preset tiny --out runs/tiny`. Several GPUs (or CPU processes on the
 gloo backend): `torchrun --nproc_per_node=N -m tart.cli train ...`; each rank draws its own share of
@@ -27,13 +31,17 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from tart import checkpoint
+from tart import checkpoint, priors
+from tart import set_reasoner as sr
 from tart.reasoner import Reasoner, ReasonerConfig, preset
 from tart.synthetic import Curriculum, LogisticPrior, prior_from_dict
+
+FAMILIES = ("tart", "tart2")
 
 
 @dataclass
 class TrainConfig:
+    family: str = "tart"  # "tart" (the faithful GPT-2 layout) or "tart2" (the set layout)
     preset: str = "tart"
     steps: int = 24_000
     batch_size: int = 128  # sequences per optimiser step, summed over all ranks
@@ -56,16 +64,28 @@ class TrainConfig:
     amp: str = "auto"  # "auto" (bf16 on CUDA), "bf16" or "off"
     device: str = "auto"
 
-    def model_config(self) -> ReasonerConfig:
+    def model_config(self) -> ReasonerConfig | sr.SetReasonerConfig:
+        if self.family == "tart2":
+            return sr.SetReasonerConfig(**{**sr.preset(self.preset).to_dict(), **self.model})
         return ReasonerConfig(**{**preset(self.preset).to_dict(), **self.model})
 
+    def build_model(self) -> Reasoner | sr.SetReasoner:
+        cfg = self.model_config()
+        return sr.SetReasoner(cfg) if self.family == "tart2" else Reasoner(cfg)
+
     def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
         if self.amp not in ("auto", "bf16", "off"):
             raise ValueError(f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
+        if self.family == "tart2":
+            priors.SetCurriculum(**self.curriculum)
+            priors.prior_from_dict(self.prior)
+            return
         points_end = Curriculum(**self.curriculum).points_end
         if points_end > self.model_config().max_points:
             raise ValueError(
@@ -93,6 +113,26 @@ RECIPES: dict[str, dict] = {
         preset="tiny", init_from="runs/quick", steps=6232, batch_size=64, lr=1e-3, warmup=50,
         log_every=50, ckpt_every=250,
         curriculum=asdict(Curriculum(4, 16, 2, 40, 258, 12, 250, dims_interval=800)),
+    ),
+    # tart-2 on 2 CPU cores: the `cpu` preset, the mixture prior through the input map, bf16
+    # autocast (the CPU's matrix units), batches of about 12k tokens, lr 1e-3 with warm-up.
+    "tart2-cpu": dict(
+        family="tart2", preset="cpu", steps=100_000, batch_size=64, lr=1e-3, min_lr=1e-4,
+        schedule="cosine", warmup=500, amp="bf16", log_every=50, ckpt_every=250,
+        keep_checkpoints=3, prior=priors.MixturePrior().to_dict(),
+        curriculum=asdict(priors.SetCurriculum()),
+    ),
+    # tart-2 at full size on one H100/H200 (about 10 minutes): bf16 and compile there.
+    "tart2-gpu": dict(
+        family="tart2", preset="full", steps=6000, batch_size=128, lr=5e-4, min_lr=5e-5,
+        schedule="cosine", warmup=500, log_every=50, ckpt_every=500,
+        prior=priors.MixturePrior().to_dict(), curriculum=asdict(priors.SetCurriculum(tokens=49152)),
+    ),
+    # tart-2 in seconds, for tests
+    "tart2-tiny": dict(
+        family="tart2", preset="tiny", steps=200, batch_size=16, lr=2e-3, warmup=20, log_every=20,
+        ckpt_every=100, prior=priors.MixturePrior(max_classes=4, max_signal_dims=4).to_dict(),
+        curriculum=asdict(priors.SetCurriculum(k_max=64, d_max=32, n_queries=16, tokens=1024)),
     ),
 }
 
@@ -184,10 +224,17 @@ def save_checkpoint(out_dir: Path, model: Reasoner, opt, cfg: TrainConfig, step:
 
 
 def train_step(model, opt, task, autocast=None, grad_clip: float = 1.0) -> float:
-    """One optimiser step on a batch of tasks: BCE at every x position, averaged; returns loss."""
+    """One optimiser step on a batch of tasks, returns the loss. TART: BCE at every x position,
+    averaged. tart-2 (a `SetBatch`): cross-entropy of every query over its task's classes."""
     with autocast or nullcontext():
-        logits_BN = model(task.x_BND, task.y_BN)
-    loss = F.binary_cross_entropy_with_logits(logits_BN.float(), task.y_BN)
+        if isinstance(task, priors.SetBatch):
+            logits = model(task.cx_BKd, task.cy_BK, task.qx_BMd, task.n_classes_B)
+        else:
+            logits = model(task.x_BND, task.y_BN)
+    if isinstance(task, priors.SetBatch):
+        loss = F.cross_entropy(logits.float().flatten(0, 1), task.qy_BM.flatten())
+    else:
+        loss = F.binary_cross_entropy_with_logits(logits.float(), task.y_BN)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip > 0:
@@ -250,9 +297,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
     if cfg.batch_size % ddp.world:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by world size {ddp.world}")
     torch.manual_seed(cfg.seed)
-    prior = prior_from_dict(cfg.prior)
-    curriculum = Curriculum(**cfg.curriculum)
-    model = Reasoner(cfg.model_config()).to(device)
+    set_family = cfg.family == "tart2"
+    prior = priors.prior_from_dict(cfg.prior) if set_family else prior_from_dict(cfg.prior)
+    curriculum = priors.SetCurriculum(**cfg.curriculum) if set_family else Curriculum(**cfg.curriculum)
+    model = cfg.build_model().to(device)
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.999),
         fused=device.type == "cuda",
@@ -267,7 +315,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
         if resume and ddp.main:
             print(f"no checkpoint under {out_dir}; starting from scratch")
         if cfg.init_from:
-            init = Reasoner.from_pretrained(cfg.init_from)
+            init = type(model).from_pretrained(cfg.init_from)
             if init.config != model.config:
                 raise ValueError(f"--init-from {cfg.init_from}: its config {init.config} differs "
                                  f"from this run's {model.config}")
@@ -299,14 +347,21 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
     t_start = time.perf_counter()
     model.train()
     for step in range(start, cfg.steps):
-        dims, points = curriculum.at(step)
-        g = batch_generator(cfg.seed, step, ddp.rank, device)
-        task = prior.sample(local_batch, points, dims, generator=g, device=device)
+        if set_family:  # drawn on the CPU (the map's SVDs), then moved
+            g = batch_generator(cfg.seed, step, ddp.rank, torch.device("cpu"))
+            task = priors.sample_set_batch(prior, curriculum, model.config.n_dims, local_batch, g).to(device)
+            dims, points = model.config.n_dims, task.cx_BKd.shape[1]  # logged: width, this step's K
+            n_tokens = task.cx_BKd.shape[0] * (points + task.qx_BMd.shape[1]) * ddp.world
+        else:
+            dims, points = curriculum.at(step)
+            g = batch_generator(cfg.seed, step, ddp.rank, device)
+            task = prior.sample(local_batch, points, dims, generator=g, device=device)
+            n_tokens = 2 * points * cfg.batch_size
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, step)
         loss_sum += train_step(train_model, opt, task, autocast, cfg.grad_clip)
         steps_since += 1
-        tokens_since += 2 * points * cfg.batch_size
+        tokens_since += n_tokens
         bar.update(1)
         done = step + 1
         out_of_time = cfg.time_limit_s is not None and ddp.any(

@@ -1,0 +1,273 @@
+"""tart-2: a permutation-invariant, multi-class reasoning module ("set" layout, as in TabPFN).
+
+One token per example: a read-in of x plus a learned label embedding (index `n_classes` is the
+"unknown" label every query carries). Context tokens attend to all context tokens; each query
+attends to the context and to itself only. There are no positional embeddings, so the output does
+not depend on the order of the context, any number of context points works, and queries never see
+each other: predicting m queries together is exactly the same as predicting them one at a time.
+A read-out gives `n_classes` logits per query; classes a task does not use are masked out.
+
+Every layer splits in two: `context` (full attention among the K context tokens, whose keys and
+values it returns) and `query` (M queries attend to those keys/values plus their own). So
+`predict` encodes the context once and runs any number of query chunks against its cache.
+
+Shape legend: B batch (tasks), K context points, M queries, D feature dims, C width (n_embd),
+H heads, c head width, L classes (n_classes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from tart import checkpoint
+
+MODEL_TYPE = "tart-set-reasoner"
+
+
+@dataclass
+class SetReasonerConfig:
+    n_dims: int = 64  # feature width d (fewer real dims are zero-filled)
+    n_classes: int = 10  # most classes one task can have (C_max)
+    n_embd: int = 128
+    n_layer: int = 6
+    n_head: int = 4
+    mlp_ratio: int = 4
+    layer_norm_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        if min(self.n_dims, self.n_embd, self.n_layer, self.n_head, self.mlp_ratio) < 1:
+            raise ValueError(f"every size in {self} must be >= 1")
+        if self.n_classes < 2:
+            raise ValueError(f"n_classes must be >= 2, got {self.n_classes}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, cfg: dict) -> "SetReasonerConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(cfg) - known - {"model_type", "preset"}
+        if unknown:
+            raise ValueError(f"unknown set-reasoner config keys: {sorted(unknown)}")
+        return cls(**{k: v for k, v in cfg.items() if k in known})
+
+
+PRESETS: dict[str, SetReasonerConfig] = {
+    "tiny": SetReasonerConfig(n_dims=16, n_classes=4, n_embd=32, n_layer=2, n_head=2),
+    "cpu": SetReasonerConfig(n_embd=128, n_layer=6, n_head=4),  # what 2 CPU cores train in hours
+    "full": SetReasonerConfig(n_embd=256, n_layer=12, n_head=8),  # ~10 min of one H100/H200
+}
+
+
+def preset(name: str) -> SetReasonerConfig:
+    """The config of a named preset: `tiny` (tests), `cpu`, `full` (GPU)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown tart-2 preset {name!r}; choose one of {sorted(PRESETS)}")
+    return SetReasonerConfig(**PRESETS[name].to_dict())
+
+
+class SetAttention(nn.Module):
+    def __init__(self, cfg: SetReasonerConfig):
+        super().__init__()
+        self.n_head = cfg.n_head
+        self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
+        self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
+
+    def _heads(self, h_BTC: torch.Tensor):
+        B, T, C = h_BTC.shape
+        q, k, v = self.c_attn(h_BTC).split(C, dim=2)
+        return (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+
+    def _merge(self, out_BHTc: torch.Tensor) -> torch.Tensor:
+        B, H, T, c = out_BHTc.shape
+        return self.c_proj(out_BHTc.transpose(1, 2).reshape(B, T, H * c))
+
+    def context(self, h_BKC: torch.Tensor):
+        """Full attention among the context; returns (output, (keys, values)) for the queries."""
+        q, k, v = self._heads(h_BKC)
+        return self._merge(F.scaled_dot_product_attention(q, k, v)), (k, v)
+
+    def query(self, h_BMC: torch.Tensor, kv) -> torch.Tensor:
+        """Each query attends to the context's keys/values and to its own, never to other queries."""
+        k_ctx, v_ctx = kv
+        q, k, v = self._heads(h_BMC)
+        scale = 1.0 / math.sqrt(q.shape[-1])
+        s_ctx_BHMK = q @ k_ctx.transpose(-1, -2) * scale
+        s_self_BHM1 = (q * k).sum(-1, keepdim=True) * scale
+        p = torch.softmax(torch.cat([s_ctx_BHMK, s_self_BHM1], dim=-1).float(), dim=-1).to(q.dtype)
+        out_BHMc = p[..., :-1] @ v_ctx + p[..., -1:] * v
+        return self._merge(out_BHMc)
+
+
+class SetBlock(nn.Module):
+    def __init__(self, cfg: SetReasonerConfig):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
+        self.attn = SetAttention(cfg)
+        self.ln_2 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
+        self.c_fc = nn.Linear(cfg.n_embd, cfg.mlp_ratio * cfg.n_embd)
+        self.c_proj = nn.Linear(cfg.mlp_ratio * cfg.n_embd, cfg.n_embd)
+
+    def _mlp(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.c_proj(F.gelu(self.c_fc(self.ln_2(h)), approximate="tanh"))
+
+    def context(self, h_BKC: torch.Tensor):
+        out, kv = self.attn.context(self.ln_1(h_BKC))
+        return self._mlp(h_BKC + out), kv
+
+    def query(self, h_BMC: torch.Tensor, kv) -> torch.Tensor:
+        return self._mlp(h_BMC + self.attn.query(self.ln_1(h_BMC), kv))
+
+
+class SetReasoner(nn.Module):
+    """tart-2. `forward(context_x, context_y, query_x, n_classes)` trains; `predict` serves."""
+
+    def __init__(self, cfg: SetReasonerConfig):
+        super().__init__()
+        self.config = cfg
+        self.read_in = nn.Linear(cfg.n_dims, cfg.n_embd)
+        self.label_emb = nn.Embedding(cfg.n_classes + 1, cfg.n_embd)  # last row: "unknown"
+        self.h = nn.ModuleList(SetBlock(cfg) for _ in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
+        self.read_out = nn.Linear(cfg.n_embd, cfg.n_classes)
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # ---- core ----------------------------------------------------------------------------
+    def encode_context(self, cx_BKD: torch.Tensor, cy_BK: torch.Tensor) -> list:
+        """Per-layer (keys, values) of the context: computed once, read by every query."""
+        h_BKC = self.read_in(cx_BKD) + self.label_emb(cy_BK.long())
+        cache = []
+        for block in self.h:
+            h_BKC, kv = block.context(h_BKC)
+            cache.append(kv)
+        return cache
+
+    def decode_queries(self, qx_BMD: torch.Tensor, cache: list) -> torch.Tensor:
+        """Logits [B, M, n_classes] of queries against an encoded context."""
+        unknown = torch.full(qx_BMD.shape[:2], self.config.n_classes, device=qx_BMD.device)
+        h_BMC = self.read_in(qx_BMD) + self.label_emb(unknown)
+        for block, kv in zip(self.h, cache):
+            h_BMC = block.query(h_BMC, kv)
+        return self.read_out(self.ln_f(h_BMC))
+
+    def forward(
+        self, cx_BKD: torch.Tensor, cy_BK: torch.Tensor, qx_BMD: torch.Tensor,
+        n_classes_B: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits [B, M, n_classes]; with `n_classes_B`, classes >= a task's count are -inf."""
+        logits_BML = self.decode_queries(qx_BMD, self.encode_context(cx_BKD, cy_BK))
+        if n_classes_B is None:
+            return logits_BML
+        unused_BL = torch.arange(self.config.n_classes, device=logits_BML.device) >= n_classes_B[:, None]
+        return logits_BML.masked_fill(unused_BL[:, None, :], float("-inf"))
+
+    @torch.no_grad()
+    def predict(
+        self, context_x: torch.Tensor, context_y: torch.Tensor, query_x: torch.Tensor,
+        n_classes: int | None = None, query_chunk: int = 2048,
+    ) -> torch.Tensor:
+        """Logits [B, M, n_classes] of M queries given K labelled context points.
+
+        context_x [B, K, D] (D <= the module's n_dims; narrower inputs are zero-filled),
+        context_y [B, K] integer labels in [0, n_classes), query_x [B, M, D]. `n_classes`
+        defaults to max(context_y) + 1. Unbatched inputs ([K, D], [K], [M, D]) give [M, n_classes].
+        The context is encoded once; queries run in chunks of `query_chunk` against it.
+        """
+        unbatched = context_x.dim() == 2
+        if unbatched:
+            context_x, context_y, query_x = context_x[None], context_y[None], query_x[None]
+        n_classes = self._check_predict_inputs(context_x, context_y, query_x, n_classes)
+        p = next(self.parameters())
+        cx_BKD, qx_BMD = (self._widen(t.to(p.device, p.dtype)) for t in (context_x, query_x))
+        cache = self.encode_context(cx_BKD, context_y.to(p.device).long())
+        logits_BML = torch.cat([
+            self.decode_queries(qx_BMD[:, i : i + query_chunk], cache)
+            for i in range(0, qx_BMD.shape[1], query_chunk)
+        ], dim=1)[..., :n_classes].float()
+        return logits_BML[0] if unbatched else logits_BML
+
+    def _widen(self, x_BND: torch.Tensor) -> torch.Tensor:
+        return F.pad(x_BND, (0, self.config.n_dims - x_BND.shape[-1]))
+
+    def _check_predict_inputs(self, cx, cy, qx, n_classes: int | None) -> int:
+        d, limit = self.config.n_dims, self.config.n_classes
+        if cx.dim() != 3 or qx.dim() != 3 or cy.dim() != 2:
+            raise ValueError(
+                "expected context_x [B, K, D], context_y [B, K], query_x [B, M, D]; got shapes "
+                f"{tuple(cx.shape)}, {tuple(cy.shape)}, {tuple(qx.shape)}")
+        if cx.shape[-1] != qx.shape[-1]:
+            raise ValueError(f"context has D={cx.shape[-1]} features but queries have D={qx.shape[-1]}")
+        if cx.shape[-1] > d:
+            raise ValueError(f"features are {cx.shape[-1]} wide but this module reads at most {d} "
+                             "(project them first, e.g. with tart.projection.SetMap)")
+        if cx.shape[:2] != cy.shape or cx.shape[0] != qx.shape[0]:
+            raise ValueError(f"batch/context sizes disagree: context_x {tuple(cx.shape)}, "
+                             f"context_y {tuple(cy.shape)}, query_x {tuple(qx.shape)}")
+        if cx.shape[1] == 0:
+            raise ValueError("the context is empty (K = 0): give at least one labelled example")
+        if qx.shape[1] == 0:
+            raise ValueError("the query set is empty (M = 0): nothing to predict")
+        for name, t in (("context_x", cx), ("query_x", qx), ("context_y", cy)):
+            if not torch.isfinite(t).all():
+                raise ValueError(f"{name} contains NaN or inf values")
+        if cy.is_floating_point() and not (cy == cy.round()).all():
+            raise ValueError("context_y must hold integer class labels")
+        if cy.min() < 0 or cy.max() >= limit:
+            raise ValueError(f"context_y must hold labels in [0, {limit}) for this module "
+                             f"(it has {limit} classes); found {cy.min().item()}..{cy.max().item()}")
+        n_classes = int(cy.max().item()) + 1 if n_classes is None else int(n_classes)
+        if not 2 <= n_classes <= limit:
+            raise ValueError(f"n_classes must be in [2, {limit}] for this module, got {n_classes}")
+        if cy.max() >= n_classes:
+            raise ValueError(f"context_y has label {int(cy.max())} but n_classes is {n_classes}")
+        return n_classes
+
+    # ---- persistence ---------------------------------------------------------------------
+    def save_pretrained(
+        self, path: str | Path, dtype: torch.dtype | None = None, max_shard_mb: float | None = None
+    ) -> None:
+        """Write `config.json` + `model.safetensors` (or shards with an index) to folder `path`."""
+        state = {k: v.detach() for k, v in self.state_dict().items()}
+        if dtype is not None:
+            state = {k: v.to(dtype) for k, v in state.items()}
+        checkpoint.save_model(path, {"model_type": MODEL_TYPE, **self.config.to_dict()}, state,
+                              max_shard_mb=max_shard_mb)
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype | None = None
+    ) -> "SetReasoner":
+        """Load a folder written by `save_pretrained`; every tensor key and shape is checked."""
+        config, state = checkpoint.load_model(path)
+        if config.get("model_type") != MODEL_TYPE:
+            raise checkpoint.CheckpointError(
+                f"{path}: model_type {config.get('model_type')!r} is not a tart-2 module ({MODEL_TYPE!r})")
+        try:
+            cfg = SetReasonerConfig.from_dict(config)
+        except (TypeError, ValueError) as e:
+            raise checkpoint.CheckpointError(f"{path}: invalid config.json: {e}") from e
+        model = cls(cfg)
+        checkpoint.check_state(model.state_dict(), state, path)
+        model.load_state_dict(state, strict=True)
+        return model.to(device=device, dtype=dtype or torch.float32).eval()

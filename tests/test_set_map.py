@@ -1,0 +1,112 @@
+"""tart-2's input map: fitted on the context only, class-mean directions first, one scale."""
+
+import numpy as np
+import pytest
+import torch
+
+from tart.projection import SetMap, apply_set_map, fit_set_map
+
+
+def _two_classes(k=40, D=30, seed=0, axis=5):
+    rng = np.random.default_rng(seed)
+    y = np.arange(k) % 2
+    X = rng.normal(size=(k, D)) * np.linspace(5, 0.5, D)  # big noise on the early dims
+    X[:, axis] += 2.0 * (2 * y - 1)
+    return X, y
+
+
+def test_class_mean_direction_comes_first():
+    X, y = _two_classes()
+    m = SetMap(8).fit(X, y)
+    first = m.params_.basis_BdD[0, 0].numpy()
+    means = X[y == 1].mean(0) - X[y == 0].mean(0)
+    assert abs(first @ means / np.linalg.norm(means)) > 0.999
+    basis = m.params_.basis_BdD[0].numpy()
+    np.testing.assert_allclose(basis @ basis.T, np.eye(8), atol=1e-8)  # orthonormal rows
+
+
+def test_multiclass_between_class_subspace_first():
+    rng = np.random.default_rng(1)
+    y = np.arange(60) % 4
+    X = rng.normal(size=(60, 20)) * 3
+    centres = rng.normal(size=(4, 20)) * 4
+    X += centres[y]
+    basis = SetMap(10).fit(X, y).params_.basis_BdD[0].numpy()
+    between = np.stack([X[y == c].mean(0) for c in range(4)])
+    between -= between.mean(0)
+    # the 3 between-class directions are spanned by the first 3 rows
+    resid = between - between @ basis[:3].T @ basis[:3]
+    assert np.linalg.norm(resid) < 1e-8 * np.linalg.norm(between)
+
+
+def test_context_only_unit_scale_and_zero_fill():
+    X, y = _two_classes(k=6, D=30)
+    m = SetMap(16).fit(X, y)
+    Z = m.transform(X)
+    assert Z.shape == (6, 16) and Z.dtype == np.float32
+    assert m.n_kept_ <= 6 and np.all(Z[:, m.n_kept_:] == 0)
+    np.testing.assert_allclose((Z**2).sum() / (6 * m.n_kept_), 1.0, rtol=1e-5)
+    # queries never refit the map
+    before = m.params_.center_BD.clone()
+    m.transform(np.random.default_rng(0).normal(size=(50, 30)) * 100)
+    assert torch.equal(before, m.params_.center_BD)
+
+
+def test_keeps_relative_variance_unlike_whitening():
+    X, y = _two_classes(k=200, D=10)
+    Z = SetMap(10).fit(X, y).transform(X)
+    var = Z[:, 1:].var(0)
+    assert var.max() / var.min() > 10  # principal directions keep their decaying variance
+
+
+def test_label_names_and_row_order_do_not_matter():
+    X, y = _two_classes()
+    Z = SetMap(8).fit(X, y).transform(X)
+    np.testing.assert_allclose(SetMap(8).fit(X, 1 - y).transform(X), Z, atol=1e-9)
+    perm = np.random.default_rng(0).permutation(len(y))
+    np.testing.assert_allclose(np.abs(SetMap(8).fit(X[perm], y[perm]).transform(X)), np.abs(Z), atol=1e-6)
+
+
+def test_rotation_of_the_raw_space_does_not_matter():
+    X, y = _two_classes(D=12)
+    Q = np.linalg.qr(np.random.default_rng(3).normal(size=(12, 12)))[0]
+    Z = SetMap(12, standardize=False).fit(X, y).transform(X)
+    Zr = SetMap(12, standardize=False).fit(X @ Q, y).transform(X @ Q)
+    np.testing.assert_allclose(Zr @ Zr.T, Z @ Z.T, atol=1e-4)  # same geometry, up to signs
+
+
+def test_auto_standardisation_on_a_dominant_feature():
+    X, y = _two_classes(D=30)
+    X[:, 0] *= 1000
+    params = fit_set_map(torch.from_numpy(X)[None], torch.from_numpy(y)[None], 8)
+    assert params.inv_scale_BD[0, 0] < 1e-2  # the huge feature was scaled down
+    plain = fit_set_map(torch.from_numpy(X)[None], torch.from_numpy(y)[None], 8, standardize=False)
+    assert torch.all(plain.inv_scale_BD == 1)
+    const = X.copy()
+    const[:, 3] = 7.0
+    Z = SetMap(8).fit(const, y).transform(const)
+    assert np.isfinite(Z).all()
+
+
+def test_batched_fit_equals_one_task_at_a_time():
+    rng = np.random.default_rng(0)
+    X = torch.from_numpy(rng.normal(size=(3, 25, 12)))
+    y = torch.from_numpy(rng.integers(0, 3, size=(3, 25)))
+    Z = apply_set_map(fit_set_map(X, y, 6), X)
+    for b in range(3):
+        Zb = apply_set_map(fit_set_map(X[b : b + 1], y[b : b + 1], 6), X[b : b + 1])[0]
+        torch.testing.assert_close(Z[b].abs(), Zb.abs())
+
+
+def test_errors():
+    X, y = _two_classes()
+    with pytest.raises(RuntimeError, match="not fitted"):
+        SetMap(8).transform(X)
+    with pytest.raises(ValueError, match="NaN"):
+        SetMap(8).fit(np.where(np.eye(40, 30) > 0, np.nan, X), y)
+    with pytest.raises(ValueError, match="the context had 30"):
+        SetMap(8).fit(X, y).transform(X[:, :5])
+    with pytest.raises(ValueError, match="labels"):
+        SetMap(8).fit(X, y[:5])
+    with pytest.raises(ValueError, match="out_dims"):
+        SetMap(0)
