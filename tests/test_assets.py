@@ -23,7 +23,7 @@ _needs = needs_asset  # fails, not skips, when the asset is missing
 # --- registry and errors ---------------------------------------------------------------------
 
 ALL = ["smollm2", "minilm", "amazon_food", "tweets", "whisper-tiny-en", "mobilenet-v2",
-       "fashion_mnist", "speech_tools"]
+       "fashion_mnist", "mlbench", "speech_tools"]
 
 
 def test_registry_and_unknown_names():
@@ -33,9 +33,9 @@ def test_registry_and_unknown_names():
                  lambda n: assets.install([n], progress=False)):
         with pytest.raises(ValueError, match="unknown asset 'gpt9'.*smollm2, minilm, amazon_food, "
                                              "tweets, whisper-tiny-en, mobilenet-v2, fashion_mnist, "
-                                             "speech_tools"):
+                                             "mlbench, speech_tools"):
             call("gpt9")
-    for name in ("tweets", "fashion_mnist"):
+    for name in ("tweets", "fashion_mnist", "mlbench"):
         with pytest.raises(ValueError, match=f"{name} is a data set, not a model"):
             assets.model_path(name)
     for name in ("minilm", "whisper-tiny-en", "mobilenet-v2"):
@@ -61,7 +61,7 @@ def test_missing_assets_name_the_fix(monkeypatch, tmp_path):
         with pytest.raises(assets.AssetError, match=f"{name} is not installed: run `tart assets install {name}`"):
             assets.model_path(name)
         assert not assets.is_installed(name)
-    for name in ("amazon_food", "tweets", "fashion_mnist"):
+    for name in ("amazon_food", "tweets", "fashion_mnist", "mlbench"):
         with pytest.raises(assets.AssetError, match=f"run `tart assets install {name}`"):
             assets.data_path(name)
         assert not assets.is_installed(name)
@@ -93,7 +93,8 @@ def test_missing_client_is_an_asset_error():
 
 
 @pytest.mark.parametrize("install, deb", [(assets._install_amazon, "r-cran-modeldata"),
-                                          (assets._install_fashion, "dataset-fashion-mnist")])
+                                          (assets._install_fashion, "dataset-fashion-mnist"),
+                                          (assets._install_mlbench, "r-cran-mlbench")])
 def test_apt_download_runs_apt_update_when_the_package_is_unknown(install, deb, monkeypatch,
                                                                   tmp_path):
     monkeypatch.setenv("TART_HOME", str(tmp_path))
@@ -112,7 +113,7 @@ def test_apt_download_runs_apt_update_when_the_package_is_unknown(install, deb, 
     with pytest.raises(assets.AssetError, match="stop here"):
         install(progress=False)
     assert calls == [["apt-get", "download"], ["apt-get", "update"], ["apt-get", "download"]]
-    assert not list(tmp_path.rglob("*.gz"))  # nothing half-installed
+    assert not [*tmp_path.rglob("*.gz"), *tmp_path.rglob("*.rda")]  # nothing half-installed
 
 
 def test_speech_tools_install_needs_root_and_names_the_command(monkeypatch):
@@ -318,6 +319,7 @@ def test_cli_list(capsys):
 @needs_asset("whisper-tiny-en")
 @needs_asset("mobilenet-v2")
 @needs_asset("fashion_mnist")
+@needs_asset("mlbench")
 @needs_asset("speech_tools")
 def test_cli_install_when_installed_is_a_fast_no_op(capsys, monkeypatch):
     def no_subprocess(*a, **k):

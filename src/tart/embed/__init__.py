@@ -3,7 +3,8 @@
 `get_embedder("smollm2", mode="stream")` -> an embedder with `encode(items) -> float32 [n, D]`;
 `CachedEmbedder(embedder)` stores vectors on disk so each text is embedded once per model.
 Audio: `get_embedder("whisper-tiny-en")` (Whisper encoder, `tart.embed.audio`); images:
-`get_embedder("mobilenet-v2")` or a transformers image model (`tart.embed.vision`).
+`get_embedder("mobilenet-v2")` or a transformers image model (`tart.embed.vision`); numeric
+table rows: `get_embedder("features")`, the identity (`tart.embed.features`).
 """
 
 from tart.embed.base import KNOWN_MODELS, ContextEmbedder, Embedder, get_embedder
@@ -11,10 +12,10 @@ from tart.embed.cache import CachedEmbedder
 
 __all__ = ["Embedder", "ContextEmbedder", "KNOWN_MODELS", "get_embedder", "CachedEmbedder",
            "CausalLMEmbedder", "SentenceEmbedder", "WhisperEmbedder", "MobileNetV2Embedder",
-           "HFImageEmbedder"]
+           "HFImageEmbedder", "FeatureEmbedder"]
 
 _LAZY = {"CausalLMEmbedder": "text", "SentenceEmbedder": "text", "WhisperEmbedder": "audio",
-         "MobileNetV2Embedder": "vision", "HFImageEmbedder": "vision"}
+         "MobileNetV2Embedder": "vision", "HFImageEmbedder": "vision", "FeatureEmbedder": "features"}
 
 
 def __getattr__(name: str):  # the modality modules import torch/transformers lazily

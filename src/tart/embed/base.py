@@ -27,6 +27,7 @@ KNOWN_MODELS = {
     "whisper-tiny-en": "Whisper tiny.en audio encoder, 384-d, mean over the real-audio frames "
                        "(offline asset)",
     "mobilenet-v2": "MobileNetV2 ImageNet image encoder, 1280-d pooled features (offline asset)",
+    "features": "identity for numeric feature rows (tables): the rows themselves, float32",
 }
 KINDS = ("causal-lm", "sentence", "audio", "image")
 _DEFAULT_KIND = {"smollm2": "causal-lm", "minilm": "sentence", "whisper-tiny-en": "audio",
@@ -99,7 +100,8 @@ def _guess_dir_kind(path: Path) -> str:
 def get_embedder(spec: Any, *, kind: str | None = None, **kwargs) -> Embedder:
     """An embedder from a name, path or hub id; an embedder instance is returned as is.
 
-    spec: "smollm2" | "minilm" | "whisper-tiny-en" | "mobilenet-v2" (offline assets) | a .gguf
+    spec: "smollm2" | "minilm" | "whisper-tiny-en" | "mobilenet-v2" (offline assets) |
+    "features" (the identity for numeric rows, `tart.embed.features`; takes no options) | a .gguf
     file (de-quantised once) | a torchvision MobileNetV2 .pth file | a local model folder
     (CTranslate2 Whisper, transformers Whisper or image model, sentence-transformers, else a
     causal LM) | a hub id "org/name" for online users (a causal LM unless its name says whisper,
@@ -118,6 +120,13 @@ def get_embedder(spec: Any, *, kind: str | None = None, **kwargs) -> Embedder:
         raise ValueError(f"kind must be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
     name = str(spec)
     path = Path(name).expanduser()
+    if name == "features":
+        if kwargs or kind:
+            raise ValueError(f"the features embedder takes no options, got "
+                             f"{sorted([*kwargs, *(['kind'] if kind else [])])}")
+        from tart.embed.features import FeatureEmbedder
+
+        return FeatureEmbedder()
     if name in KNOWN_MODELS:
         kind = kind or _DEFAULT_KIND[name]
         if kind in ("audio", "image"):

@@ -6,6 +6,8 @@ dtype) under `tart.assets.home()/embeddings/`. Rows are keyed by the sha256 of t
 SQLite transactions make concurrent writers and interrupted runs safe: a row is either stored
 whole or not at all, and two processes computing the same text both insert-or-ignore.
 
+An embedder with `cacheable = False` (the identity `features`) is called directly, with no file.
+
 Context-dependent embeddings (vanilla, loo) depend on the whole context, so
 `encode_with_context` results are stored as one entry keyed by the sha256 of (context items,
 label words, query items): a rerun of the same evaluation is free, a new context is computed.
@@ -64,6 +66,7 @@ class CachedEmbedder:
         self.embedder = embedder
         self.cache_key: str = embedder.cache_key
         self.context_dependent: bool = bool(getattr(embedder, "context_dependent", False))
+        self.cacheable: bool = bool(getattr(embedder, "cacheable", True))
         if cache_dir is None:
             from tart.assets import home
 
@@ -96,6 +99,9 @@ class CachedEmbedder:
                show_progress_bar: bool | None = None) -> np.ndarray:
         if self.context_dependent:
             return self.embedder.encode(items)  # raises the embedder's own clear error
+        if not self.cacheable:  # nothing worth storing (the identity): no file, no counting
+            return self.embedder.encode(items, batch_size=batch_size,
+                                        show_progress_bar=show_progress_bar)
         if isinstance(items, (str, bytes)):
             raise TypeError("items must be a list, not a single string")
         texts = list(items)
