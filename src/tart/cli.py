@@ -11,6 +11,7 @@ from pathlib import Path
 from tart.bench import embed as embed_bench
 from tart.reasoner import PRESETS
 from tart.set_reasoner import PRESETS as SET_PRESETS
+from tart.set_reasoner import SetReasoner
 from tart.train import RECIPES
 
 # flags of `tart train` that map onto TrainConfig fields (None = not given on the command line)
@@ -76,8 +77,13 @@ def cmd_train(args) -> int:
 def _add_eval(sub) -> None:
     p = sub.add_parser("eval-synthetic", help="accuracy/CE vs logistic regression and Bayes")
     p.add_argument("--model", default=None,
-                   help="model folder (config.json + safetensors); default: the shipped module")
-    p.add_argument("--ks", type=int, nargs="+", default=[8, 16, 32, 64, 128, 256])
+                   help="'tart' (default) or 'tart2' (the shipped modules), or a model folder")
+    p.add_argument("--ks", type=int, nargs="+", default=None,
+                   help="default: 8 16 32 64 128 256 (tart), 8 ... 512 (tart2)")
+    p.add_argument("--components", nargs="+", default=None, metavar="NAME",
+                   help="tart2: prior components to evaluate (default: all)")
+    p.add_argument("--n-raw", type=int, default=64, help="tart2: raw feature width of the tasks")
+    p.add_argument("--report", default=None, help="tart2: also write the tables to this Markdown file")
     p.add_argument("--n-tasks", type=int, default=256)
     p.add_argument("--n-queries", type=int, default=64)
     p.add_argument("--active-dims", type=int, default=None, help="non-zero dims (default: all)")
@@ -93,11 +99,39 @@ def cmd_eval(args) -> int:
     from tart.train import resolve_device
 
     model = load_reasoner(args.model, device=resolve_device(args.device))
+    if isinstance(model, SetReasoner):
+        return _eval_set(model, args)
     rows = evaluate_synthetic(
-        model, ks=tuple(args.ks), n_tasks=args.n_tasks, n_queries=args.n_queries,
+        model, ks=tuple(args.ks or (8, 16, 32, 64, 128, 256)), n_tasks=args.n_tasks, n_queries=args.n_queries,
         active_dims=args.active_dims, seed=args.seed, baselines=not args.no_baselines,
     )
     print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    return 0
+
+
+def _eval_set(model, args) -> int:
+    from tart import evaluate_set as es
+    from tart.pretrained import load_reasoner
+
+    ks = tuple(args.ks or es.SET_KS)
+    comps = tuple(args.components or es.COMPONENTS)
+    rows = es.evaluate_components(model, ks, comps, args.n_tasks, args.n_queries, args.n_raw, args.seed,
+                                  baselines=() if args.no_baselines else es.BASELINES)
+    tart_rows = es.evaluate_tart_tasks(model, load_reasoner("tart"), tuple(k for k in ks if k <= 256),
+                                       n_tasks=256, n_queries=64, seed=args.seed)
+    if args.json:
+        print(json.dumps({"components": rows, "tart_tasks": tart_rows}, indent=2))
+    else:
+        print(es.format_components(rows) + "\n\n" + es.format_tart_tasks(tart_rows))
+    if args.report:
+        cmd = "tart " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("tart") else "tart eval-synthetic ..."
+        text = (f"# tart-2 on synthetic tasks\n\nWritten by `{cmd}`.\n\n## Each prior component "
+                f"({args.n_tasks} tasks x {args.n_queries} queries per row, raw width {args.n_raw})\n\n"
+                f"{es.format_components(rows)}\n\n## TART's own tasks (d = 16, alpha = 10; 256 tasks x 64 "
+                f"queries, the draws of `tart eval-synthetic`)\n\n{es.format_tart_tasks(tart_rows)}\n")
+        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.report).write_text(text)
+        Path(args.report).with_suffix(".json").write_text(json.dumps({"components": rows, "tart_tasks": tart_rows}, indent=1))
     return 0
 
 
@@ -130,7 +164,10 @@ def cmd_export(args) -> int:
 
 
 def _add_bench(sub) -> None:
-    p = sub.add_parser("bench-train", help="our trainer vs a transformers GPT2Model reference")
+    p = sub.add_parser("bench-train", help="our trainer vs a transformers GPT2Model reference "
+                                           "(--family tart2: the set layout vs the tart layout)")
+    p.add_argument("--family", default="tart", choices=["tart", "tart2"])
+    p.add_argument("--set-preset", default="cpu", choices=sorted(SET_PRESETS), help="tart2's preset")
     p.add_argument("--preset", default="tart", choices=sorted(PRESETS))
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--points", type=int, default=258, help="points per sequence (2 tokens each)")
@@ -138,9 +175,12 @@ def _add_bench(sub) -> None:
     p.add_argument("--compile", action="store_true", help="also torch.compile our model")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", action="store_true")
-    p = sub.add_parser("bench-inference", help="shared-context vs per-query prediction")
+    p = sub.add_parser("bench-inference", help="shared-context vs per-query prediction "
+                                               "(--family tart2: tart2's queries/s vs tart's at k=256)")
+    p.add_argument("--family", default="tart", choices=["tart", "tart2"])
+    p.add_argument("--set-preset", default="cpu", choices=sorted(SET_PRESETS), help="tart2's preset")
     p.add_argument("--preset", default="tart", choices=sorted(PRESETS))
-    p.add_argument("--ks", type=int, nargs="+", default=[32, 256])
+    p.add_argument("--ks", type=int, nargs="+", default=None, help="default: 32 256 (tart), 256 2048 (tart2)")
     p.add_argument("--n-queries", type=int, default=1024)
     p.add_argument("--loop-queries", type=int, default=None,
                    help="queries timed in the per-query loop (default: by device); its rate is "
@@ -152,13 +192,19 @@ def _add_bench(sub) -> None:
 def cmd_bench(args) -> int:
     from tart.bench import speed
 
-    if args.command == "bench-train":
+    if args.command == "bench-train" and args.family == "tart2":
+        result = speed.bench_train_set(args.set_preset, args.preset, min(args.batch_size, 32), args.points,
+                                       steps=args.steps, device=args.device)
+    elif args.command == "bench-train":
         result = speed.bench_train(
             args.preset, args.batch_size, args.points, args.steps, args.compile, args.device
         )
+    elif args.family == "tart2":
+        result = speed.bench_inference_set(args.set_preset, args.preset, tuple(args.ks or (256, 2048)),
+                                           args.n_queries, args.device)
     else:
         result = speed.bench_inference(
-            args.preset, tuple(args.ks), args.n_queries, args.loop_queries, args.device
+            args.preset, tuple(args.ks or (32, 256)), args.n_queries, args.loop_queries, args.device
         )
     print(json.dumps(result, indent=2) if args.json else speed.format_result(result))
     return 0
@@ -228,6 +274,8 @@ def _add_eval_grid(sub) -> None:
     p.add_argument("--max-k", nargs="+", default=[], metavar="METHOD=K",
                    help="largest k for a method (e.g. lora=32 tart-loo=128)")
     p.add_argument("--reasoner", default=None, help="reasoning module folder (default: the shipped one)")
+    p.add_argument("--reasoner2", default=None,
+                   help="the tart2 method's module folder (default: the shipped tart-2)")
     p.add_argument("--retry-skipped", action="store_true", help="recompute cells recorded as skipped")
     p.add_argument("--report-only", action="store_true", help="rebuild the reports from runs.jsonl")
     p.add_argument("--no-progress", action="store_true")
@@ -247,7 +295,7 @@ def cmd_eval_grid(args) -> int:
         max_k[name] = int(k)
     run_grid(args.out, args.datasets, args.embedders, args.ks, args.seeds, args.methods,
              n_test=args.n_test, pool=args.pool, max_k=max_k, reasoner=args.reasoner,
-             retry_skipped=args.retry_skipped, progress=not args.no_progress)
+             retry_skipped=args.retry_skipped, progress=not args.no_progress, reasoner2=args.reasoner2)
     print(f"wrote {args.out}/runs.jsonl, runs.csv, results.md and the plots")
     return 0
 

@@ -119,9 +119,12 @@ def export_model(
     evaluation runs on the weights as saved.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    Reasoner.from_pretrained(run_dir).save_pretrained(out_dir, dtype=dtype, max_shard_mb=max_shard_mb)
-    model = Reasoner.from_pretrained(out_dir)
+    cls = module_class(run_dir)
+    cls.from_pretrained(run_dir).save_pretrained(out_dir, dtype=dtype, max_shard_mb=max_shard_mb)
+    model = cls.from_pretrained(out_dir)
     summary = training_summary(run_dir)
+    if cls is SetReasoner:
+        return _export_set(model, out_dir, summary, hardware, n_tasks, n_queries, seed, notes, dtype)
     rows = evaluate_synthetic(model, ks=ks, n_tasks=n_tasks, n_queries=n_queries, seed=seed)
     eval_spec = {"ks": list(ks), "n_tasks": n_tasks, "n_queries": n_queries, "seed": seed}
     atomic_write_json(out_dir / EVAL_FILE, {"spec": eval_spec, "rows": rows})
@@ -159,3 +162,53 @@ Largest accuracy gap to logistic regression: {max(gaps) * 100:.1f} points.
 """
     atomic_write_bytes(out_dir / CARD_FILE, card.encode())
     return {"summary": summary, "rows": rows, "sha256": digests}
+
+
+def _export_set(model: SetReasoner, out_dir: Path, summary: dict, hardware: str, n_tasks: int,
+                n_queries: int, seed: int, notes: str, dtype) -> dict:
+    """The card and evaluation of a tart-2 module: each prior component (tart-2 alone; the
+    baselines' table is `tart eval-synthetic --model tart2 --report ...`) and TART's tasks."""
+    from tart import evaluate_set as es
+
+    rows = es.evaluate_components(model, n_tasks=n_tasks, n_queries=n_queries, seed=seed, baselines=())
+    tart_rows = es.evaluate_tart_tasks(model, load_reasoner("tart"), seed=seed)
+    spec = {"ks": list(es.SET_KS), "n_tasks": n_tasks, "n_queries": n_queries, "n_raw": 64, "seed": seed}
+    atomic_write_json(out_dir / EVAL_FILE, {"spec": spec, "rows": rows, "tart_tasks": tart_rows})
+    digests = {f.name: sha256(f) for f in sorted(out_dir.glob("model*.safetensors"))}
+    digest = "; ".join(f"`{name}`, sha256 `{d}`" for name, d in digests.items())
+    cfg = summary["train_config"]
+    table = "| component | " + " | ".join(f"k={k}" for k in es.SET_KS) + " |\n|" + "---|" * (1 + len(es.SET_KS))
+    for comp in es.COMPONENTS:
+        accs = [f"{r['tart2_acc']:.3f}" for r in rows if r["component"] == comp]
+        table += f"\n| {comp} | " + " | ".join(accs) + " |"
+    card = f"""# tart-2 reasoning module (set layout)
+
+{notes}
+
+- Architecture: set-layout transformer (`tart.set_reasoner`), {json.dumps(model.config.to_dict())}
+  ({model.num_parameters():,} parameters). One token per example, no positions, queries attend to
+  the context and themselves.
+- Training data: the mixture prior (`tart.priors`) {json.dumps(cfg["prior"])},
+  every task through the input map `tart.projection.fit_set_map` fitted on its context.
+- Recipe: preset `{cfg["preset"]}`, up to {cfg["batch_size"]} tasks per step, lr {cfg["lr"]} ({cfg["schedule"]},
+  {cfg["warmup"]} warm-up steps), grad clip {cfg["grad_clip"]}, amp {cfg["amp"]}, seed {cfg["seed"]},
+  batch shapes {json.dumps(cfg["curriculum"])}.
+{_phases(summary["phases"], summary["steps"])}- Steps: {summary["steps"]}; final training loss {summary["final_loss"]:.4f}.
+- Wall time: {summary["wall_s"] / 60:.1f} min of training on {hardware}.
+- Exported (and evaluated) with torch {torch.__version__}, Python {platform.python_version()}.
+- Weights ({dtype or torch.float32}): {digest}.
+
+## Synthetic evaluation (accuracy of tart-2, one pass, no ensembling)
+
+Fresh tasks of each prior component in 64 raw dims, {n_tasks} tasks x {n_queries} queries per
+cell, seed {seed}; rows in `{EVAL_FILE}`. The classical learners on the same tasks:
+`tart eval-synthetic --model tart2 --report docs/tart2_synthetic.md`.
+
+{table}
+
+TART's own tasks (d = 16, alpha = 10, 256 tasks x 64 queries, the draws of `tart eval-synthetic`):
+
+{es.format_tart_tasks(tart_rows)}
+"""
+    atomic_write_bytes(out_dir / CARD_FILE, card.encode())
+    return {"summary": summary, "rows": rows, "tart_tasks": tart_rows, "sha256": digests}

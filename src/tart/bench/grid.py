@@ -64,6 +64,7 @@ class Task:
     X_pool: np.ndarray
     X_test: np.ndarray
     reasoner: Any = None  # None: the shipped module
+    reasoner2: Any = None  # the tart2 method's module; None: the shipped tart-2
     memo: dict = field(default_factory=dict)  # models and scores shared between cells
 
     @property
@@ -152,6 +153,13 @@ def _tart_stream(**settings) -> Callable[[Context, Test], np.ndarray]:
 
     fn.__doc__ = f"TartClassifier({settings or 'defaults'}) on the stream embeddings."
     return fn
+
+
+def m_tart2(ctx: Context, test: Test) -> np.ndarray:
+    """TartClassifier(reasoner="tart2") on the stream embeddings: tart-2 with its own input map."""
+    from tart.classifier import TartClassifier
+
+    return TartClassifier(reasoner=ctx.task.reasoner2 or "tart2").fit(ctx.X, ctx.y).predict(test.X)
 
 
 def _tart_in_context(mode: str) -> Callable[[Context, Test], np.ndarray]:
@@ -269,6 +277,7 @@ def m_setfit(ctx: Context, test: Test) -> np.ndarray:
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("tart", _tart_stream(), about="TartClassifier defaults on the stream embeddings"),
+    Method("tart2", m_tart2, about="TartClassifier with the tart-2 module (set layout, its own map)"),
     Method("tart-original", _tart_stream(**ORIGINAL_SETTINGS),
            about="TartClassifier with the original's projection (PCA, no scaling, context mean)"),
     Method("tart-vanilla", _tart_in_context("vanilla"), ("text", "causal-lm"),
@@ -323,7 +332,7 @@ def _slug(name: str) -> str:
 
 
 def build_task(dataset: str, embedder: Any, ds: Any, n_test: int, pool: int, reasoner: Any = None,
-               cache_dir: str | Path | None = None) -> Task:
+               cache_dir: str | Path | None = None, reasoner2: Any = None) -> Task:
     """Pool (seed 0), balanced test set and their stream embeddings for one pair."""
     from tart.bench.fewshot import balanced_test
     from tart.embed import CachedEmbedder, get_embedder
@@ -337,7 +346,7 @@ def build_task(dataset: str, embedder: Any, ds: Any, n_test: int, pool: int, rea
     pool_items, test_items = [train[i] for i in pool_idx], [test[i] for i in test_idx]
     return Task(dataset, _name(embedder), ds.modality if media else "text", tuple(ds.label_names),
                 pool_items, ds.train_labels[pool_idx], test_items, ds.test_labels[test_idx], emb,
-                emb.encode(pool_items), emb.encode(test_items), reasoner)
+                emb.encode(pool_items), emb.encode(test_items), reasoner, reasoner2)
 
 
 def run_grid(out_dir: str | Path, datasets: Sequence[str], embedders: Sequence[Any],
@@ -346,11 +355,12 @@ def run_grid(out_dir: str | Path, datasets: Sequence[str], embedders: Sequence[A
              registry: dict[str, Method] | None = None, max_k: dict[str, int] | None = None,
              reasoner: Any = None, cache_dir: str | Path | None = None,
              load: Callable[[str], Any] | None = None, retry_skipped: bool = False,
-             progress: bool = True) -> list[dict]:
+             progress: bool = True, reasoner2: Any = None) -> list[dict]:
     """Run every missing cell, append each to runs.jsonl, then write the reports; returns all rows.
 
     registry: name -> Method (default METHODS); max_k: per-method overrides of the largest k;
     reasoner: a Reasoner or folder for the tart methods (default: the shipped module);
+    reasoner2: a SetReasoner or folder for the tart2 method (default: the shipped tart-2);
     load: data set loader (default tart.datasets.load_dataset).
     """
     from tqdm.auto import tqdm
@@ -380,7 +390,7 @@ def run_grid(out_dir: str | Path, datasets: Sequence[str], embedders: Sequence[A
             for spec in dict.fromkeys(c[1] for c in todo if c[0] == dataset):
                 mine = [c for c in todo if c[0] == dataset and c[1] == spec]
                 bar.set_postfix_str(f"{dataset}, {names[id(spec)]}: embedding")
-                task = build_task(dataset, spec, ds, n_test, pool, reasoner, cache_dir)
+                task = build_task(dataset, spec, ds, n_test, pool, reasoner, cache_dir, reasoner2)
                 for _, _, name, k, seed in mine:
                     bar.set_postfix_str(f"{dataset}, {task.embedder}, {name}, k={k}, seed {seed}")
                     row = run_cell(task, registry[name], k, seed, (max_k or {}).get(name))

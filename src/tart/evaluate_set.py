@@ -1,0 +1,164 @@
+"""Synthetic evaluation of tart-2: each prior component against classical learners, and TART's tasks.
+
+`evaluate_components`: for each component of the mixture prior and each k, fresh tasks (fixed
+seed) in a raw space of `n_raw` dims; the first k points of a task are its context, the next
+`n_queries` its queries. tart-2 reads them through its input map fitted on the context (one pass,
+no ensembling). The classical learners see the raw features, standardised on the context:
+- `logreg`: logistic (softmax) regression with C chosen by 3-fold cross-validation on the context;
+- `lda`: shrinkage LDA (`solver="lsqr", shrinkage="auto"`), the plug-in rule of the Gaussian
+  components.
+`evaluate_tart_tasks`: TART's own tasks (d = 16, alpha = 10, as `tart.evaluate`) for tart-2, the
+faithful module and MAP logistic regression, on the same draws as `tart eval-synthetic`.
+Accuracy against the sampled labels; CE is the mean log loss in nats.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.preprocessing import StandardScaler
+
+from tart.evaluate import logreg_logits
+from tart.priors import COMPONENTS, MixturePrior
+from tart.projection import apply_set_map, fit_set_map
+from tart.set_reasoner import SetReasoner
+from tart.synthetic import LogisticPrior
+
+SET_KS = (8, 16, 32, 64, 128, 256, 512)
+BASELINES = ("logreg", "lda")
+
+
+@torch.no_grad()
+def set_logits(model: SetReasoner, cx_BKD, cy_BK, qx_BMD, n_classes_B, task_batch: int = 32) -> torch.Tensor:
+    """tart-2's logits [B, M, L] on raw tasks: map fitted on each context, classes beyond each
+    task's count masked."""
+    out = []
+    for i in range(0, len(cx_BKD), task_batch):
+        sl = slice(i, i + task_batch)
+        params = fit_set_map(cx_BKD[sl].double(), cy_BK[sl], model.config.n_dims)
+        cx, qx = (apply_set_map(params, t[sl].double()).float() for t in (cx_BKD, qx_BMD))
+        out.append(model(cx, cy_BK[sl], qx, n_classes_B[sl]).float())
+    return torch.cat(out)
+
+
+def _proba(clf, Xq: np.ndarray, L: int) -> np.ndarray:
+    p = np.zeros((len(Xq), L))
+    p[:, clf.classes_] = clf.predict_proba(Xq)
+    return p
+
+
+def baseline_proba(name: str, cx: np.ndarray, cy: np.ndarray, qx: np.ndarray, L: int) -> np.ndarray:
+    """Probabilities [M, L] of a classical learner fitted on one context (standardised features).
+    A context with one class predicts it with Laplace-smoothed probability."""
+    present = np.unique(cy)
+    if len(present) == 1:
+        p = np.full((len(qx), L), 1.0 / (len(cy) + L))
+        p[:, present[0]] = (len(cy) + 1.0) / (len(cy) + L)
+        return p
+    scaler = StandardScaler().fit(cx)
+    xs, qs = scaler.transform(cx), scaler.transform(qx)
+    with warnings.catch_warnings():  # one-example classes and short fits warn; the result stands
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        if name == "lda":
+            return _proba(LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(xs, cy), qs, L)
+        clf = LogisticRegression(max_iter=500)
+        folds = int(min(3, np.bincount(cy)[present].min()))
+        if folds >= 2:
+            cv = StratifiedKFold(folds, shuffle=True, random_state=0)
+            clf = GridSearchCV(clf, {"C": [0.01, 0.1, 1.0, 10.0, 100.0]}, cv=cv, scoring="neg_log_loss")
+        return _proba(clf.fit(xs, cy), qs, L)
+
+
+def _scores(proba_BML: np.ndarray, qy_BM: np.ndarray) -> tuple[float, float]:
+    acc = float((proba_BML.argmax(-1) == qy_BM).mean())
+    p_true = np.take_along_axis(proba_BML, qy_BM[..., None], -1)[..., 0]
+    return acc, float(-np.log(np.clip(p_true, 1e-12, 1.0)).mean())
+
+
+def evaluate_components(
+    model: SetReasoner | None, ks=SET_KS, components=COMPONENTS, n_tasks: int = 64, n_queries: int = 64,
+    n_raw: int = 64, seed: int = 1234, baselines=BASELINES, prior: MixturePrior | None = None,
+) -> list[dict]:
+    """One row per (component, k): accuracy and CE of tart-2 and each baseline, and `best`, the
+    name of the most accurate baseline."""
+    L = model.config.n_classes if model is not None else 10
+    prior = prior or MixturePrior(max_classes=L)
+    rows = []
+    for ci, comp in enumerate(components):
+        for k in ks:
+            g = torch.Generator().manual_seed(seed + 1000 * ci + k)
+            t = prior.sample(n_tasks, k + n_queries, n_raw, g, components=(comp,))
+            cx, cy, qx, qy = t.x_BND[:, :k], t.y_BN[:, :k], t.x_BND[:, k:], t.y_BN[:, k:]
+            row: dict = {"component": comp, "k": k, "n_tasks": n_tasks, "n_queries": n_queries, "n_raw": n_raw}
+            if model is not None:
+                proba = torch.softmax(set_logits(model, cx, cy, qx, t.n_classes_B), -1).double().numpy()
+                row["tart2_acc"], row["tart2_ce"] = _scores(proba, qy.numpy())
+            for name in baselines:
+                proba = np.stack([baseline_proba(name, cx[b].numpy(), cy[b].numpy(), qx[b].numpy(), L)
+                                  for b in range(n_tasks)])
+                row[f"{name}_acc"], row[f"{name}_ce"] = _scores(proba, qy.numpy())
+            if baselines:
+                row["best"] = max(baselines, key=lambda b: row[f"{b}_acc"])
+            rows.append(row)
+    return rows
+
+
+@torch.no_grad()
+def evaluate_tart_tasks(model: SetReasoner, faithful=None, ks=(8, 16, 32, 64, 128, 256), n_tasks: int = 256,
+                        n_queries: int = 64, seed: int = 1234) -> list[dict]:
+    """TART's logistic tasks (the same draws as `tart.evaluate.evaluate_synthetic`): tart-2 through
+    its map, the faithful module on the raw 16 dims, MAP logistic regression."""
+    prior = LogisticPrior()
+    rows = []
+    for k in ks:
+        g = torch.Generator().manual_seed(seed + k)
+        task = prior.sample(n_tasks, k + n_queries, None, generator=g)
+        cx, cy, qx, qy = task.x_BND[:, :k], task.y_BN[:, :k], task.x_BND[:, k:], task.y_BN[:, k:]
+        row: dict = {"k": k, "n_tasks": n_tasks, "n_queries": n_queries}
+        logits = set_logits(model, cx, cy.long(), qx, torch.full((n_tasks,), 2))
+        row["tart2_acc"], row["tart2_ce"] = _binary_scores(logits[..., 1] - logits[..., 0], qy)
+        if faithful is not None and k + 1 <= faithful.config.max_points:
+            f = torch.cat([faithful.predict(cx[i : i + 64], cy[i : i + 64], qx[i : i + 64]).cpu()
+                           for i in range(0, n_tasks, 64)])
+            row["tart_acc"], row["tart_ce"] = _binary_scores(f, qy)
+        lr = torch.from_numpy(np.stack([logreg_logits(cx[i].numpy(), cy[i].numpy(), qx[i].numpy(), prior.alpha)
+                                        for i in range(n_tasks)])).float()
+        row["logreg_acc"], row["logreg_ce"] = _binary_scores(lr, qy)
+        rows.append(row)
+    return rows
+
+
+def _binary_scores(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    acc = ((logits > 0).float() == y).float().mean().item()
+    return acc, F.binary_cross_entropy_with_logits(logits.float(), y.float()).item()
+
+
+def format_components(rows: list[dict]) -> str:
+    """Markdown: accuracy of tart-2 and each baseline, and tart-2 minus the best baseline."""
+    names = [n for n in ("tart2", *BASELINES) if any(f"{n}_acc" in r for r in rows)]
+    head = "| component | k | " + " | ".join(f"{n} acc" for n in names) + " | tart2 - best (points) |"
+    lines = [head, "|" + "---|" * (len(names) + 3)]
+    for r in rows:
+        gap = f"{100 * (r['tart2_acc'] - r[r['best'] + '_acc']):+.1f}" if "tart2_acc" in r and "best" in r else "-"
+        lines.append(f"| {r['component']} | {r['k']} | " + " | ".join(f"{r[n + '_acc']:.3f}" for n in names)
+                     + f" | {gap} |")
+    return "\n".join(lines)
+
+
+def format_tart_tasks(rows: list[dict]) -> str:
+    names = [n for n in ("tart2", "tart", "logreg") if any(f"{n}_acc" in r for r in rows)]
+    lines = ["| k | " + " | ".join(f"{n} acc | {n} CE" for n in names) + " | tart2 - tart (points) |",
+             "|" + "---|" * (2 + 2 * len(names))]
+    for r in rows:
+        gap = f"{100 * (r['tart2_acc'] - r['tart_acc']):+.1f}" if "tart_acc" in r else "-"
+        cells = [f"{r[n + '_acc']:.3f} | {r[n + '_ce']:.3f}" if n + "_acc" in r else "- | -" for n in names]
+        lines.append(f"| {r['k']} | " + " | ".join(cells) + f" | {gap} |")
+    return "\n".join(lines)

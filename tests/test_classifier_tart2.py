@@ -1,0 +1,112 @@
+"""TartClassifier with tart-2 (the set-layout module): map, label symmetry, classes, subsets."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from tart import TartClassifier
+from tart.projection import SetMap
+from tart.set_reasoner import SetReasoner, SetReasonerConfig
+
+FLOAT32_CHECKS = {
+    "check_methods_sample_order_invariance": "float32 batched attention: equal to ~1e-6, not 1e-7",
+    "check_methods_subset_invariance": "float32 batched attention: equal to ~1e-6, not 1e-7",
+}
+
+
+@parametrize_with_checks([TartClassifier(reasoner="tart2")], expected_failed_checks=lambda est: FLOAT32_CHECKS)
+def test_sklearn_estimator_checks_multiclass(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    m = SetReasoner(SetReasonerConfig(n_dims=8, n_classes=4, n_embd=32, n_layer=2, n_head=4)).eval()
+    for p in m.parameters():
+        p.data.add_(0.2 * torch.randn_like(p))
+    return m
+
+
+def _blobs(n, D=6, L=2, seed=0, sep=3.0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % L
+    X = rng.normal(size=(n, D))
+    X[:, :L] += sep * np.eye(L)[y]
+    return X, y
+
+
+def test_matches_the_map_and_both_label_orders(tiny):
+    X, y = _blobs(50)
+    clf = TartClassifier(reasoner=tiny).fit(X[:30], y[:30])
+    m = SetMap(8).fit(X[:30], y[:30])
+    cx, qx = torch.from_numpy(m.transform(X[:30])), torch.from_numpy(m.transform(X[30:]))
+    cy = torch.from_numpy(y[:30])
+    p = torch.softmax(tiny.predict(cx, cy, qx).double(), -1).numpy()
+    p_swapped = torch.softmax(tiny.predict(cx, 1 - cy, qx).double(), -1).numpy()[:, ::-1]
+    np.testing.assert_allclose(clf.predict_proba(X[30:]), (p + p_swapped) / 2, atol=1e-6)
+
+
+def test_renaming_classes_and_reordering_the_context_change_nothing(tiny):
+    X, y = _blobs(60, L=3)
+    base = TartClassifier(reasoner=tiny).fit(X[:40], y[:40]).predict_proba(X[40:])
+    np.testing.assert_allclose(base.sum(1), 1.0)
+    perm = np.random.default_rng(1).permutation(40)
+    shuffled = TartClassifier(reasoner=tiny).fit(X[:40][perm], y[:40][perm]).predict_proba(X[40:])
+    np.testing.assert_allclose(shuffled, base, atol=1e-5)
+    # binary: renaming the classes swaps the columns exactly (both label orders are averaged)
+    Xb, yb = _blobs(40)
+    a = TartClassifier(reasoner=tiny).fit(Xb[:24], yb[:24]).predict_proba(Xb[24:])
+    b = TartClassifier(reasoner=tiny).fit(Xb[:24], 1 - yb[:24]).predict_proba(Xb[24:])
+    np.testing.assert_allclose(a, b[:, ::-1], atol=1e-6)
+
+
+def test_string_labels_multiclass_and_class_limits(tiny):
+    X, y = _blobs(80, L=4)
+    labels = np.array(["d", "b", "a", "c"])[y]
+    clf = TartClassifier(reasoner=tiny).fit(X[:48], labels[:48])
+    assert list(clf.classes_) == ["a", "b", "c", "d"]
+    proba = clf.predict_proba(X[48:])
+    assert proba.shape == (32, 4)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    np.testing.assert_array_equal(clf.predict(X[48:]), clf.classes_[proba.argmax(1)])
+    assert clf.decision_function(X[48:]).shape == (32, 4)
+    X5, y5 = _blobs(50, L=5)
+    with pytest.raises(ValueError, match="5 classes but this tart-2 module reads at most 4"):
+        TartClassifier(reasoner=tiny).fit(X5, y5)
+    with pytest.raises(ValueError, match="Only binary"):  # the faithful module stays binary
+        TartClassifier().fit(X[:48], labels[:48])
+
+
+def test_long_contexts_keep_every_class_in_every_subset(tiny):
+    X, y = _blobs(400, L=3)
+    y[:2] = 3  # a rare class with two examples
+    clf = TartClassifier(reasoner=tiny, max_context=50, n_estimators=2).fit(X, y)
+    idx, perms = clf._set_members()
+    assert idx.shape[1] == 50 and len(idx) >= 2 * 8
+    assert all(set(y[row]) == {0, 1, 2, 3} and len(set(row)) == 50 for row in idx)
+    assert np.isfinite(clf.predict_proba(X[:5])).all()
+    with pytest.raises(ValueError, match="cannot hold one example of each"):
+        TartClassifier(reasoner=tiny, max_context=3).fit(X, y).predict(X[:2])
+
+
+def test_class_prior_reweights(tiny):
+    X, y = _blobs(80)
+    idx = np.r_[np.flatnonzero(y == 0)[:30], np.flatnonzero(y == 1)[:10]]
+    ctx = TartClassifier(reasoner=tiny).fit(X[idx], y[idx]).predict_proba(X[:10])
+    uni = TartClassifier(reasoner=tiny, class_prior="uniform").fit(X[idx], y[idx]).predict_proba(X[:10])
+    odds = (uni[:, 1] / uni[:, 0]) / (ctx[:, 1] / ctx[:, 0])
+    np.testing.assert_allclose(odds, (31 / 42) / (11 / 42), rtol=1e-6)  # prior / context frequency
+    with pytest.raises(ValueError, match="class_prior"):
+        TartClassifier(reasoner=tiny, class_prior="data").fit(X[idx], y[idx])
+
+
+def test_shipped_tart2_learns_from_a_few_examples():
+    """The shipped module, through the classifier, on Gaussian blobs in 30 dims: far above chance
+    (it would be at chance with untrained or mis-loaded weights)."""
+    for L in (2, 5):
+        X, y = _blobs(40 * L + 400, D=30, L=L, seed=L, sep=2.0)
+        clf = TartClassifier(reasoner="tart2").fit(X[: 40 * L], y[: 40 * L])
+        acc = (clf.predict(X[40 * L :]) == y[40 * L :]).mean()
+        assert acc > 0.85, (L, acc)
