@@ -78,3 +78,37 @@ def test_shipped_eval_reproduces_the_card():
     for got, want in zip(rows, shipped["rows"], strict=True):
         for key, value in want.items():
             assert got[key] == pytest.approx(value, abs=2e-3), (want["k"], key)
+
+
+def test_shipped_tart2_loads_offline_with_golden_predictions():
+    """The shipped tart-2 module: its card names the weights' digest, and its outputs on fixed
+    inputs never change silently (scripts/update_golden.py tart2 rewrites them)."""
+    from golden_inputs import GOLDEN_FILES, golden_inputs_tart2
+    from tart.set_reasoner import SetReasoner
+
+    model = load_reasoner("tart2")
+    assert isinstance(model, SetReasoner) and model.config.n_classes == 10
+    folder = default_model_dir("tart2")
+    card = (folder / CARD_FILE).read_text()
+    digest = re.search(r"`model.safetensors`, sha256 `([0-9a-f]{64})`", card).group(1)
+    assert sha256(folder / "model.safetensors") == digest
+    golden = json.loads((HERE / GOLDEN_FILES["tart2"]).read_text())
+    assert golden["weights_sha256"] == digest
+    logits = model.predict(*golden_inputs_tart2())
+    assert torch.allclose(logits, torch.tensor(golden["logits"]), atol=1e-4)
+    # and it has learned: the first 3 dims carry the class, so the queries are easy
+    x, y, q = golden_inputs_tart2()
+    assert (logits.argmax(-1) == q[..., :3].argmax(-1)).float().mean() > 0.9
+
+
+def test_shipped_tart2_eval_reproduces_its_card():
+    from tart.evaluate_set import evaluate_components
+
+    shipped = json.loads((default_model_dir("tart2") / EVAL_FILE).read_text())
+    spec = shipped["spec"]
+    rows = evaluate_components(load_reasoner("tart2"), ks=(16, 256), components=("gaussian", "softmax"),
+                               n_tasks=spec["n_tasks"], n_queries=spec["n_queries"], n_raw=spec["n_raw"],
+                               seed=spec["seed"], baselines=())
+    want = {(r["component"], r["k"]): r for r in shipped["rows"]}
+    for got in rows:
+        assert got["tart2_acc"] == pytest.approx(want[got["component"], got["k"]]["tart2_acc"], abs=2e-3)

@@ -122,7 +122,7 @@ def test_save_load_round_trip_and_strict_checks(model, tmp_path):
         SetReasoner.from_pretrained(tmp_path / "deep")
     default = load_reasoner()  # the faithful module is not a tart-2 module
     default.save_pretrained(tmp_path / "tart")
-    with pytest.raises(CheckpointError, match="not a tart-2 module"):
+    with pytest.raises(CheckpointError, match="is not a .tart-set-reasoner. module"):
         SetReasoner.from_pretrained(tmp_path / "tart")
 
 

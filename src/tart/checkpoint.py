@@ -155,3 +155,57 @@ def check_state(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor
         problems.append("shape mismatches (does config.json match the weights?) " + "; ".join(shapes[:8]))
     if problems:
         raise CheckpointError(f"{path}: checkpoint does not match its config: " + "; ".join(problems))
+
+
+class PretrainedMixin:
+    """`save_pretrained` / `from_pretrained` / `num_parameters` for a torch module whose `config`
+    is a dataclass with `to_dict` / `from_dict`; subclasses name `config_class` and `model_type`
+    (written to config.json and checked on load; a folder without one is taken as this type)."""
+
+    config_class: type
+    model_type: str
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def save_pretrained(self, path: str | Path, dtype: torch.dtype | None = None,
+                        max_shard_mb: float | None = None) -> None:
+        """Write `config.json` + `model.safetensors` (or shards with an index) to folder `path`."""
+        state = {k: v.detach() for k, v in self.state_dict().items()}
+        if dtype is not None:
+            state = {k: v.to(dtype) for k, v in state.items()}
+        save_model(path, {"model_type": self.model_type, **self.config.to_dict()}, state,
+                   max_shard_mb=max_shard_mb)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: torch.device | str = "cpu",
+                        dtype: torch.dtype | None = None):
+        """Load a folder written by `save_pretrained`; every tensor key and shape is checked."""
+        config, state = load_model(path)
+        found = config.get("model_type", cls.model_type)
+        if found != cls.model_type:
+            raise CheckpointError(f"{path}: model_type {found!r} is not a {cls.model_type!r} module "
+                                  f"({cls.__name__})")
+        try:
+            cfg = cls.config_class.from_dict(config)
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: invalid config.json: {e}") from e
+        model = cls(cfg)
+        check_state(model.state_dict(), state, path)
+        model.load_state_dict(state, strict=True)
+        return model.to(device=device, dtype=dtype or torch.float32).eval()
+
+
+def init_gpt2_weights(model: torch.nn.Module, n_layer: int) -> None:
+    """GPT-2's initialisation: N(0, 0.02) weights, zero biases, residual projections (`c_proj`)
+    scaled by 1 / sqrt(2 * n_layer)."""
+    import math
+
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):
+            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, torch.nn.Linear) and module.bias is not None:
+            torch.nn.init.zeros_(module.bias)
+    for name, p in model.named_parameters():
+        if name.endswith("c_proj.weight"):
+            torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * n_layer))

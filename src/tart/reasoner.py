@@ -15,9 +15,7 @@ C width (n_embd), H heads.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -114,8 +112,11 @@ class Block(nn.Module):
         return h + self.mlp(self.ln_2(h))
 
 
-class Reasoner(nn.Module):
+class Reasoner(checkpoint.PretrainedMixin, nn.Module):
     """TART's reasoning module. `forward` trains on whole sequences; `predict` serves queries."""
+
+    config_class = ReasonerConfig
+    model_type = "tart-reasoner"
 
     def __init__(self, cfg: ReasonerConfig):
         super().__init__()
@@ -125,20 +126,7 @@ class Reasoner(nn.Module):
         self.h = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
         self.read_out = nn.Linear(cfg.n_embd, 1)
-        self.apply(self._init_weights)
-        for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
-            if name.endswith("c_proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        checkpoint.init_gpt2_weights(self, cfg.n_layer)
 
     # ---- core ----------------------------------------------------------------------------
     def _run(self, tokens_BTD: torch.Tensor, pos_T: torch.Tensor, mask_TT: torch.Tensor | None):
@@ -249,30 +237,3 @@ class Reasoner(nn.Module):
         if not ((cy == 0) | (cy == 1)).all():
             bad = torch.unique(cy[(cy != 0) & (cy != 1)])[:5].tolist()
             raise ValueError(f"context_y must hold labels in {{0, 1}}; found {bad}")
-
-    # ---- persistence ---------------------------------------------------------------------
-    def save_pretrained(
-        self, path: str | Path, dtype: torch.dtype | None = None, max_shard_mb: float | None = None
-    ) -> None:
-        """Write `config.json` + `model.safetensors` (or shards with an index) to folder `path`."""
-        state = {k: v.detach() for k, v in self.state_dict().items()}
-        if dtype is not None:
-            state = {k: v.to(dtype) for k, v in state.items()}
-        config = {"model_type": "tart-reasoner", **self.config.to_dict()}
-        checkpoint.save_model(path, config, state, max_shard_mb=max_shard_mb)
-
-    @classmethod
-    def from_pretrained(
-        cls, path: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype | None = None
-    ) -> "Reasoner":
-        """Load a folder written by `save_pretrained`; every tensor key and shape is checked."""
-        config, state = checkpoint.load_model(path)
-        try:
-            cfg = ReasonerConfig.from_dict(config)
-        except (TypeError, ValueError) as e:
-            raise checkpoint.CheckpointError(f"{path}: invalid config.json: {e}") from e
-        model = cls(cfg)
-        checkpoint.check_state(model.state_dict(), state, path)
-        model.load_state_dict(state, strict=True)
-        model = model.to(device=device, dtype=dtype or torch.float32)
-        return model.eval()

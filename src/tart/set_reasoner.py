@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -127,8 +126,11 @@ class SetBlock(nn.Module):
         return self._mlp(h_BMC + self.attn.query(self.ln_1(h_BMC), kv))
 
 
-class SetReasoner(nn.Module):
+class SetReasoner(checkpoint.PretrainedMixin, nn.Module):
     """tart-2. `forward(context_x, context_y, query_x, n_classes)` trains; `predict` serves."""
+
+    config_class = SetReasonerConfig
+    model_type = MODEL_TYPE
 
     def __init__(self, cfg: SetReasonerConfig):
         super().__init__()
@@ -138,20 +140,7 @@ class SetReasoner(nn.Module):
         self.h = nn.ModuleList(SetBlock(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
         self.read_out = nn.Linear(cfg.n_embd, cfg.n_classes)
-        self.apply(self._init_weights)
-        for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
-            if name.endswith("c_proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layer))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        checkpoint.init_gpt2_weights(self, cfg.n_layer)
 
     # ---- core ----------------------------------------------------------------------------
     def encode_context(self, cx_BKD: torch.Tensor, cy_BK: torch.Tensor) -> list:
@@ -242,32 +231,3 @@ class SetReasoner(nn.Module):
         if cy.max() >= n_classes:
             raise ValueError(f"context_y has label {int(cy.max())} but n_classes is {n_classes}")
         return n_classes
-
-    # ---- persistence ---------------------------------------------------------------------
-    def save_pretrained(
-        self, path: str | Path, dtype: torch.dtype | None = None, max_shard_mb: float | None = None
-    ) -> None:
-        """Write `config.json` + `model.safetensors` (or shards with an index) to folder `path`."""
-        state = {k: v.detach() for k, v in self.state_dict().items()}
-        if dtype is not None:
-            state = {k: v.to(dtype) for k, v in state.items()}
-        checkpoint.save_model(path, {"model_type": MODEL_TYPE, **self.config.to_dict()}, state,
-                              max_shard_mb=max_shard_mb)
-
-    @classmethod
-    def from_pretrained(
-        cls, path: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype | None = None
-    ) -> "SetReasoner":
-        """Load a folder written by `save_pretrained`; every tensor key and shape is checked."""
-        config, state = checkpoint.load_model(path)
-        if config.get("model_type") != MODEL_TYPE:
-            raise checkpoint.CheckpointError(
-                f"{path}: model_type {config.get('model_type')!r} is not a tart-2 module ({MODEL_TYPE!r})")
-        try:
-            cfg = SetReasonerConfig.from_dict(config)
-        except (TypeError, ValueError) as e:
-            raise checkpoint.CheckpointError(f"{path}: invalid config.json: {e}") from e
-        model = cls(cfg)
-        checkpoint.check_state(model.state_dict(), state, path)
-        model.load_state_dict(state, strict=True)
-        return model.to(device=device, dtype=dtype or torch.float32).eval()

@@ -1,0 +1,92 @@
+"""tart-2 on real data against the baselines a practitioner tries first: docs/tart2_real.md.
+
+Reads the `tart eval` run folders named on the command line (runs.jsonl) and writes, per k, the
+mean accuracy over (data set, embedder) pairs of tart-2, the faithful tart and each baseline, the
+gap of tart-2 to the best baseline, and the same per pair. The runs it reads:
+
+    tart eval --datasets amazon_food tweets --embedders minilm smollm2 --ks 16 32 64 128 256 \
+        --methods tart2 tart logreg-full lda ncm knn --out docs/tart2/text
+    tart eval --datasets spoken_keywords:pin-bin spoken_keywords:on-up --embedders whisper-tiny-en \
+        --ks 16 32 64 128 256 --methods tart2 tart logreg-full lda ncm knn --out docs/tart2/audio
+    tart eval --datasets fashion_mnist:pullover-coat fashion_mnist:tshirt-shirt --embedders mobilenet-v2 \
+        --ks 16 32 64 128 256 --methods tart2 tart logreg-full lda ncm knn --out docs/tart2/images
+    tart eval --datasets sonar ionosphere pima --embedders features --ks 16 32 64 \
+        --methods tart2 tart logreg-full lda ncm knn --out docs/tart2/tables
+
+    python scripts/tart2_report.py docs/tart2/text docs/tart2/audio docs/tart2/images -- docs/tart2/tables
+(folders after `--` form the separate "small tables" table).
+"""
+
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from tart.bench.grid import read_runs  # noqa: E402
+
+BASELINES = ("logreg-full", "lda", "ncm", "knn")
+SHOWN = ("tart2", "tart", *BASELINES)
+
+
+def accuracies(folders: list[str]) -> dict:
+    """(dataset/embedder, method, k) -> mean accuracy over seeds (ok cells only)."""
+    cells = defaultdict(list)
+    for folder in folders:
+        for r in read_runs(Path(folder) / "runs.jsonl"):
+            if r["status"] == "ok" and r["method"] in SHOWN:
+                cells[f"{r['dataset']} / {r['embedder']}", r["method"], r["k"]].append(r["acc"])
+    return {key: float(np.mean(v)) for key, v in cells.items()}
+
+
+def section(title: str, folders: list[str]) -> str:
+    acc = accuracies(folders)
+    pairs = sorted({p for p, _, _ in acc})
+    ks = sorted({k for _, _, k in acc})
+    lines = [f"## {title}", "", f"Runs: {', '.join(f'`{f}`' for f in folders)}. Mean accuracy over seeds.", ""]
+    # summary: mean over the pairs that have every method at that k
+    lines += ["| k | pairs | " + " | ".join(SHOWN) + " | best baseline | tart2 - best (points) |",
+              "|" + "---|" * (len(SHOWN) + 4)]
+    for k in ks:
+        full = [p for p in pairs if all((p, m, k) in acc for m in SHOWN)]
+        if not full:
+            continue
+        mean = {m: np.mean([acc[p, m, k] for p in full]) for m in SHOWN}
+        best = max(BASELINES, key=mean.get)
+        lines.append(f"| {k} | {len(full)} | " + " | ".join(f"{mean[m]:.3f}" for m in SHOWN)
+                     + f" | {best} | {100 * (mean['tart2'] - mean[best]):+.1f} |")
+    lines += ["", "Per pair (tart2 - best baseline of that pair, points):", "",
+              "| pair | " + " | ".join(f"k={k}" for k in ks) + " |", "|" + "---|" * (len(ks) + 1)]
+    for p in pairs:
+        cells = []
+        for k in ks:
+            base = [acc[p, m, k] for m in BASELINES if (p, m, k) in acc]
+            cells.append(f"{acc[p, 'tart2', k]:.3f} ({100 * (acc[p, 'tart2', k] - max(base)):+.1f})"
+                         if (p, "tart2", k) in acc and base else "-")
+        lines.append(f"| {p} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    split = argv.index("--") if "--" in argv else len(argv)
+    grid, tables = argv[:split], argv[split + 1:]
+    text = ["# tart-2 on real data", "",
+            "Written by `python scripts/tart2_report.py " + " ".join(argv) + "` from the `tart eval` runs",
+            "its docstring lists. Baselines: logistic regression on the full standardised features with C",
+            "by cross-validation (`logreg-full`), shrinkage LDA on standardised features (`lda`), nearest",
+            "class mean by cosine (`ncm`), cosine k-NN with k by cross-validation (`knn`); `tart` is the",
+            "faithful module with its defaults. Contexts are class-balanced, k counts examples in all.", ""]
+    if grid:
+        text += [section("Embeddings (the grid's binary pairs)", grid), ""]
+    if tables:
+        text += [section("Small numeric tables", tables), ""]
+    out = ROOT / "docs" / "tart2_real.md"
+    out.write_text("\n".join(text))
+    print(out.read_text())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
