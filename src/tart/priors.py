@@ -310,13 +310,15 @@ class SetBatch:
 
 def sample_set_batch(prior: MixturePrior, curriculum: SetCurriculum, n_dims: int, max_batch: int,
                      generator: torch.Generator | None = None, shape: tuple[int, int, int] | None = None,
-                     components: tuple[str, ...] | None = None) -> SetBatch:
-    """One training batch: raw tasks from the prior, each mapped by the input map fitted on its
-    own context (`tart.projection.fit_set_map`), exactly as the classifier maps real features."""
+                     components: tuple[str, ...] | None = None, device: torch.device | str = "cpu") -> SetBatch:
+    """One training batch: raw tasks from the prior (drawn on the CPU with `generator`), each
+    mapped on `device` by the input map fitted on its own context (`tart.projection.fit_set_map`),
+    exactly as the classifier maps real features."""
     from tart.projection import apply_set_map, fit_set_map
 
     B, K, D = shape or curriculum.shape(generator, max_batch)
     t = prior.sample(B, K + curriculum.n_queries, D, generator, components)
-    params = fit_set_map(t.x_BND[:, :K], t.y_BN[:, :K], n_dims)
-    z_BNd = apply_set_map(params, t.x_BND)
-    return SetBatch(z_BNd[:, :K], t.y_BN[:, :K], z_BNd[:, K:], t.y_BN[:, K:], t.n_classes_B)
+    x_BND, y_BN = t.x_BND.to(device), t.y_BN.to(device)
+    params = fit_set_map(x_BND[:, :K], y_BN[:, :K], n_dims)
+    z_BNd = apply_set_map(params, x_BND)
+    return SetBatch(z_BNd[:, :K], y_BN[:, :K], z_BNd[:, K:], y_BN[:, K:], t.n_classes_B.to(device))

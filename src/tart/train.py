@@ -347,9 +347,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
     t_start = time.perf_counter()
     model.train()
     for step in range(start, cfg.steps):
-        if set_family:  # drawn on the CPU (the map's SVDs), then moved
+        if set_family:  # raw tasks drawn on the CPU, the input map fitted on the device
             g = batch_generator(cfg.seed, step, ddp.rank, torch.device("cpu"))
-            task = priors.sample_set_batch(prior, curriculum, model.config.n_dims, local_batch, g).to(device)
+            task = priors.sample_set_batch(prior, curriculum, model.config.n_dims, local_batch, g, device=device)
             dims, points = model.config.n_dims, task.cx_BKd.shape[1]  # logged: width, this step's K
             n_tokens = task.cx_BKd.shape[0] * (points + task.qx_BMd.shape[1]) * ddp.world
         else:
