@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Train the shipped `tart` reasoning module on one GPU, export it as bf16 shards and bundle the
-# results into $OUT (files of at most 15 MB). Run from the repo root on the device machine:
-#   TIME_LIMIT=470 bash scripts/gpu_train.sh
+# Train a reasoning module on one GPU, export it as bf16 shards and bundle the results into $OUT
+# (files of at most 15 MB). Run from the repo root on the device machine:
+#   TIME_LIMIT=470 bash scripts/gpu_train.sh                                           # tart
+#   RECIPE=tart2-gpu SMOKE_RECIPE=tart2-tiny TIME_LIMIT=540 bash scripts/gpu_train.sh  # tart-2
 # CPU rehearsal with tiny sizes: TRAIN_ARGS="--preset tiny --steps 40 ..." SMOKE_DEVICE=cpu ...
 set -uo pipefail
 export PYTHONPATH=src PYTHONUNBUFFERED=1
@@ -11,20 +12,22 @@ TIME_LIMIT=${TIME_LIMIT:-470}
 SMOKE_DEVICE=${SMOKE_DEVICE:-cuda}
 TRAIN_ARGS=${TRAIN_ARGS:-}
 EXPORT_ARGS=${EXPORT_ARGS:-}
-RUN=runs/tart
+RECIPE=${RECIPE:-tart}
+SMOKE_RECIPE=${SMOKE_RECIPE:-quick}
+RUN=${RUN:-runs/$RECIPE}
 HW=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 HW=${HW:-CPU}
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 echo "hardware: $HW"
 # 1. smoke: a few steps of the tiny preset on the device, so a broken path fails in seconds
 if [ "${SMOKE:-1}" = 1 ]; then
-$PY -m tart.cli train --recipe quick --steps 30 --log-every 10 --out /tmp/smoke \
+$PY -m tart.cli train --recipe "$SMOKE_RECIPE" --steps 30 --log-every 10 --out /tmp/smoke \
   --device "$SMOKE_DEVICE" --no-progress > "$OUT/smoke.log" 2>&1 || { cat "$OUT/smoke.log"; exit 1; }
 echo "smoke ok: $(tail -1 /tmp/smoke/metrics.jsonl)"
 fi
 # 2. the run
 rm -rf "$RUN"
-$PY -m tart.cli train --recipe tart --out "$RUN" --time-limit-s "$TIME_LIMIT" --no-progress \
+$PY -m tart.cli train --recipe "$RECIPE" --out "$RUN" --time-limit-s "$TIME_LIMIT" --no-progress \
   $TRAIN_ARGS 2>&1 | tee "$OUT/train.log"
 $PY - "$RUN/metrics.jsonl" <<'PY'
 import json, sys

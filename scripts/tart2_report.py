@@ -1,17 +1,18 @@
-"""tart-2 on real data against the baselines a practitioner tries first: docs/tart2_real.md.
+r"""tart-2 on real data against the baselines a practitioner tries first: docs/tart2_real.md.
 
 Reads the `tart eval` run folders named on the command line (runs.jsonl) and writes, per k, the
 mean accuracy over (data set, embedder) pairs of tart-2, the faithful tart and each baseline, the
-gap of tart-2 to the best baseline, and the same per pair. The runs it reads:
+gap of tart-2 to the best baseline, and the same per pair. The runs it reads (each resumable;
+defaults: 400 class-balanced test items, contexts from a pool of 800):
 
-    tart eval --datasets amazon_food tweets --embedders minilm smollm2 --ks 16 32 64 128 256 \
-        --methods tart2 tart logreg-full lda ncm knn --out docs/tart2/text
-    tart eval --datasets spoken_keywords:pin-bin spoken_keywords:on-up --embedders whisper-tiny-en \
-        --ks 16 32 64 128 256 --methods tart2 tart logreg-full lda ncm knn --out docs/tart2/audio
+    M="--methods tart2 tart logreg-full lda ncm knn --seeds 0 1 2"
+    tart eval --datasets amazon_food tweets --embedders minilm smollm2 --ks 16 32 64 128 256 $M \
+        --out docs/tart2/text
+    tart eval --datasets spoken_keywords:pin-bin --embedders whisper-tiny-en --ks 16 32 64 128 256 $M \
+        --out docs/tart2/audio
     tart eval --datasets fashion_mnist:pullover-coat fashion_mnist:tshirt-shirt --embedders mobilenet-v2 \
-        --ks 16 32 64 128 256 --methods tart2 tart logreg-full lda ncm knn --out docs/tart2/images
-    tart eval --datasets sonar ionosphere pima --embedders features --ks 16 32 64 \
-        --methods tart2 tart logreg-full lda ncm knn --out docs/tart2/tables
+        --ks 16 32 64 128 256 $M --out docs/tart2/images
+    tart eval --datasets sonar ionosphere pima --embedders features --ks 16 32 64 $M --out docs/tart2/tables
 
     python scripts/tart2_report.py docs/tart2/text docs/tart2/audio docs/tart2/images -- docs/tart2/tables
 (folders after `--` form the separate "small tables" table).

@@ -62,12 +62,13 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         The reasoning module: None or "tart" the faithful module shipped with the package,
         "tart2" the shipped set-layout module (multi-class, its own input map), or a model folder.
     n_components : int, optional
-        PCA components kept. Default: the embedder's `projection_hint` if it has one, else the
+        PCA components kept (tart-2: the width of its map, default the module's 64). Default: the embedder's `projection_hint` if it has one, else the
         module's feature width (16; with the shipped module 16 beat the original's 8 components
         tiled twice on text, audio and images alike, see the README).
     fill : {"zeros", "tile"}, optional
         How dims beyond the kept components are filled (see `tart.projection`). Default: the
-        embedder's hint, else "zeros".
+        embedder's hint, else "zeros". `fill`, `projection` and `center` set the faithful module's
+        projection; tart-2 always uses its own map (`tart.projection.SetMap`).
     projection : {"class-mean", "pca"}, default "class-mean"
         The basis of the context projection (see `tart.projection`): "class-mean" puts the
         context's class-mean difference first, then PCA of the rest; "pca" is the original's.
@@ -86,12 +87,14 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         not for sentence encoders, audio or image features. With SmolLM2 it gained 1.3-2.0 points
         on imbalanced amazon_food contexts and up to 3.7 on balanced tweets (README).
     n_estimators : int, default 8
-        Random context orderings (or subsets, for long contexts) whose probabilities are averaged;
+        tart-2: label permutations (two classes: both orders, always). The faithful module:
+        random context orderings (or subsets, for long contexts) whose probabilities are averaged;
         all run in one batched pass. With the shipped module on amazon_food + SmolLM2 (balanced
         test, k = 16-256, 3 seeds), 8 orderings were within 0.5 points of 1 up to k = 64 and
         1.4-2.2 points better at k = 128-256.
     max_context : int, optional
-        Most context points one pass reads (default and ceiling: what the module holds).
+        Most context points one pass reads (default and ceiling: what the module holds; tart-2:
+        no limit by default, and subsets that keep every class when given).
     label_words : pair of str, optional
         Words for classes_[0] and classes_[1] in prompts of context-dependent embedders
         (default: the classes themselves when they are strings, else negative/positive).
@@ -102,7 +105,9 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         balanced context); a float in (0, 1) gives P(classes_[1]) instead; "uniform" leaves the
         module's output alone. On amazon_food (random contexts of the natural class mix, 1000
         test reviews; scripts/imbalanced.py) "context" gained 0.8-2.7 points at k = 32-256 on
-        top of center="balanced".
+        top of center="balanced". tart-2 was trained on imbalanced tasks and reads base rates from
+        the context itself: "context" leaves it alone, "uniform" and a float reweight its
+        probabilities by (prior / smoothed context frequency).
     device : str
         "auto" (CUDA when available), "cpu", "cuda", ...
     random_state : int or None

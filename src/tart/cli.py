@@ -115,8 +115,11 @@ def _eval_set(model, args) -> int:
 
     ks = tuple(args.ks or es.SET_KS)
     comps = tuple(args.components or es.COMPONENTS)
+    from tart.assets import home
+
     rows = es.evaluate_components(model, ks, comps, args.n_tasks, args.n_queries, args.n_raw, args.seed,
-                                  baselines=() if args.no_baselines else es.BASELINES)
+                                  baselines=() if args.no_baselines else es.BASELINES,
+                                  cache_file=home() / "synthetic_baselines.json")
     tart_rows = es.evaluate_tart_tasks(model, load_reasoner("tart"), tuple(k for k in ks if k <= 256),
                                        n_tasks=256, n_queries=64, seed=args.seed)
     if args.json:

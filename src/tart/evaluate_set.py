@@ -14,7 +14,10 @@ Accuracy against the sampled labels; CE is the mean log loss in nats.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,6 +28,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
+from tart.checkpoint import atomic_write_json
 from tart.evaluate import logreg_logits
 from tart.priors import COMPONENTS, MixturePrior
 from tart.projection import apply_set_map, fit_set_map
@@ -86,11 +90,15 @@ def _scores(proba_BML: np.ndarray, qy_BM: np.ndarray) -> tuple[float, float]:
 def evaluate_components(
     model: SetReasoner | None, ks=SET_KS, components=COMPONENTS, n_tasks: int = 64, n_queries: int = 64,
     n_raw: int = 64, seed: int = 1234, baselines=BASELINES, prior: MixturePrior | None = None,
+    cache_file: Path | None = None,
 ) -> list[dict]:
     """One row per (component, k): accuracy and CE of tart-2 and each baseline, and `best`, the
-    name of the most accurate baseline."""
+    name of the most accurate baseline. The baselines' scores depend only on the tasks, so with
+    `cache_file` (a JSON file) they are computed once per (component, k, sizes, seed, prior)."""
     L = model.config.n_classes if model is not None else 10
     prior = prior or MixturePrior(max_classes=L)
+    prior_key = hashlib.sha256(json.dumps(prior.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+    cache = json.loads(Path(cache_file).read_text()) if cache_file is not None and Path(cache_file).is_file() else {}
     rows = []
     for ci, comp in enumerate(components):
         for k in ks:
@@ -102,9 +110,15 @@ def evaluate_components(
                 proba = torch.softmax(set_logits(model, cx, cy, qx, t.n_classes_B), -1).double().numpy()
                 row["tart2_acc"], row["tart2_ce"] = _scores(proba, qy.numpy())
             for name in baselines:
-                proba = np.stack([baseline_proba(name, cx[b].numpy(), cy[b].numpy(), qx[b].numpy(), L)
-                                  for b in range(n_tasks)])
-                row[f"{name}_acc"], row[f"{name}_ce"] = _scores(proba, qy.numpy())
+                key = f"{comp}|{k}|{n_tasks}|{n_queries}|{n_raw}|{seed}|{L}|{name}|{prior_key}"
+                if key not in cache:
+                    proba = np.stack([baseline_proba(name, cx[b].numpy(), cy[b].numpy(), qx[b].numpy(), L)
+                                      for b in range(n_tasks)])
+                    cache[key] = _scores(proba, qy.numpy())
+                    if cache_file is not None:
+                        Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
+                        atomic_write_json(Path(cache_file), cache)
+                row[f"{name}_acc"], row[f"{name}_ce"] = cache[key]
             if baselines:
                 row["best"] = max(baselines, key=lambda b: row[f"{b}_acc"])
             rows.append(row)

@@ -269,9 +269,11 @@ def prior_from_dict(cfg: dict) -> MixturePrior:
 
 @dataclass
 class SetCurriculum:
-    """How tart-2's training batches are shaped: context sizes K (log-uniform in [k_min, k_max]),
-    raw widths D (log-uniform in [d_min, d_max]), `n_queries` per task, and as many tasks as fit
-    in `tokens` (K + n_queries tokens each), between 4 and the trainer's batch size."""
+    """How tart-2's training batches are shaped: context sizes K (log-uniform in [k_min, k_max];
+    in a share `large_frac` of the steps uniform in [k_max // 8, k_max] instead, since log-uniform
+    alone leaves large contexts rare), raw widths D (log-uniform in [d_min, d_max]), `n_queries`
+    per task, and as many tasks as fit in `tokens` (K + n_queries tokens each), between 4 and the
+    trainer's batch size."""
 
     k_min: int = 4
     k_max: int = 576
@@ -279,16 +281,21 @@ class SetCurriculum:
     d_max: int = 320
     n_queries: int = 64
     tokens: int = 12288
+    large_frac: float = 0.0
 
     def __post_init__(self) -> None:
         if not 2 <= self.k_min <= self.k_max or not 1 <= self.d_min <= self.d_max:
             raise ValueError(f"need 2 <= k_min <= k_max and 1 <= d_min <= d_max, got {self}")
+        if not 0.0 <= self.large_frac <= 1.0:
+            raise ValueError(f"large_frac must be in [0, 1], got {self.large_frac}")
         if self.n_queries < 1 or self.tokens < 1:
             raise ValueError(f"n_queries and tokens must be >= 1, got {self}")
 
     def shape(self, g: torch.Generator, max_batch: int) -> tuple[int, int, int]:
         """(tasks B, context size K, raw width D) of one step."""
         k = int(_log_uniform(self.k_min, self.k_max + 1, (), g).floor().clamp(self.k_min, self.k_max))
+        if self.large_frac and float(torch.rand((), generator=g)) < self.large_frac:
+            k = int(torch.randint(max(self.k_min, self.k_max // 8), self.k_max + 1, (), generator=g))
         d = int(_log_uniform(self.d_min, self.d_max + 1, (), g).floor().clamp(self.d_min, self.d_max))
         b = max(min(4, max_batch), min(max_batch, self.tokens // (k + self.n_queries)))
         return b, k, d

@@ -120,13 +120,14 @@ RECIPES: dict[str, dict] = {
         family="tart2", preset="cpu", steps=100_000, batch_size=64, lr=1e-3, min_lr=1e-4,
         schedule="cosine", warmup=500, amp="bf16", log_every=50, ckpt_every=250,
         keep_checkpoints=3, prior=priors.MixturePrior().to_dict(),
-        curriculum=asdict(priors.SetCurriculum()),
+        curriculum=asdict(priors.SetCurriculum(large_frac=0.5)),
     ),
     # tart-2 at full size on one H100/H200 (about 10 minutes): bf16 and compile there.
     "tart2-gpu": dict(
         family="tart2", preset="full", steps=6000, batch_size=128, lr=5e-4, min_lr=5e-5,
         schedule="cosine", warmup=500, log_every=50, ckpt_every=500,
-        prior=priors.MixturePrior().to_dict(), curriculum=asdict(priors.SetCurriculum(tokens=49152)),
+        prior=priors.MixturePrior().to_dict(),
+        curriculum=asdict(priors.SetCurriculum(tokens=49152, large_frac=0.5)),
     ),
     # tart-2 in seconds, for tests
     "tart2-tiny": dict(
