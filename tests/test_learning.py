@@ -1,7 +1,6 @@
 """A real learning test: the `quick` recipe (tiny preset) learns in-context logistic regression."""
 
 import time
-from dataclasses import replace
 
 import pytest
 import torch
@@ -11,12 +10,13 @@ from tart.train import recipe, train
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(2400)
 def test_tiny_preset_learns_in_context(tmp_path):
-    """All 4000 steps of the recipe (4.5 min on 2 free CPU cores). Bound by steps, not by time,
-    so a loaded machine makes it slower, not failing; a 10-minute cap only guards against hangs."""
+    """All 4000 steps of the recipe (4.5 min on 2 free CPU cores). Bound by steps, not by time:
+    a loaded machine makes it slower, not failing (a 600 s training cap here once cut it at 2654
+    steps on a busy machine and failed it); the 40-minute timeout only guards against hangs."""
     torch.set_num_threads(2)
-    cfg = replace(recipe("quick"), time_limit_s=600)
+    cfg = recipe("quick")
     t0 = time.perf_counter()
     model = train(cfg, tmp_path, progress=False)
     minutes = (time.perf_counter() - t0) / 60
