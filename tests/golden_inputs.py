@@ -18,7 +18,7 @@ def golden_inputs_tart2():
     """tart-2: 3 tasks of 40 context points with 3 classes and 8 queries, 64 dims, seed 20261129
     (the module's own inputs, after the map: the map has its own tests)."""
     g = torch.Generator().manual_seed(20261129)
-    y = torch.randint(0, 3, (3, 40), generator=g)
+    y = torch.randint(0, 3, (3, 48), generator=g)
     x = torch.randn(3, 48, 64, generator=g)
-    x[:, :40, :3] += 2.0 * torch.nn.functional.one_hot(y, 3)
-    return x[:, :40], y, x[:, 40:]
+    x[..., :3] += 3.0 * torch.nn.functional.one_hot(y, 3)  # class c shifts dim c, queries too
+    return x[:, :40], y[:, :40], x[:, 40:]

@@ -103,10 +103,31 @@ def test_class_prior_reweights(tiny):
 
 
 def test_shipped_tart2_learns_from_a_few_examples():
-    """The shipped module, through the classifier, on Gaussian blobs in 30 dims: far above chance
-    (it would be at chance with untrained or mis-loaded weights)."""
+    """The shipped module through the classifier, on Gaussian blobs in 30 dims with 2 and 5
+    classes (40 examples each): within 3 points of shrinkage LDA (the plug-in rule for these
+    tasks) and far above chance, which untrained or mis-loaded weights would not be."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
     for L in (2, 5):
         X, y = _blobs(40 * L + 400, D=30, L=L, seed=L, sep=2.0)
-        clf = TartClassifier(reasoner="tart2").fit(X[: 40 * L], y[: 40 * L])
-        acc = (clf.predict(X[40 * L :]) == y[40 * L :]).mean()
-        assert acc > 0.85, (L, acc)
+        n = 40 * L
+        acc = (TartClassifier(reasoner="tart2").fit(X[:n], y[:n]).predict(X[n:]) == y[n:]).mean()
+        lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(X[:n], y[:n])
+        ref = (lda.predict(X[n:]) == y[n:]).mean()
+        assert acc > ref - 0.03 and acc > 1 / L + 0.4, (L, acc, ref)
+
+
+def test_shipped_tart2_is_nearly_label_symmetric():
+    """Trained with permuted class ids, the module itself (one pass, no averaging) gives nearly
+    the same probabilities when the two labels are swapped."""
+    from tart import load_reasoner
+
+    model = load_reasoner("tart2")
+    X, y = _blobs(140, D=30, seed=3, sep=1.0)
+    m = SetMap(64).fit(X[:40], y[:40])
+    cx, qx = torch.from_numpy(m.transform(X[:40])), torch.from_numpy(m.transform(X[40:]))
+    cy = torch.from_numpy(y[:40])
+    p = torch.softmax(model.predict(cx, cy, qx), -1)
+    p_swapped = torch.softmax(model.predict(cx, 1 - cy, qx), -1).flip(-1)
+    assert (p - p_swapped).abs().max() < 0.1
+    assert (p.argmax(-1) == p_swapped.argmax(-1)).float().mean() > 0.95

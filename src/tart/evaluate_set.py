@@ -100,9 +100,9 @@ def evaluate_components(
     prior_key = hashlib.sha256(json.dumps(prior.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
     cache = json.loads(Path(cache_file).read_text()) if cache_file is not None and Path(cache_file).is_file() else {}
     rows = []
-    for ci, comp in enumerate(components):
-        for k in ks:
-            g = torch.Generator().manual_seed(seed + 1000 * ci + k)
+    for comp in components:
+        for k in ks:  # each (component, k) has its own draw, whatever else is evaluated
+            g = torch.Generator().manual_seed(seed + 1000 * COMPONENTS.index(comp) + k)
             t = prior.sample(n_tasks, k + n_queries, n_raw, g, components=(comp,))
             cx, cy, qx, qy = t.x_BND[:, :k], t.y_BN[:, :k], t.x_BND[:, k:], t.y_BN[:, k:]
             row: dict = {"component": comp, "k": k, "n_tasks": n_tasks, "n_queries": n_queries, "n_raw": n_raw}
