@@ -49,8 +49,8 @@ def section(title: str, folders: list[str]) -> str:
     ks = sorted({k for _, _, k in acc})
     lines = [f"## {title}", "", f"Runs: {', '.join(f'`{f}`' for f in folders)}. Mean accuracy over seeds.", ""]
     # summary: mean over the pairs that have every method at that k
-    lines += ["| k | pairs | " + " | ".join(SHOWN) + " | best baseline | tart2 - best (points) |",
-              "|" + "---|" * (len(SHOWN) + 4)]
+    lines += ["| k | pairs | " + " | ".join(SHOWN) + " | best baseline | tart2 - best (points) | tart - best |",
+              "|" + "---|" * (len(SHOWN) + 5)]
     for k in ks:
         full = [p for p in pairs if all((p, m, k) in acc for m in SHOWN)]
         if not full:
@@ -58,7 +58,7 @@ def section(title: str, folders: list[str]) -> str:
         mean = {m: np.mean([acc[p, m, k] for p in full]) for m in SHOWN}
         best = max(BASELINES, key=mean.get)
         lines.append(f"| {k} | {len(full)} | " + " | ".join(f"{mean[m]:.3f}" for m in SHOWN)
-                     + f" | {best} | {100 * (mean['tart2'] - mean[best]):+.1f} |")
+                     + f" | {best} | {100 * (mean['tart2'] - mean[best]):+.1f} | {100 * (mean['tart'] - mean[best]):+.1f} |")
     lines += ["", "Per pair (tart2 - best baseline of that pair, points):", "",
               "| pair | " + " | ".join(f"k={k}" for k in ks) + " |", "|" + "---|" * (len(ks) + 1)]
     for p in pairs:
