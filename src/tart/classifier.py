@@ -227,8 +227,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = isinstance(self.reasoner, (str, SetReasoner)) and (
-            isinstance(self.reasoner, SetReasoner) or self.reasoner == "tart2")
+        tags.classifier_tags.multi_class = isinstance(self.reasoner, SetReasoner) or self.reasoner == "tart2"
         if self.embedder is not None:
             tags.input_tags.two_d_array = False
             tags.input_tags.string = True
