@@ -9,6 +9,7 @@ Nothing is ever pickled: training state (optimizer moments, RNG states) is safet
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -155,6 +156,25 @@ def check_state(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor
         problems.append("shape mismatches (does config.json match the weights?) " + "; ".join(shapes[:8]))
     if problems:
         raise CheckpointError(f"{path}: checkpoint does not match its config: " + "; ".join(problems))
+
+
+class ConfigMixin:
+    """`to_dict` / `from_dict` for a model config dataclass. config.json's bookkeeping keys
+    (`model_type`, `preset`) are ignored; any other unknown key is a ValueError naming the
+    subclass's `config_name`."""
+
+    config_name = "model"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, cfg: dict):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(cfg) - known - {"model_type", "preset"}
+        if unknown:
+            raise ValueError(f"unknown {cls.config_name} config keys: {sorted(unknown)}")
+        return cls(**{k: v for k, v in cfg.items() if k in known})
 
 
 class PretrainedMixin:

@@ -173,10 +173,10 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         if self.n_estimators < 1:
             raise ValueError(f"n_estimators must be >= 1, got {self.n_estimators}")
         cfg = self.reasoner_.config
-        limit = 10**9 if set_module else cfg.max_points - 1
-        if self.max_context is not None and not 1 <= self.max_context <= limit:
-            raise ValueError(f"max_context must be in [1, {limit}] for this module, got {self.max_context}")
-        self.max_context_ = self.max_context or limit
+        limit = None if set_module else cfg.max_points - 1  # tart-2 reads any number of points
+        if self.max_context is not None and not 1 <= self.max_context <= (limit or self.max_context):
+            raise ValueError(f"max_context must be in [1, {limit or 'any'}] for this module, got {self.max_context}")
+        self.max_context_ = self.max_context or limit or len(y01)
         self.y_ = y01.astype(np.int64)
         if set_module:
             self.class_weight_ = self._class_weight()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -111,12 +112,11 @@ def cmd_eval(args) -> int:
 
 def _eval_set(model, args) -> int:
     from tart import evaluate_set as es
+    from tart.assets import home
     from tart.pretrained import load_reasoner
 
     ks = tuple(args.ks or es.SET_KS)
     comps = tuple(args.components or es.COMPONENTS)
-    from tart.assets import home
-
     rows = es.evaluate_components(model, ks, comps, args.n_tasks, args.n_queries, args.n_raw, args.seed,
                                   baselines=() if args.no_baselines else es.BASELINES,
                                   cache_file=home() / "synthetic_baselines.json")
@@ -127,7 +127,7 @@ def _eval_set(model, args) -> int:
     else:
         print(es.format_components(rows) + "\n\n" + es.format_tart_tasks(tart_rows))
     if args.report:
-        cmd = "tart " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("tart") else "tart eval-synthetic ..."
+        cmd = "tart " + shlex.join(args.argv)
         text = (f"# tart-2 on synthetic tasks\n\nWritten by `{cmd}`.\n\n## Each prior component "
                 f"({args.n_tasks} tasks x {args.n_queries} queries per row, raw width {args.n_raw})\n\n"
                 f"{es.format_components(rows)}\n\n## TART's own tasks (d = 16, alpha = 10; 256 tasks x 64 "
@@ -172,7 +172,7 @@ def _add_bench(sub) -> None:
     p.add_argument("--family", default="tart", choices=["tart", "tart2"])
     p.add_argument("--set-preset", default="cpu", choices=sorted(SET_PRESETS), help="tart2's preset")
     p.add_argument("--preset", default="tart", choices=sorted(PRESETS))
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=None, help="default: 128 (tart), 32 (tart2)")
     p.add_argument("--points", type=int, default=258, help="points per sequence (2 tokens each)")
     p.add_argument("--steps", type=int, default=None, help="timed steps (default: by device)")
     p.add_argument("--compile", action="store_true", help="also torch.compile our model")
@@ -196,11 +196,11 @@ def cmd_bench(args) -> int:
     from tart.bench import speed
 
     if args.command == "bench-train" and args.family == "tart2":
-        result = speed.bench_train_set(args.set_preset, args.preset, min(args.batch_size, 32), args.points,
+        result = speed.bench_train_set(args.set_preset, args.preset, args.batch_size or 32, args.points,
                                        steps=args.steps, device=args.device)
     elif args.command == "bench-train":
         result = speed.bench_train(
-            args.preset, args.batch_size, args.points, args.steps, args.compile, args.device
+            args.preset, args.batch_size or 128, args.points, args.steps, args.compile, args.device
         )
     elif args.family == "tart2":
         result = speed.bench_inference_set(args.set_preset, args.preset, tuple(args.ks or (256, 2048)),
@@ -315,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_demo(sub)
     _add_eval_grid(sub)
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for reports that name their command
     handlers = {"train": cmd_train, "eval-synthetic": cmd_eval, "export-model": cmd_export,
                 "assets": cmd_assets, "bench-embed": embed_bench.run,
                 "demo": cmd_demo, "eval": cmd_eval_grid}

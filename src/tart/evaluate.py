@@ -42,7 +42,8 @@ def logreg_logits(cx_KD: np.ndarray, cy_K: np.ndarray, qx_MD: np.ndarray, alpha:
     return clf.decision_function(qx_MD)
 
 
-def _scores(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+def binary_scores(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(accuracy, mean binary cross-entropy in nats) of logits against 0/1 labels."""
     acc = ((logits > 0).float() == y).float().mean().item()
     ce = F.binary_cross_entropy_with_logits(logits.float(), y).item()
     return acc, ce
@@ -83,14 +84,14 @@ def evaluate_synthetic(
                 model.predict(cx[i : i + task_batch], cy[i : i + task_batch], qx[i : i + task_batch]).cpu()
                 for i in range(0, n_tasks, task_batch)
             ])
-            row["tart_acc"], row["tart_ce"] = _scores(logits, qy)
+            row["tart_acc"], row["tart_ce"] = binary_scores(logits, qy)
         if baselines:
             lr = torch.from_numpy(np.stack([
                 logreg_logits(cx[i].numpy(), cy[i].numpy(), qx[i].numpy(), prior.alpha)
                 for i in range(n_tasks)
             ])).float()
-            row["logreg_acc"], row["logreg_ce"] = _scores(lr, qy)
-            row["bayes_acc"], row["bayes_ce"] = _scores(task.bayes_logits()[:, k:], qy)
+            row["logreg_acc"], row["logreg_ce"] = binary_scores(lr, qy)
+            row["bayes_acc"], row["bayes_ce"] = binary_scores(task.bayes_logits()[:, k:], qy)
         rows.append(row)
     return rows
 

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -29,7 +28,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from tart.checkpoint import atomic_write_json
-from tart.evaluate import logreg_logits
+from tart.evaluate import binary_scores, logreg_logits
 from tart.priors import COMPONENTS, MixturePrior
 from tart.projection import apply_set_map, fit_set_map
 from tart.set_reasoner import SetReasoner
@@ -138,21 +137,16 @@ def evaluate_tart_tasks(model: SetReasoner, faithful=None, ks=(8, 16, 32, 64, 12
         cx, cy, qx, qy = task.x_BND[:, :k], task.y_BN[:, :k], task.x_BND[:, k:], task.y_BN[:, k:]
         row: dict = {"k": k, "n_tasks": n_tasks, "n_queries": n_queries}
         logits = set_logits(model, cx, cy.long(), qx, torch.full((n_tasks,), 2))
-        row["tart2_acc"], row["tart2_ce"] = _binary_scores(logits[..., 1] - logits[..., 0], qy)
+        row["tart2_acc"], row["tart2_ce"] = binary_scores(logits[..., 1] - logits[..., 0], qy)
         if faithful is not None and k + 1 <= faithful.config.max_points:
             f = torch.cat([faithful.predict(cx[i : i + 64], cy[i : i + 64], qx[i : i + 64]).cpu()
                            for i in range(0, n_tasks, 64)])
-            row["tart_acc"], row["tart_ce"] = _binary_scores(f, qy)
+            row["tart_acc"], row["tart_ce"] = binary_scores(f, qy)
         lr = torch.from_numpy(np.stack([logreg_logits(cx[i].numpy(), cy[i].numpy(), qx[i].numpy(), prior.alpha)
                                         for i in range(n_tasks)])).float()
-        row["logreg_acc"], row["logreg_ce"] = _binary_scores(lr, qy)
+        row["logreg_acc"], row["logreg_ce"] = binary_scores(lr, qy)
         rows.append(row)
     return rows
-
-
-def _binary_scores(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    acc = ((logits > 0).float() == y).float().mean().item()
-    return acc, F.binary_cross_entropy_with_logits(logits.float(), y.float()).item()
 
 
 def format_components(rows: list[dict]) -> str:

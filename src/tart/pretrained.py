@@ -18,9 +18,8 @@ from pathlib import Path
 
 import torch
 
-from tart.checkpoint import atomic_write_bytes, atomic_write_json
+from tart.checkpoint import CheckpointError, atomic_write_bytes, atomic_write_json
 from tart.evaluate import DEFAULT_KS, evaluate_synthetic, format_table
-from tart.checkpoint import CheckpointError
 from tart.reasoner import Reasoner
 from tart.set_reasoner import MODEL_TYPE as SET_MODEL_TYPE
 from tart.set_reasoner import SetReasoner
@@ -42,9 +41,10 @@ def load_reasoner(
 ) -> Reasoner | SetReasoner:
     """Load a reasoning module: None or "tart" the shipped faithful module, "tart2" the shipped
     set-layout module, else a model folder (its config.json's model_type picks the family)."""
-    folder = default_model_dir(str(path or "tart")) if path is None or str(path) in SHIPPED else Path(path)
-    if str(path) in SHIPPED and not (folder / "config.json").is_file():
-        raise CheckpointError(f"the shipped module {path!r} is missing from {folder}")
+    name = "tart" if path is None else str(path)
+    folder = default_model_dir(name) if name in SHIPPED else Path(path)
+    if name in SHIPPED and not (folder / "config.json").is_file():
+        raise CheckpointError(f"the shipped module {name!r} is missing from {folder}")
     return module_class(folder).from_pretrained(folder, device=device, dtype=dtype)
 
 

@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 import torch
 
+from tart.projection import apply_set_map, fit_set_map
+
 COMPONENTS = ("logistic", "softmax", "gaussian", "clusters", "mlp")
 
 
@@ -123,12 +125,14 @@ def _uniform_int(lo: int, hi: int, shape, g) -> torch.Tensor:
     return torch.randint(lo, hi + 1, shape, generator=g)
 
 
-def _space(prior: MixturePrior, B: int, D: int, R: int, g):
-    """A raw space per task: (noise sampler, signal readout). Returns (sqrt_lam_BD, Q_BDD, idx_BR).
+def _space(prior: MixturePrior, B: int, D: int, g):
+    """A raw space per task: returns (sqrt_lam_BD, Q_BDD, idx_BR).
 
-    Covariance Q diag(lambda) Q^T with lambda_j = j^-beta; the signal lives along R of the
-    eigen-directions, chosen with a bias towards the larger-variance ones.
+    Covariance Q diag(lambda) Q^T with lambda_j = j^-beta; the signal lives along R (drawn in
+    [1, min(D, max_signal_dims)], shared by the batch) of the eigen-directions, chosen with a bias
+    towards the larger-variance ones.
     """
+    R = int(_uniform_int(1, min(D, prior.max_signal_dims), (), g))
     beta_B1 = prior.beta_range[0] + (prior.beta_range[1] - prior.beta_range[0]) * torch.rand(B, 1, generator=g)
     lam_BD = torch.arange(1, D + 1).float()[None] ** -beta_B1
     Q_BDD = torch.linalg.qr(torch.randn(B, D, D, generator=g))[0]
@@ -137,7 +141,7 @@ def _space(prior: MixturePrior, B: int, D: int, R: int, g):
     return lam_BD.sqrt(), Q_BDD, idx_BR
 
 
-def _noise(sqrt_lam_BD, Q_BDD, N: int, g) -> torch.Tensor:
+def _noise(sqrt_lam_BD, N: int, g) -> torch.Tensor:
     """Spectral coordinates e [B, N, D] ~ N(0, diag(lambda))."""
     B, D = sqrt_lam_BD.shape
     return torch.randn(B, N, D, generator=g) * sqrt_lam_BD[:, None]
@@ -153,16 +157,10 @@ def _signal(e_BND, sqrt_lam_BD, idx_BR) -> torch.Tensor:
     return e_BND.gather(2, idx_BNR) / sqrt_lam_BD.gather(1, idx_BR)[:, None]
 
 
-def _signal_dims(prior: MixturePrior, D: int, lo: int = 1) -> int:
-    return min(D, prior.max_signal_dims), max(1, min(lo, D))
-
-
 def _discriminative(prior, B, N, D, g, n_classes_B, head):
     """Shared body of logistic / softmax / mlp: z from the noise, labels from `head(z)` logits."""
-    hi, lo = _signal_dims(prior, D)
-    R = int(_uniform_int(lo, hi, (), g))
-    sqrt_lam, Q, idx = _space(prior, B, D, R, g)
-    e = _noise(sqrt_lam, Q, N, g)
+    sqrt_lam, Q, idx = _space(prior, B, D, g)
+    e = _noise(sqrt_lam, N, g)
     z_BNR = _signal(e, sqrt_lam, idx)
     logits_BNL = head(z_BNR)
     L = logits_BNL.shape[-1]
@@ -221,9 +219,8 @@ def _generative(prior, B, N, D, g, clusters_per_class: int):
     """Gaussian classes (or clusters) sharing the task's anisotropic noise; means low-rank."""
     L = prior.max_classes
     n_classes = _uniform_int(2, L, (B,), g)
-    hi, lo = _signal_dims(prior, D)
-    R = int(_uniform_int(lo, hi, (), g))
-    sqrt_lam, Q, idx = _space(prior, B, D, R, g)
+    sqrt_lam, Q, idx = _space(prior, B, D, g)
+    R = idx.shape[1]
     # class proportions: Dirichlet with a concentration from strongly imbalanced to balanced
     conc_B1 = _log_uniform(0.5, 50.0, (B, 1), g)
     props_BL = torch._standard_gamma(conc_B1.expand(B, L).contiguous(), generator=g)
@@ -237,7 +234,7 @@ def _generative(prior, B, N, D, g, clusters_per_class: int):
     means_BLPR = torch.randn(B, L, P, R, generator=g) * sep_B[:, None, None, None]
     if P > 1:  # clusters of a class scatter around the class centre
         means_BLPR = means_BLPR[:, :, :1] + 0.7 * sep_B[:, None, None, None] * torch.randn(B, L, P, R, generator=g)
-    e = _noise(sqrt_lam, Q, N, g)
+    e = _noise(sqrt_lam, N, g)
     mu_BNR = means_BLPR[torch.arange(B)[:, None], y_BN, sub_BN]  # in signal units
     offset_BNR = mu_BNR * sqrt_lam.gather(1, idx)[:, None]
     e = e.scatter_add(2, idx[:, None].expand(-1, N, -1), offset_BNR)
@@ -321,8 +318,6 @@ def sample_set_batch(prior: MixturePrior, curriculum: SetCurriculum, n_dims: int
     """One training batch: raw tasks from the prior (drawn on the CPU with `generator`), each
     mapped on `device` by the input map fitted on its own context (`tart.projection.fit_set_map`),
     exactly as the classifier maps real features."""
-    from tart.projection import apply_set_map, fit_set_map
-
     B, K, D = shape or curriculum.shape(generator, max_batch)
     t = prior.sample(B, K + curriculum.n_queries, D, generator, components)
     x_BND, y_BN = t.x_BND.to(device), t.y_BN.to(device)

@@ -15,7 +15,7 @@ C width (n_embd), H heads.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -25,7 +25,9 @@ from tart import checkpoint
 
 
 @dataclass
-class ReasonerConfig:
+class ReasonerConfig(checkpoint.ConfigMixin):
+    config_name = "reasoner"
+
     n_dims: int = 16  # feature width d of x (and of the y token)
     n_positions: int = 516  # learned positions, in tokens (2 per labelled point)
     n_embd: int = 256
@@ -45,16 +47,6 @@ class ReasonerConfig:
         """Most labelled points a sequence can hold (context points + the one being predicted)."""
         return self.n_positions // 2
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, cfg: dict) -> "ReasonerConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(cfg) - known - {"model_type", "preset"}
-        if unknown:
-            raise ValueError(f"unknown reasoner config keys: {sorted(unknown)}")
-        return cls(**{k: v for k, v in cfg.items() if k in known})
 
 
 PRESETS: dict[str, ReasonerConfig] = {

@@ -18,7 +18,7 @@ H heads, c head width, L classes (n_classes).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -30,7 +30,9 @@ MODEL_TYPE = "tart-set-reasoner"
 
 
 @dataclass
-class SetReasonerConfig:
+class SetReasonerConfig(checkpoint.ConfigMixin):
+    config_name = "set-reasoner"
+
     n_dims: int = 64  # feature width d (fewer real dims are zero-filled)
     n_classes: int = 10  # most classes one task can have (C_max)
     n_embd: int = 128
@@ -47,16 +49,6 @@ class SetReasonerConfig:
         if self.n_classes < 2:
             raise ValueError(f"n_classes must be >= 2, got {self.n_classes}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, cfg: dict) -> "SetReasonerConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(cfg) - known - {"model_type", "preset"}
-        if unknown:
-            raise ValueError(f"unknown set-reasoner config keys: {sorted(unknown)}")
-        return cls(**{k: v for k, v in cfg.items() if k in known})
 
 
 PRESETS: dict[str, SetReasonerConfig] = {

@@ -227,12 +227,13 @@ def save_checkpoint(out_dir: Path, model: Reasoner, opt, cfg: TrainConfig, step:
 def train_step(model, opt, task, autocast=None, grad_clip: float = 1.0) -> float:
     """One optimiser step on a batch of tasks, returns the loss. TART: BCE at every x position,
     averaged. tart-2 (a `SetBatch`): cross-entropy of every query over its task's classes."""
+    set_batch = isinstance(task, priors.SetBatch)
     with autocast or nullcontext():
-        if isinstance(task, priors.SetBatch):
+        if set_batch:
             logits = model(task.cx_BKd, task.cy_BK, task.qx_BMd, task.n_classes_B)
         else:
             logits = model(task.x_BND, task.y_BN)
-    if isinstance(task, priors.SetBatch):
+    if set_batch:
         loss = F.cross_entropy(logits.float().flatten(0, 1), task.qy_BM.flatten())
     else:
         loss = F.binary_cross_entropy_with_logits(logits.float(), task.y_BN)

@@ -167,7 +167,7 @@ def bench_train_set(
     return {
         "benchmark": "train-set", **_device_info(dev), "set_preset": set_preset, "tart_preset": tart_preset,
         "batch_size": batch_size, "points": points, "n_queries": n_queries, "n_raw": n_raw, "timed_steps": steps,
-        "amp": "bf16" if autocast.__class__.__name__ == "autocast" else "fp32", "map_s_per_step": map_s,
+        "amp": "bf16" if isinstance(autocast, torch.autocast) else "fp32", "map_s_per_step": map_s,
         "tart2": out["tart2"], "tart": out["tart"],
         "examples_ratio": out["tart2"]["examples_per_s"] / out["tart"]["examples_per_s"],
     }
