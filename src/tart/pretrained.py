@@ -202,7 +202,7 @@ def _export_set(model: SetReasoner, out_dir: Path, summary: dict, hardware: str,
 
 Fresh tasks of each prior component in 64 raw dims, {n_tasks} tasks x {n_queries} queries per
 cell, seed {seed}; rows in `{EVAL_FILE}`. The classical learners on the same tasks:
-`tart eval-synthetic --model tart2 --report docs/tart2_synthetic.md`.
+`tart eval-synthetic --model tart2 --n-tasks 64 --report docs/tart2_synthetic.md`.
 
 {table}
 
