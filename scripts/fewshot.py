@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from tart import TartClassifier
-from tart.bench.fewshot import balanced_test, fewshot_grid, logreg_full, logreg_projected, summarize
+from tart.eval.fewshot import balanced_test, fewshot_grid, logreg_full, logreg_projected, summarize
 from tart.datasets import load_dataset
 from tart.embed import CachedEmbedder, get_embedder
 

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from tart import TartClassifier
-from tart.bench.fewshot import balanced_test
+from tart.eval.fewshot import balanced_test
 from tart.classifier import ORIGINAL_SETTINGS
 from tart.datasets import load_dataset
 from tart.embed import CachedEmbedder, get_embedder

@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from tart.bench.grid import read_runs  # noqa: E402
+from tart.eval.grid import read_runs  # noqa: E402
 
 BASELINES = ("logreg-full", "lda", "ncm", "knn")
 SHOWN = ("tart2", "tart", *BASELINES)

@@ -6,7 +6,7 @@ import torch
 
 from tart.bench.speed import bench_inference, bench_train, format_result
 from tart.cli import main as cli_main
-from tart.evaluate import evaluate_synthetic, format_table, logreg_logits
+from tart.eval.synthetic import evaluate_synthetic, format_table, logreg_logits
 
 
 def test_baselines_order_and_rise_with_k():

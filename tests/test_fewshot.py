@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tart.bench.fewshot import balanced_context, balanced_test, fewshot_grid, summarize
+from tart.eval.fewshot import balanced_context, balanced_test, fewshot_grid, summarize
 
 
 def test_contexts_are_balanced_and_nested():

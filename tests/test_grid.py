@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from conftest import needs_asset
-from tart.bench import grid
-from tart.bench.grid import METHODS, Method, read_runs, run_grid
+from tart.eval import grid
+from tart.eval.grid import METHODS, Method, read_runs, run_grid
 from tart.datasets import TextDataset
 from tart.reasoner import Reasoner, preset
 from test_embed import tiny_path  # noqa: F401  (fixture)
@@ -188,7 +188,7 @@ def test_cli_end_to_end(tmp_path, monkeypatch, tiny_path, tiny_reasoner):  # noq
 
 
 def test_linear_head_and_lora_on_the_tiny_llama(tiny_path):  # noqa: F811
-    from tart.bench.finetune import linear_head, lora
+    from tart.eval.finetune import linear_head, lora
 
     rng = np.random.default_rng(0)
     y = np.array([0, 1] * 20)
@@ -202,7 +202,7 @@ def test_linear_head_and_lora_on_the_tiny_llama(tiny_path):  # noqa: F811
 
 @needs_asset("minilm")
 def test_setfit_on_the_packaged_minilm():
-    from tart.bench.finetune import setfit
+    from tart.eval.finetune import setfit
 
     texts, y = _texts(12, 4)
     pred = setfit(texts[:8], y[:8], texts[8:], num_iterations=1, max_steps=2, batch_size=4)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import needs_asset
-from tart.bench.icl import CONTENT_FREE, ICLClassifier, _two_way
+from tart.eval.icl import CONTENT_FREE, ICLClassifier, _two_way
 from test_embed import CORPUS, _fp32_for_exactness_checks, tiny_path  # noqa: F401  (fixtures)
 
 

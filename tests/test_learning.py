@@ -5,7 +5,7 @@ import time
 import pytest
 import torch
 
-from tart.evaluate import evaluate_synthetic
+from tart.eval.synthetic import evaluate_synthetic
 from tart.train import recipe, train
 
 

@@ -9,7 +9,7 @@ import torch
 from golden_inputs import GOLDEN_FILE, golden_inputs
 from tart import load_reasoner
 from tart.cli import main as cli_main
-from tart.evaluate import evaluate_synthetic
+from tart.eval.synthetic import evaluate_synthetic
 from tart.pretrained import CARD_FILE, EVAL_FILE, _phases, default_model_dir, sha256, training_summary
 from tart.synthetic import Curriculum
 from tart.train import TrainConfig, train
@@ -103,7 +103,7 @@ def test_shipped_tart2_loads_offline_with_golden_predictions():
 
 
 def test_shipped_tart2_eval_reproduces_its_card():
-    from tart.evaluate_set import evaluate_components
+    from tart.eval.synthetic_set import evaluate_components
 
     shipped = json.loads((default_model_dir("tart2") / EVAL_FILE).read_text())
     spec = shipped["spec"]

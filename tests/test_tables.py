@@ -17,8 +17,8 @@ import rdata
 
 from conftest import needs_asset
 from tart import assets
-from tart.bench.fewshot import lda, ncm
-from tart.bench.grid import DEFAULT_METHODS, METHODS, PROBES, read_runs, run_grid
+from tart.eval.fewshot import lda, ncm
+from tart.eval.grid import DEFAULT_METHODS, METHODS, PROBES, read_runs, run_grid
 from tart.datasets import MediaDataset, available_datasets, load_dataset
 from tart.embed import CachedEmbedder, FeatureEmbedder, get_embedder
 

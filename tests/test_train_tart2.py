@@ -6,7 +6,7 @@ from dataclasses import asdict, replace
 import pytest
 import torch
 
-from tart import evaluate_set as es
+from tart.eval import synthetic_set as es
 from tart.bench.speed import bench_inference_set, bench_train_set, format_result
 from tart.cli import main as cli_main
 from tart.pretrained import CARD_FILE, EVAL_FILE, load_reasoner, sha256

@@ -95,7 +95,7 @@ def _add_eval(sub) -> None:
 
 
 def cmd_eval(args) -> int:
-    from tart.evaluate import evaluate_synthetic, format_table
+    from tart.eval.synthetic import evaluate_synthetic, format_table
     from tart.pretrained import load_reasoner
     from tart.train import resolve_device
 
@@ -111,7 +111,7 @@ def cmd_eval(args) -> int:
 
 
 def _eval_set(model, args) -> int:
-    from tart import evaluate_set as es
+    from tart.eval import synthetic_set as es
     from tart.assets import home
     from tart.pretrained import load_reasoner
 
@@ -253,14 +253,14 @@ def _add_demo(sub) -> None:
 
 
 def cmd_demo(args) -> int:
-    from tart.demo import run_demo
+    from tart.eval.demo import run_demo
 
     run_demo(args.out, tuple(args.ks), tuple(args.seeds), args.n_test, args.pool, args.dataset, args.model)
     return 0
 
 
 def _add_eval_grid(sub) -> None:
-    from tart.bench.grid import DEFAULT_KS, DEFAULT_METHODS, METHODS
+    from tart.eval.grid import DEFAULT_KS, DEFAULT_METHODS, METHODS
 
     p = sub.add_parser("eval", help="the evaluation grid: TART vs in-context learning, probes, "
                                     "fine-tuning (resumable)")
@@ -285,7 +285,7 @@ def _add_eval_grid(sub) -> None:
 
 
 def cmd_eval_grid(args) -> int:
-    from tart.bench.grid import run_grid, write_reports
+    from tart.eval.grid import run_grid, write_reports
 
     if args.report_only:
         print(f"wrote {write_reports(args.out)}")

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from tart.checkpoint import CheckpointError, atomic_write_bytes, atomic_write_json
-from tart.evaluate import DEFAULT_KS, evaluate_synthetic, format_table
+from tart.eval.synthetic import DEFAULT_KS, evaluate_synthetic, format_table
 from tart.reasoner import Reasoner
 from tart.set_reasoner import MODEL_TYPE as SET_MODEL_TYPE
 from tart.set_reasoner import SetReasoner
@@ -168,7 +168,7 @@ def _export_set(model: SetReasoner, out_dir: Path, summary: dict, hardware: str,
                 n_queries: int, seed: int, notes: str, dtype) -> dict:
     """The card and evaluation of a tart-2 module: each prior component (tart-2 alone; the
     baselines' table is `tart eval-synthetic --model tart2 --report ...`) and TART's tasks."""
-    from tart import evaluate_set as es
+    from tart.eval import synthetic_set as es
 
     rows = es.evaluate_components(model, n_tasks=n_tasks, n_queries=n_queries, seed=seed, baselines=())
     tart_rows = es.evaluate_tart_tasks(model, load_reasoner("tart"), seed=seed)

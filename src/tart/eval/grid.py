@@ -3,7 +3,7 @@
 Grid: data sets x embedders x k x seeds x methods. For a (data set, embedder) pair, a fixed pool of
 training items (`pool`, drawn once with seed 0) and a fixed class-balanced test set (`n_test`) are
 embedded once through `CachedEmbedder`; for each seed the contexts are class-balanced and nested in
-k (`tart.bench.fewshot.balanced_context`). Every method sees the same context and test set.
+k (`tart.eval.fewshot.balanced_context`). Every method sees the same context and test set.
 
 A method is a named `fn(context, test) -> predictions` (`Context` carries the raw items, their
 stream embeddings and labels; `Test` the items and embeddings, never the labels) with what it
@@ -184,7 +184,7 @@ def _tart_in_context(mode: str) -> Callable[[Context, Test], np.ndarray]:
 
 def _icl_scores(ctx: Context, test: Test) -> tuple[np.ndarray, float]:
     """Raw log-odds on the test set and the content-free log-odds: one pass for both ICL rows."""
-    from tart.bench.icl import ICLClassifier
+    from tart.eval.icl import ICLClassifier
 
     task = ctx.task
 
@@ -215,7 +215,7 @@ def m_icl_calibrated(ctx: Context, test: Test) -> np.ndarray:
 
 def m_logreg_projected(ctx: Context, test: Test) -> np.ndarray:
     """Logistic regression on the projected features TART reads."""
-    from tart.bench.fewshot import logreg_projected
+    from tart.eval.fewshot import logreg_projected
 
     hint = getattr(ctx.task.emb, "projection_hint", None) or {}
     return logreg_projected(ctx.X, ctx.y, test.X, n_components=hint.get("n_components", 16))
@@ -223,21 +223,21 @@ def m_logreg_projected(ctx: Context, test: Test) -> np.ndarray:
 
 def m_logreg_full(ctx: Context, test: Test) -> np.ndarray:
     """Logistic regression on the full standardised embeddings, C by cross-validation."""
-    from tart.bench.fewshot import logreg_full
+    from tart.eval.fewshot import logreg_full
 
     return logreg_full(ctx.X, ctx.y, test.X)
 
 
 def m_lda(ctx: Context, test: Test) -> np.ndarray:
     """Shrinkage LDA (lsqr, Ledoit-Wolf) on the embeddings standardised on the context."""
-    from tart.bench.fewshot import lda
+    from tart.eval.fewshot import lda
 
     return lda(ctx.X, ctx.y, test.X)
 
 
 def m_ncm(ctx: Context, test: Test) -> np.ndarray:
     """Nearest class mean of the context embeddings, by cosine similarity."""
-    from tart.bench.fewshot import ncm
+    from tart.eval.fewshot import ncm
 
     return ncm(ctx.X, ctx.y, test.X)
 
@@ -258,19 +258,19 @@ def m_knn(ctx: Context, test: Test) -> np.ndarray:
 
 
 def m_linear_head(ctx: Context, test: Test) -> np.ndarray:
-    from tart.bench.finetune import linear_head
+    from tart.eval.finetune import linear_head
 
     return linear_head(ctx.X, ctx.y, test.X, seed=ctx.seed)
 
 
 def m_lora(ctx: Context, test: Test) -> np.ndarray:
-    from tart.bench.finetune import lora
+    from tart.eval.finetune import lora
 
     return lora(ctx.task.lm_path, ctx.items, ctx.y, test.items, ctx.task.label_words, seed=ctx.seed)
 
 
 def m_setfit(ctx: Context, test: Test) -> np.ndarray:
-    from tart.bench.finetune import setfit
+    from tart.eval.finetune import setfit
 
     return setfit(ctx.items, ctx.y, test.items, seed=ctx.seed)
 
@@ -334,7 +334,7 @@ def _slug(name: str) -> str:
 def build_task(dataset: str, embedder: Any, ds: Any, n_test: int, pool: int, reasoner: Any = None,
                cache_dir: str | Path | None = None, reasoner2: Any = None) -> Task:
     """Pool (seed 0), balanced test set and their stream embeddings for one pair."""
-    from tart.bench.fewshot import balanced_test
+    from tart.eval.fewshot import balanced_test
     from tart.embed import CachedEmbedder, get_embedder
 
     media = hasattr(ds, "train_items")
@@ -407,7 +407,7 @@ def run_grid(out_dir: str | Path, datasets: Sequence[str], embedders: Sequence[A
 
 def run_cell(task: Task, method: Method, k: int, seed: int, max_k: int | None = None) -> dict:
     """One cell: the method on the seed's k-context, scored on the test set."""
-    from tart.bench.fewshot import balanced_context
+    from tart.eval.fewshot import balanced_context
 
     row = {"dataset": task.dataset, "embedder": task.embedder, "method": method.name, "k": k,
            "seed": seed, "status": "ok", "acc": None, "n_test": len(task.y_test), "seconds": 0.0,

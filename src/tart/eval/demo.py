@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tart.bench.fewshot import balanced_context, balanced_test, logreg_full, logreg_projected, summarize
+from tart.eval.fewshot import balanced_context, balanced_test, logreg_full, logreg_projected, summarize
 
 
 def run_demo(out_dir: str | Path = "results/demo", ks=(16, 32, 64, 128), seeds=(0, 1),
@@ -31,7 +31,7 @@ def run_demo(out_dir: str | Path = "results/demo", ks=(16, 32, 64, 128), seeds=(
              icl_max_chars: int = 100, progress: bool = True) -> list[dict]:
     """Run the comparison; returns rows {method, k, seed, acc} (also written to `out_dir`)."""
     from tart import TartClassifier
-    from tart.bench.icl import ICLClassifier
+    from tart.eval.icl import ICLClassifier
     from tart.datasets import load_dataset
     from tart.embed import CachedEmbedder, get_embedder
 

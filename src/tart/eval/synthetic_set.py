@@ -7,7 +7,7 @@ no ensembling). The classical learners see the raw features, standardised on the
 - `logreg`: logistic (softmax) regression with C chosen by 3-fold cross-validation on the context;
 - `lda`: shrinkage LDA (`solver="lsqr", shrinkage="auto"`), the plug-in rule of the Gaussian
   components.
-`evaluate_tart_tasks`: TART's own tasks (d = 16, alpha = 10, as `tart.evaluate`) for tart-2, the
+`evaluate_tart_tasks`: TART's own tasks (d = 16, alpha = 10, as `tart.eval.synthetic`) for tart-2, the
 faithful module and MAP logistic regression, on the same draws as `tart eval-synthetic`.
 Accuracy against the sampled labels; CE is the mean log loss in nats.
 """
@@ -28,7 +28,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from tart.checkpoint import atomic_write_json
-from tart.evaluate import binary_scores, logreg_logits
+from tart.eval.synthetic import binary_scores, logreg_logits
 from tart.priors import COMPONENTS, MixturePrior
 from tart.projection import apply_set_map, fit_set_map
 from tart.set_reasoner import SetReasoner
@@ -127,7 +127,7 @@ def evaluate_components(
 @torch.no_grad()
 def evaluate_tart_tasks(model: SetReasoner, faithful=None, ks=(8, 16, 32, 64, 128, 256), n_tasks: int = 256,
                         n_queries: int = 64, seed: int = 1234) -> list[dict]:
-    """TART's logistic tasks (the same draws as `tart.evaluate.evaluate_synthetic`): tart-2 through
+    """TART's logistic tasks (the same draws as `tart.eval.synthetic.evaluate_synthetic`): tart-2 through
     its map, the faithful module on the raw 16 dims, MAP logistic regression."""
     prior = LogisticPrior()
     rows = []

@@ -1,0 +1,1 @@
+"""Evaluation: the few-shot grid on real data (methods, runner, reports) and the synthetic evaluations."""
