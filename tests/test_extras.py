@@ -1,0 +1,56 @@
+"""Packaging: the core runs without the optional extras, and a missing extra is named in the error."""
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tart import extras
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_every_optional_module_is_in_the_extra_it_names_and_not_in_the_core():
+    project = _pyproject()["project"]
+    core = " ".join(project["dependencies"])
+    optional = project["optional-dependencies"]
+    for module, (dist, extra) in extras.EXTRAS.items():
+        assert dist not in core, f"{dist} is optional but listed in the core dependencies"
+        assert any(req.startswith(dist) for req in optional[extra]), f"{dist} missing from tart[{extra}]"
+    assert "tart[data,eval]" in optional["all"]
+
+
+def test_missing_extra_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "peft", None)  # makes `import peft` fail
+    with pytest.raises(extras.MissingExtra, match=r"LoRA baseline needs peft.*tart\[eval\]"):
+        extras.require("peft", "the LoRA baseline")
+    with pytest.raises(KeyError, match="not an optional dependency"):
+        extras.require("torch", "anything")
+
+
+BLOCKED = [m for m in extras.EXTRAS]
+CORE_SCRIPT = f"""
+import sys
+for m in {BLOCKED!r}:
+    sys.modules[m] = None  # as if the extras were not installed
+import numpy as np
+from tart import TartClassifier
+rng = np.random.default_rng(0)
+X = rng.normal(size=(40, 12)); y = (X[:, 0] > 0).astype(int)
+p = TartClassifier(n_estimators=1).fit(X, y).predict_proba(X[:5])
+assert p.shape == (5, 2)
+import tart.embed, tart.embed.text, tart.embed.audio, tart.embed.vision  # the shipped embedders' code
+print("ok")
+"""
+
+
+def test_core_runs_without_the_extras():
+    out = subprocess.run([sys.executable, "-c", CORE_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok")
