@@ -1,5 +1,6 @@
 """Fixed inputs for the shipped modules' golden predictions (shared by the tests and the updater)."""
 
+import numpy as np
 import torch
 
 from tart.synthetic import LogisticPrior
@@ -22,3 +23,38 @@ def golden_inputs_tart2():
     x = torch.randn(3, 48, 64, generator=g)
     x[..., :3] += 3.0 * torch.nn.functional.one_hot(y, 3)  # class c shifts dim c, queries too
     return x[:, :40], y[:, :40], x[:, 40:]
+
+
+CLASSIFIER_GOLDEN_FILE = "golden/classifier_proba.json"
+
+
+def _gaussian_classes(rng, counts, D, sep=1.5):
+    """Points of len(counts) Gaussian classes in D dims; class c is shifted by `sep` along dim c."""
+    y = rng.permutation(np.repeat(np.arange(len(counts)), counts))
+    X = rng.normal(size=(len(y), D))
+    X[:, : len(counts)] += sep * np.eye(len(counts))[y]
+    return X, y
+
+
+def golden_classifier_cases():
+    """`TartClassifier.predict_proba` on fixed features, seed 20261129: name -> (kwargs, X, y, queries).
+    The shipped `tart` at k = 64 (imbalanced, so the class prior acts), with the original's settings,
+    and at k = 300 (longer than the module holds: the subset ensemble; one dim of huge variance, so
+    standardize="auto" acts); `tart2` with 4 classes at k = 64 and at k = 200 with max_context=64."""
+    rng = np.random.default_rng(20261129)
+    cases = {}
+    for name, kwargs, counts, D in [
+        ("tart_k64", {}, (40, 24), 24),
+        ("tart_k64_original", {"projection": "pca", "standardize": False, "center": "mean",
+                               "class_prior": "uniform"}, (40, 24), 24),
+        ("tart_k300", {}, (170, 130), 48),
+        ("tart2_k64", {"reasoner": "tart2"}, (20, 16, 16, 12), 24),
+        ("tart2_k200_max64", {"reasoner": "tart2", "max_context": 64}, (70, 60, 40, 30), 48),
+    ]:
+        X, y = _gaussian_classes(rng, counts, D)
+        Xq, _ = _gaussian_classes(rng, (4,) * len(counts), D)
+        if name == "tart_k300":
+            X[:, -1] *= 40.0
+            Xq[:, -1] *= 40.0
+        cases[name] = ({"device": "cpu", **kwargs}, X, y, Xq)
+    return cases

@@ -1,9 +1,14 @@
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from golden_inputs import CLASSIFIER_GOLDEN_FILE, golden_classifier_cases
 from tart import TartClassifier
+from tart.pretrained import default_model_dir, sha256
 from tart.reasoner import Reasoner, preset
 
 
@@ -19,6 +24,19 @@ FLOAT32_CHECKS = {
 @parametrize_with_checks([TartClassifier()], expected_failed_checks=lambda est: FLOAT32_CHECKS)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("case", list(golden_classifier_cases()))
+def test_golden_predict_proba(case):
+    """Projection + ensemble + class prior on fixed features with the shipped modules never change
+    silently (scripts/update_golden.py classifier rewrites them). The tolerance absorbs float32
+    noise across machines (~1e-6); another ordering, subset or prior moves them by 1e-2 or more."""
+    golden = json.loads((Path(__file__).parent / CLASSIFIER_GOLDEN_FILE).read_text())
+    kwargs, X, y, Xq = golden_classifier_cases()[case]
+    name = kwargs.get("reasoner", "tart")
+    assert sha256(default_model_dir(name) / "model.safetensors") == golden["weights_sha256"][name]
+    proba = TartClassifier(**kwargs).fit(X, y).predict_proba(Xq)
+    np.testing.assert_allclose(proba, golden["proba"][case], rtol=0, atol=1e-5)
 
 
 def _blobs(n, D=4, seed=0, sep=3.0):
