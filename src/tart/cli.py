@@ -35,9 +35,8 @@ def _add_train(sub) -> None:
                         "(flags given here override them, e.g. a larger --steps)")
     p.add_argument("--recipe", default="tart", choices=sorted(RECIPES),
                    help="base settings: 'tart' (the original's full run), 'quick' (tiny model, "
-                        "4-d tasks, minutes on a CPU), 'cpu-tiny' (the interim shipped module, "
-                        "from runs/quick), 'tart2-cpu' / 'tart2-gpu' / 'tart2-tiny' (the set-layout "
-                        "module on the mixture prior); the flags below override them")
+                        "4-d tasks, minutes on a CPU), 'tart2-cpu' / 'tart2-gpu' / 'tart2-tiny' (the "
+                        "set-layout module on the mixture prior); the flags below override them")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     for name, typ in _TRAIN_FIELDS.items():

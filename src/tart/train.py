@@ -106,14 +106,6 @@ RECIPES: dict[str, dict] = {
         ckpt_every=500,
         curriculum=asdict(Curriculum(4, 4, 0, 6, 40, 6, 150)),
     ),
-    # The earlier interim module (before a GPU was lent): the `quick` run's weights, then all 16
-    # dims and up to 258 points on 2 CPU cores; a resume at lr 3e-4 followed. 30-36 points under
-    # logistic regression: what 68 CPU minutes on the `tiny` preset reach.
-    "cpu-tiny": dict(
-        preset="tiny", init_from="runs/quick", steps=6232, batch_size=64, lr=1e-3, warmup=50,
-        log_every=50, ckpt_every=250,
-        curriculum=asdict(Curriculum(4, 16, 2, 40, 258, 12, 250, dims_interval=800)),
-    ),
     # tart-2 on 2 CPU cores: the `cpu` preset, the mixture prior through the input map, bf16
     # autocast (the CPU's matrix units), batches of about 12k tokens, lr 1e-3 with warm-up.
     "tart2-cpu": dict(
