@@ -18,8 +18,8 @@ def reviews():
     ctx = balanced_context(ds.train_labels, 24, seed=0)
     test = balanced_test(ds.test_labels, 16)
     words = np.array(["other", "great"])
-    return ([ds.train_texts[i] for i in ctx], words[ds.train_labels[ctx]],
-            [ds.test_texts[i] for i in test], words[ds.test_labels[test]])
+    return ([ds.train_items[i] for i in ctx], words[ds.train_labels[ctx]],
+            [ds.test_items[i] for i in test], words[ds.test_labels[test]])
 
 
 @needs_asset("minilm")

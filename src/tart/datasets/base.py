@@ -1,5 +1,5 @@
-"""The binary data sets the loaders return (`TextDataset` for text, `MediaDataset` for audio,
-images and numeric tables), and the seeded split used where a source has no test split."""
+"""The binary data set the loaders return (`Dataset`: text, audio, images or numeric tables), and
+the seeded split used where a source has no test split."""
 
 from __future__ import annotations
 
@@ -8,66 +8,33 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass
-class TextDataset:
-    """A binary text classification task: texts with 0/1 labels, split into train and test.
-
-    `label_names` are the words for class 0 and class 1 (used in prompts), e.g.
-    ("negative", "positive"); `source` says where the data came from.
-    """
-
-    name: str
-    train_texts: list[str]
-    train_labels: np.ndarray
-    test_texts: list[str]
-    test_labels: np.ndarray
-    label_names: tuple[str, str]
-    source: str
-
-    def __post_init__(self) -> None:
-        self.train_labels = _as_labels(self.train_labels, "train_labels")
-        self.test_labels = _as_labels(self.test_labels, "test_labels")
-        self.train_texts, self.test_texts = list(self.train_texts), list(self.test_texts)
-        for split, texts, labels in (("train", self.train_texts, self.train_labels),
-                                     ("test", self.test_texts, self.test_labels)):
-            if len(texts) != len(labels):
-                raise ValueError(f"{self.name}: {len(texts)} {split} texts but {len(labels)} labels")
-        if len(self.label_names) != 2:
-            raise ValueError(f"{self.name}: label_names must be 2 words, got {self.label_names!r}")
-        self.label_names = tuple(self.label_names)
-
-    def __repr__(self) -> str:
-        return (f"TextDataset({self.name!r}, train={len(self.train_texts)} "
-                f"(positive {int(self.train_labels.sum())}), test={len(self.test_texts)} "
-                f"(positive {int(self.test_labels.sum())}), labels={self.label_names}, "
-                f"source={self.source!r})")
-
-
-MODALITIES = ("audio", "image", "table")
+MODALITIES = ("text", "audio", "image", "table")
 
 
 @dataclass
-class MediaDataset:
-    """A binary audio, image or table classification task: items with 0/1 labels, train and test.
+class Dataset:
+    """A binary classification task: items with 0/1 labels, split into train and test.
 
-    - modality "audio": every item is a 1-d float32 numpy array (mono, in [-1, 1]) at
-      `sample_rate` Hz (16000 for every loader here, what Whisper expects);
-    - modality "image": every item is a uint8 numpy array, [H, W] (grey) or [H, W, 3] (RGB);
-    - modality "table": every item is a 1-d float32 numpy array of finite numbers, one feature row
-      (the `features` embedder passes them through unchanged).
+    The items depend on `modality`:
+    - "text": every item is a str;
+    - "audio": a 1-d float32 array (mono, in [-1, 1]) at `sample_rate` Hz (16000 for every loader
+      here, what Whisper expects);
+    - "image": a uint8 array, [H, W] (grey) or [H, W, 3] (RGB);
+    - "table": a 1-d float32 array of finite numbers, one feature row (the `features` embedder
+      passes them through unchanged).
 
-    `label_names` name class 0 and class 1 (e.g. ("yes", "no"), ("pullover", "coat"));
-    `source` says where the data came from. Items are a list (clips differ in length).
+    `label_names` name class 0 and class 1 (the words prompts use, e.g. ("negative", "positive"));
+    `source` says where the data came from. Items are a list (clips and texts differ in length).
     """
 
     name: str
-    train_items: list[np.ndarray]
+    train_items: list
     train_labels: np.ndarray
-    test_items: list[np.ndarray]
+    test_items: list
     test_labels: np.ndarray
     label_names: tuple[str, str]
     source: str
-    modality: str
+    modality: str = "text"
     sample_rate: int | None = None
 
     def __post_init__(self) -> None:
@@ -91,7 +58,9 @@ class MediaDataset:
             raise ValueError(f"{self.name}: label_names must be 2 words, got {self.label_names!r}")
         self.label_names = tuple(self.label_names)
 
-    def _check_item(self, x, split: str, i: int) -> np.ndarray:
+    def _check_item(self, x, split: str, i: int):
+        if self.modality == "text":
+            return x
         x = np.asarray(x)
         where = f"{self.name}: {split} item {i}"
         if self.modality == "audio":
@@ -118,10 +87,12 @@ class MediaDataset:
         elif self.modality == "table":
             dims = {len(x) for x in self.train_items + self.test_items}
             what = f"table {dims.pop() if len(dims) == 1 else 'mixed'} features"
-        else:
+        elif self.modality == "image":
             shapes = {x.shape for x in self.train_items[:100] + self.test_items[:100]}
             what = "image " + (f"{next(iter(shapes))}" if len(shapes) == 1 else "mixed sizes")
-        return (f"MediaDataset({self.name!r}, {what}, train={len(self.train_items)} "
+        else:
+            what = "text"
+        return (f"Dataset({self.name!r}, {what}, train={len(self.train_items)} "
                 f"(positive {int(self.train_labels.sum())}), test={len(self.test_items)} "
                 f"(positive {int(self.test_labels.sum())}), labels={self.label_names}, "
                 f"source={self.source!r})")

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tart.datasets.base import TextDataset, stratified_split
+from tart.datasets.base import Dataset, stratified_split
 
 NEG_POS = ("negative", "positive")
 AG_NEWS_CLASSES = ("World", "Sports", "Business", "Sci/Tech")
@@ -204,8 +204,8 @@ def _texts_labels(rows, spec: HubSpec) -> tuple[list[str], np.ndarray]:
 
 def load_hub(name: str, *, positive_class: int | None = None, source: str | Path | dict | None = None,
              data_files: Any = None, seed: int = 0, test_size: float | None = None,
-             cache_dir: str | None = None, **load_kwargs) -> TextDataset:
-    """Load a hub task as a binary TextDataset (see the module docstring for `source`)."""
+             cache_dir: str | None = None, **load_kwargs) -> Dataset:
+    """Load a hub task as a binary text Dataset (see the module docstring for `source`)."""
     import datasets as hf
 
     name, spec = resolve(name, positive_class)
@@ -231,6 +231,6 @@ def load_hub(name: str, *, positive_class: int | None = None, source: str | Path
         test_texts, test_labels = [train_texts[i] for i in te], train_labels[te]
         train_texts, train_labels = [train_texts[i] for i in tr], train_labels[tr]
         how = f"seeded split of {spec.train_split} (test_size={frac}, seed={seed})"
-    return TextDataset(name=name, train_texts=train_texts, train_labels=train_labels,
-                       test_texts=test_texts, test_labels=test_labels,
-                       label_names=spec.label_names, source=f"{where}, {how}")
+    return Dataset(name=name, train_items=train_texts, train_labels=train_labels,
+                   test_items=test_texts, test_labels=test_labels,
+                   label_names=spec.label_names, source=f"{where}, {how}")

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tart.datasets.base import MediaDataset, parse_pair, stratified_split
+from tart.datasets.base import Dataset, parse_pair, stratified_split
 from tart.datasets.hub import _local_data_files
 from tart.datasets.media import SAMPLE_RATE, decode_audio, decode_image
 
@@ -111,8 +111,8 @@ def _items_labels(rows, spec: MediaHubSpec, a: int, b: int) -> tuple[list[np.nda
 
 def load_hub_media(name: str, *, source: str | Path | dict | None = None, hub_id: str | None = None,
                    config: str | None = None, seed: int = 0, test_size: float | None = None,
-                   cache_dir: str | None = None, **load_kwargs) -> MediaDataset:
-    """Load `<family>:<a>-<b>` from the hub (or `source=`) as a binary MediaDataset."""
+                   cache_dir: str | None = None, **load_kwargs) -> Dataset:
+    """Load `<family>:<a>-<b>` from the hub (or `source=`) as a binary Dataset."""
     import datasets as hf
 
     family = name.partition(":")[0]
@@ -150,7 +150,7 @@ def load_hub_media(name: str, *, source: str | Path | dict | None = None, hub_id
         test_items, test_labels = [train_items[i] for i in te], train_labels[te]
         train_items, train_labels = [train_items[i] for i in tr], train_labels[tr]
         how = f"seeded split of {spec.train_split} (test_size={frac}, seed={seed})"
-    return MediaDataset(
+    return Dataset(
         name=f"{family}:{spec.classes[a]}-{spec.classes[b]}", train_items=train_items,
         train_labels=train_labels, test_items=test_items, test_labels=test_labels,
         label_names=(spec.classes[a], spec.classes[b]), source=f"{where}, {how}",

@@ -1,4 +1,4 @@
-"""Audio and image data sets that load offline (see tart.assets), as binary `MediaDataset`s.
+"""Audio and image data sets that load offline (see tart.assets), as binary `Dataset`s.
 
 - `spoken_keywords:<a>-<b>`: two English words synthesised with espeak-ng over a fixed grid of
   voices x speeds x pitches (8 x 5 x 4 = 160 clips per word by default), resampled to 16 kHz mono
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from tart import assets
-from tart.datasets.base import MediaDataset, parse_pair, stratified_split
+from tart.datasets.base import Dataset, parse_pair, stratified_split
 
 SAMPLE_RATE = 16000
 
@@ -141,12 +141,12 @@ def decode_image(value) -> np.ndarray:
     return a
 
 
-def _split(name, items, labels, test_size, seed, label_names, source, **kw) -> MediaDataset:
+def _split(name, items, labels, test_size, seed, label_names, source, **kw) -> Dataset:
     tr, te = stratified_split(labels, test_size, seed)
-    return MediaDataset(name=name, train_items=[items[i] for i in tr], train_labels=labels[tr],
-                        test_items=[items[i] for i in te], test_labels=labels[te],
-                        label_names=label_names, source=f"{source}, split test_size={test_size} "
-                                                        f"seed={seed}", **kw)
+    return Dataset(name=name, train_items=[items[i] for i in tr], train_labels=labels[tr],
+                   test_items=[items[i] for i in te], test_labels=labels[te],
+                   label_names=label_names, source=f"{source}, split test_size={test_size} "
+                                                   f"seed={seed}", **kw)
 
 
 # --- spoken keywords ---------------------------------------------------------------------------
@@ -244,7 +244,7 @@ def _build_keyword_cache(word: str, grid: dict, folder: Path, path: Path, progre
 
 def load_spoken_keywords(name: str = "spoken_keywords:yes-no", *, voices=VOICES, speeds=SPEEDS,
                          pitches=PITCHES, test_size: float = 0.2, seed: int = 0,
-                         progress: bool = True) -> MediaDataset:
+                         progress: bool = True) -> Dataset:
     """Synthetic spoken keywords, word a (0) vs word b (1), 16 kHz mono float32 clips."""
     _, _, (a, b) = parse_pair(name, _word)
     items, labels = [], []
@@ -295,7 +295,7 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 
 def load_fashion_mnist(name: str = "fashion_mnist:pullover-coat", *,
-                       source: str | Path | None = None) -> MediaDataset:
+                       source: str | Path | None = None) -> Dataset:
     """Two Fashion-MNIST classes, a (0) vs b (1), the official split. `source`: a folder with the
     four `*-idx?-ubyte.gz` files (default: the installed asset)."""
     _, _, (a, b) = parse_pair(name, _fashion_class)
@@ -308,7 +308,7 @@ def load_fashion_mnist(name: str = "fashion_mnist:pullover-coat", *,
             raise ValueError(f"{folder}: {len(images)} {split} images but {len(labels)} labels")
         keep = np.flatnonzero((labels == a) | (labels == b))
         splits[split] = (list(images[keep]), (labels[keep] == b).astype(np.int64))
-    return MediaDataset(
+    return Dataset(
         name=f"fashion_mnist:{FASHION_SLUGS[a]}-{FASHION_SLUGS[b]}",
         train_items=splits["train"][0], train_labels=splits["train"][1],
         test_items=splits["test"][0], test_labels=splits["test"][1],
@@ -330,7 +330,7 @@ def _digit(x: str) -> int:
 
 
 def load_digits_pair(name: str = "digits:3-8", *, test_size: float = 0.3,
-                     seed: int = 0) -> MediaDataset:
+                     seed: int = 0) -> Dataset:
     """Two digits of scikit-learn's 8x8 `load_digits()`, a (0) vs b (1), as uint8 0-255 images."""
     from sklearn.datasets import load_digits
 

