@@ -5,7 +5,7 @@ import pytest
 
 from conftest import needs_asset
 from tart import TartClassifier
-from tart.eval.fewshot import balanced_context, balanced_test
+from tart.eval.contexts import balanced_context, balanced_test
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,11 @@ import pytest
 import torch
 
 from conftest import needs_asset
-from tart.eval import grid
-from tart.eval.grid import METHODS, Method, read_runs, run_grid
-from tart.datasets import TextDataset
+from tart.datasets import Dataset
+from tart.eval import report
+from tart.eval.methods import METHODS, Method
+from tart.eval.report import read_runs
+from tart.eval.runner import run_grid
 from tart.reasoner import Reasoner, preset
 from test_embed import tiny_path  # noqa: F401  (fixture)
 
@@ -30,10 +32,10 @@ def _texts(n: int, seed: int) -> tuple[list[str], np.ndarray]:
     return texts, y
 
 
-def _dataset(name: str = "toy") -> TextDataset:
+def _dataset(name: str = "toy") -> Dataset:
     tr, ytr = _texts(240, 1)
     te, yte = _texts(90, 2)
-    return TextDataset(name, tr, ytr, te, yte, ("negative", "positive"), "synthetic")
+    return Dataset(name, tr, ytr, te, yte, ("negative", "positive"), "synthetic")
 
 
 class HashEmbedder:
@@ -158,10 +160,10 @@ def test_verdicts_and_table():
             for s in (0, 1)]
     rows.append({"dataset": "d", "embedder": "e", "method": "icl", "k": 64, "seed": 0,
                  "status": "skipped", "acc": None, "reason": "too long"})
-    (line,) = grid.verdicts(rows)
+    (line,) = report.verdicts(rows)
     assert "beats in-context learning" in line and "+10.0 points" in line
     assert "10.0 points under the best probe" in line and "logreg-full" in line
-    t = grid.table(rows)
+    t = report.table(rows)
     assert "| tart | 0.705 (0.005) | 0.705 (0.005) |  |" in t and "- icl: too long" in t
 
 
@@ -182,9 +184,39 @@ def test_cli_end_to_end(tmp_path, monkeypatch, tiny_path, tiny_reasoner):  # noq
     assert main(["eval", "--out", str(out), "--report-only"]) == 0
     assert "| tart |" in (out / "results.md").read_text()
     assert main(argv) == 0 and len((out / "runs.jsonl").read_text().splitlines()) == 12
+    doc = tmp_path / "docs" / "results" / "toy.md"
+    assert main([*argv, "--report", str(doc)]) == 0
+    text = doc.read_text()
+    assert f"Written by `tart eval --datasets toy" in text and "| tart |" in text and "## Summary" in text
+    assert (doc.parent / "toy.png").stat().st_size > 1000
     assert main([*argv, "--max-k", "lora"]) == 2
     assert set(METHODS) >= {"tart", "tart-vanilla", "tart-loo", "icl", "icl-calibrated", "knn",
                             "logreg-projected", "logreg-full", "linear-head", "lora", "setfit"}
+
+
+def test_demo_is_the_grid_with_its_methods(tmp_path, monkeypatch, tiny_path, capsys):  # noqa: F811
+    import tart.datasets
+    from tart.eval.demo import METHODS as DEMO_METHODS, run_demo
+
+    monkeypatch.setenv("TART_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(tart.datasets, "load_dataset", lambda name: _dataset(name))
+    out, doc = tmp_path / "demo", tmp_path / "docs" / "demo.md"
+    rows = run_demo(out, ks=(4, 8), seeds=(0, 1), n_test=12, pool=100, dataset="toy",
+                    model=str(tiny_path), report=doc, command="tart demo --report docs/demo.md")
+    assert len(rows) == 2 * 2 * len(DEMO_METHODS)
+    assert [r["method"] for r in rows[:5]] == ["tart", "logreg (projected)", "logreg (full)", "icl",
+                                               "icl (calibrated)"]
+    printed = capsys.readouterr().out
+    assert "| method | k=4 | k=8 |\n|---|---|---|\n| tart | " in printed
+    assert "| logreg (projected) |" in printed and "| icl (calibrated) |" in printed
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["rows"] == rows and saved["meta"]["icl_stopped_at_k"] is None
+    assert "| icl (calibrated) |" in (out / "results.md").read_text()
+    assert (out / "accuracy_vs_k.png").is_file() and (doc.parent / "demo.png").is_file()
+    assert "Written by `tart demo --report docs/demo.md`" in doc.read_text()
+    again = run_demo(out, ks=(4,), seeds=(0,), n_test=12, pool=100, dataset="toy", model=str(tiny_path),
+                     progress=False)
+    assert len(again) == len(DEMO_METHODS)  # a fresh run, not resumed
 
 
 def test_linear_head_and_lora_on_the_tiny_llama(tiny_path):  # noqa: F811

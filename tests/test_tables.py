@@ -17,10 +17,12 @@ import rdata
 
 from conftest import needs_asset
 from tart import assets
-from tart.eval.fewshot import lda, ncm
-from tart.eval.grid import DEFAULT_METHODS, METHODS, PROBES, read_runs, run_grid
 from tart.datasets import Dataset, available_datasets, load_dataset
 from tart.embed import CachedEmbedder, FeatureEmbedder, get_embedder
+from tart.eval.methods import DEFAULT_METHODS, METHODS, PROBES
+from tart.eval.probes import lda, ncm
+from tart.eval.report import read_runs
+from tart.eval.runner import run_grid
 
 
 # --- fixtures: mlbench-like .rda files ----------------------------------------------------------

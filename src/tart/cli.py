@@ -249,17 +249,22 @@ def _add_demo(sub) -> None:
     p.add_argument("--pool", type=int, default=800, help="training reviews the contexts come from")
     p.add_argument("--dataset", default="amazon_food")
     p.add_argument("--model", default="smollm2")
+    p.add_argument("--report", default=None, metavar="PATH",
+                   help="also write the results (table, verdicts, this command) to this Markdown "
+                        "file, the plot next to it (e.g. docs/results/demo.md)")
 
 
 def cmd_demo(args) -> int:
     from tart.eval.demo import run_demo
 
-    run_demo(args.out, tuple(args.ks), tuple(args.seeds), args.n_test, args.pool, args.dataset, args.model)
+    run_demo(args.out, tuple(args.ks), tuple(args.seeds), args.n_test, args.pool, args.dataset, args.model,
+             report=args.report, command="tart " + shlex.join(args.argv))
     return 0
 
 
 def _add_eval_grid(sub) -> None:
-    from tart.eval.grid import DEFAULT_KS, DEFAULT_METHODS, METHODS
+    from tart.eval.methods import DEFAULT_METHODS, METHODS
+    from tart.eval.runner import DEFAULT_KS
 
     p = sub.add_parser("eval", help="the evaluation grid: TART vs in-context learning, probes, "
                                     "fine-tuning (resumable)")
@@ -280,14 +285,19 @@ def _add_eval_grid(sub) -> None:
                    help="the tart2 method's module folder (default: the shipped tart-2)")
     p.add_argument("--retry-skipped", action="store_true", help="recompute cells recorded as skipped")
     p.add_argument("--report-only", action="store_true", help="rebuild the reports from runs.jsonl")
+    p.add_argument("--report", default=None, metavar="PATH",
+                   help="also write results.md (naming this command) to this Markdown file, the plots "
+                        "next to it (e.g. docs/results/<name>.md)")
     p.add_argument("--no-progress", action="store_true")
 
 
 def cmd_eval_grid(args) -> int:
-    from tart.eval.grid import run_grid, write_reports
+    from tart.eval.report import write_reports
+    from tart.eval.runner import run_grid
 
+    command = "tart " + shlex.join(args.argv)
     if args.report_only:
-        print(f"wrote {write_reports(args.out)}")
+        print(f"wrote {write_reports(args.out, args.report, command)}" + (f" and {args.report}" if args.report else ""))
         return 0
     max_k = {}
     for item in args.max_k:
@@ -297,8 +307,9 @@ def cmd_eval_grid(args) -> int:
         max_k[name] = int(k)
     run_grid(args.out, args.datasets, args.embedders, args.ks, args.seeds, args.methods,
              n_test=args.n_test, pool=args.pool, max_k=max_k, reasoner=args.reasoner,
-             retry_skipped=args.retry_skipped, progress=not args.no_progress, reasoner2=args.reasoner2)
-    print(f"wrote {args.out}/runs.jsonl, runs.csv, results.md and the plots")
+             retry_skipped=args.retry_skipped, progress=not args.no_progress, reasoner2=args.reasoner2,
+             report=args.report, command=command)
+    print(f"wrote {args.out}/runs.jsonl, runs.csv, results.md and the plots" + (f"; {args.report}" if args.report else ""))
     return 0
 
 
