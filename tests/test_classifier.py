@@ -1,9 +1,11 @@
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from golden_inputs import CLASSIFIER_GOLDEN_FILE, golden_classifier_cases
@@ -116,7 +118,7 @@ def test_projection_settings_through_the_estimator():
     assert (clf.predict(X[60:]) == y[60:]).mean() > 0.8
     texts, labels = _texts(40)
     clf = TartClassifier(embedder=_ToyContextEmbedder(), projection="class-mean").fit(texts[:30], labels[:30])
-    assert np.isfinite(clf.predict_proba(texts[30:])).all()  # refitted with the labels at predict time
+    assert np.isfinite(clf.predict_proba(texts[30:])).all()  # fitted with the labels at predict time
     with pytest.raises(ValueError, match="projection must be one of"):
         TartClassifier(projection="lda").fit(X[:60], y[:60])
     with pytest.raises(ValueError, match="standardize must be"):
@@ -136,7 +138,8 @@ def test_center_through_the_estimator():
 def test_long_contexts_use_stratified_subsets():
     X, y = _blobs(700, seed=1)
     clf = TartClassifier(max_context=100, n_estimators=2).fit(X[:600], y[:600])
-    idx = clf._member_indices()
+    idx, perms = clf._members()
+    assert perms is None  # the faithful module's members are orderings or subsets
     assert idx.shape == (2 * 6, 100)
     for row in idx:
         assert len(set(row)) == 100 and abs(y[:600][row].mean() - 0.5) < 0.02
@@ -174,6 +177,40 @@ def test_bad_input_errors():
         TartClassifier(max_context=10_000).fit(X, y)
     with pytest.raises(ValueError, match="n_estimators"):
         TartClassifier(n_estimators=0).fit(X, y)
+    with pytest.raises(TypeError, match="reasoner must be"):
+        TartClassifier(reasoner=3).fit(X, y)
+
+
+def test_errors_are_the_same_for_lists_and_arrays_features_and_items():
+    """Checked once at the boundary: ValueError for bad values and shapes, TypeError for what is
+    not a collection of rows or items, whichever form X takes."""
+    X, y = _blobs(30)
+    texts, labels = _texts(30)
+    Xn = X.copy()
+    Xn[3, 2] = np.nan
+    fitted = {"array": TartClassifier().fit(X, y), "list": TartClassifier().fit(X.tolist(), list(y)),
+              "items": TartClassifier(embedder=_ToyEmbedder()).fit(texts, labels)}
+    for form, clf in fitted.items():
+        for bad in ("one string", 3.0):
+            with pytest.raises(TypeError, match="X must be"):
+                clf.predict(bad)
+            with pytest.raises(TypeError, match="X must be"):
+                clone(clf).fit(bad, y)
+        with pytest.raises(ValueError):
+            clf.predict([] if form != "array" else X[:0])
+        with pytest.raises(ValueError, match="only one class"):
+            clone(clf).fit(texts if form == "items" else X, np.zeros(30))
+    for X_nan in (Xn, Xn.tolist()):
+        with pytest.raises(ValueError, match="NaN"):
+            fitted["array"].predict(X_nan)
+    nan_embedder = _ToyEmbedder()
+    nan_embedder.encode = lambda items, **kw: np.full((len(items), 3), np.nan)
+    with pytest.raises(ValueError, match="NaN"):
+        TartClassifier(embedder=nan_embedder).fit(texts, labels)
+    wide = TartClassifier(embedder=_ToyEmbedder()).fit(texts, labels)
+    wide.embedder_ = _WideEmbedder()
+    with pytest.raises(ValueError, match="query features of shape"):
+        wide.predict(texts)
 
 
 class _ToyEmbedder:
@@ -201,18 +238,46 @@ class _ToyContextEmbedder(_ToyEmbedder):
         return _ToyEmbedder.encode(self, context_items), _ToyEmbedder.encode(self, query_items)
 
 
-class _HintedEmbedder(_ToyEmbedder):
-    projection_hint = {"n_components": 2, "fill": "tile"}
+class _WideEmbedder(_ToyEmbedder):
+    def encode(self, items, **kw):
+        return np.ones((len(items), 5))
 
 
-def test_embedder_projection_hint_is_the_default_unless_given():
+def test_projection_defaults_unless_given():
     texts, labels = _texts(40)
     clf = TartClassifier(embedder=_ToyEmbedder()).fit(texts, labels)
     assert (clf.projection_.n_components, clf.projection_.fill) == (16, "zeros")
-    clf = TartClassifier(embedder=_HintedEmbedder()).fit(texts, labels)
-    assert (clf.projection_.n_components, clf.projection_.fill) == (2, "tile")
-    clf = TartClassifier(embedder=_HintedEmbedder(), n_components=3, fill="zeros").fit(texts, labels)
-    assert (clf.projection_.n_components, clf.projection_.fill) == (3, "zeros")
+    clf = TartClassifier(embedder=_ToyEmbedder(), n_components=3, fill="tile").fit(texts, labels)
+    assert (clf.projection_.n_components, clf.projection_.fill) == (3, "tile")
+
+
+def _fitted_state(clf) -> tuple[bytes, list]:
+    """The estimator's fitted attributes (not the embedder's own bookkeeping): bytes, weights."""
+    state = {k: v for k, v in vars(clf).items() if k.endswith("_") and k not in ("embedder_", "reasoner_")}
+    return pickle.dumps(state), [v.clone() for v in clf.reasoner_.state_dict().values()]
+
+
+def _assert_same_state(clf, before):
+    state, weights = _fitted_state(clf)
+    assert state == before[0]
+    assert all(torch.equal(a, b) for a, b in zip(weights, before[1], strict=True))
+
+
+@pytest.mark.parametrize("reasoner", ["tart", "tart2"])
+def test_predict_leaves_the_fitted_state_alone(reasoner):
+    """A context-dependent embedder gives the context's features with each predict call: the call
+    fits its own map, and the estimator is the same after predicting as after fitting."""
+    texts, labels = _texts(60)
+    clf = TartClassifier(embedder=_ToyContextEmbedder(), reasoner=reasoner).fit(texts[:40], labels[:40])
+    before = _fitted_state(clf)
+    first = clf.predict_proba(texts[40:])
+    _assert_same_state(clf, before)
+    assert not hasattr(clf.projection_, "mean_D" if reasoner == "tart" else "params_")  # never fitted
+    np.testing.assert_array_equal(clf.predict_proba(texts[40:]), first)
+    clf = TartClassifier(reasoner=reasoner).fit(*_blobs(40))  # and with features
+    before = _fitted_state(clf)
+    clf.predict_proba(_blobs(10, seed=1)[0])
+    _assert_same_state(clf, before)
 
 
 def _texts(n, seed=0):
@@ -233,5 +298,5 @@ def test_item_embedders_through_fit_predict():
     assert emb.calls[-1] == [{"neg": "negative", "pos": "positive"}[lab] for lab in labels[:40]]
     with pytest.raises(ValueError, match="empty"):
         clf.predict([])
-    with pytest.raises(ValueError, match="list of items"):
+    with pytest.raises(TypeError, match="list of items"):
         clf.predict("just one string")

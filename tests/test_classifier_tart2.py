@@ -83,12 +83,12 @@ def test_long_contexts_keep_every_class_in_every_subset(tiny):
     X, y = _blobs(400, L=3)
     y[:2] = 3  # a rare class with two examples
     clf = TartClassifier(reasoner=tiny, max_context=50, n_estimators=2).fit(X, y)
-    idx, perms = clf._set_members()
+    idx, perms = clf._members()
     assert idx.shape[1] == 50 and len(idx) >= 2 * 8
     assert all(set(y[row]) == {0, 1, 2, 3} and len(set(row)) == 50 for row in idx)
     assert np.isfinite(clf.predict_proba(X[:5])).all()
     with pytest.raises(ValueError, match="cannot hold one example of each"):
-        TartClassifier(reasoner=tiny, max_context=3).fit(X, y).predict(X[:2])
+        TartClassifier(reasoner=tiny, max_context=3).fit(X, y)  # at fit, before anything runs
 
 
 def test_class_prior_reweights(tiny):

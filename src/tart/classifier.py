@@ -1,34 +1,24 @@
 """`TartClassifier`: few-shot classification as a scikit-learn estimator.
 
-items -> embedder -> ContextProjection (fitted on the context) -> reasoning module -> probabilities.
+items -> embedder -> context-fitted input map -> reasoning module -> probabilities.
 
-`fit(X, y)` only stores the context (and embeds it when the embedder does not depend on the
-context); nothing is trained. `predict_proba` projects context and queries with PCA + whitening
-fitted on the context, then runs the reasoning module once per ensemble member with all queries
-sharing the encoded context (one batched pass, see `Reasoner.predict`).
+`fit(X, y)` checks and stores the context (and embeds it when the embedder does not depend on the
+context); nothing is trained. `predict_proba` maps context and queries with the map fitted on the
+context, then runs every ensemble member (`tart.ensemble`) in one batched pass, all queries
+sharing the encoded context. Inputs are checked here, once: the map and the module are called
+with `validate=False`. Predicting never changes fitted state: with a context-dependent embedder the
+context's features come with each call, and the call fits its own map.
 
-Ensembling and long contexts. The module is order-sensitive and holds at most
-`config.max_points - 1` context points (257 for the shipped 516-position module). Each of the
-`n_estimators` members reads the context in its own random order (seeded by `random_state`); when
-the context is longer than `max_context`, each member instead reads a random class-stratified
-subset of `max_context` points, and `n_estimators * ceil(k / max_context)` members are used so every
-point is read about n_estimators times on average. The projection is always fitted on the whole
-context. Members' probabilities are averaged.
-
-With `reasoner="tart2"` (the set-layout module, `tart.set_reasoner`) the chain is the same with
-tart-2's own input map (`tart.projection.SetMap`: class-mean directions first, then principal
-directions, one global scale) and up to the module's class count (10). That module does not
-depend on the context's order and reads any number of points, so its ensemble members are
-label permutations instead (both label orders for two classes), which makes the prediction
-independent of which class is called 0; long contexts (over `max_context`, when given) are read
-as random subsets that keep every class.
-
-The faithful module is binary: more than two classes raises a clear error.
+The faithful module (`reasoner="tart"`) is binary and order-sensitive and holds at most
+`config.max_points - 1` context points: its members read the context in their own random orders,
+or class-stratified subsets when the context is longer than `max_context`. tart-2
+(`reasoner="tart2"`, `tart.set_reasoner`) reads up to its module's class count, in any order and
+any number: its members are label permutations, so the prediction does not depend on which class
+is called 0, and it has its own input map (`tart.projection.SetMap`).
 """
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,6 +28,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from tart import ensemble
 from tart.projection import BASES, CENTERS, ContextProjection, SetMap
 from tart.reasoner import Reasoner
 from tart.set_reasoner import SetReasoner
@@ -48,7 +39,7 @@ ORIGINAL_SETTINGS = {"projection": "pca", "standardize": False, "center": "mean"
 
 
 class TartClassifier(ClassifierMixin, BaseEstimator):
-    """Few-shot binary classifier: a frozen embedder + TART's reasoning module, no training.
+    """Few-shot classifier: a frozen embedder + a reasoning module trained on synthetic tasks.
 
     Parameters
     ----------
@@ -59,59 +50,42 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     embedder_kwargs : dict, optional
         Passed to `tart.embed.get_embedder` with a name (e.g. {"mode": "vanilla"}).
     reasoner : None, "tart", "tart2", path, Reasoner or SetReasoner
-        The reasoning module: None or "tart" the faithful module shipped with the package,
-        "tart2" the shipped set-layout module (multi-class, its own input map), or a model folder.
+        None or "tart": the faithful binary module shipped with the package; "tart2": the shipped
+        set-layout module (multi-class, its own input map); or a model folder or module.
     n_components : int, optional
-        PCA components kept (tart-2: the width of its map, default the module's 64). Default: the embedder's `projection_hint` if it has one, else the
-        module's feature width (16; with the shipped module 16 beat the original's 8 components
-        tiled twice on text, audio and images alike, see the README).
+        Components the map keeps; default the module's feature width (tart: 16, tart-2: 64).
     fill : {"zeros", "tile"}, optional
-        How dims beyond the kept components are filled (see `tart.projection`). Default: the
-        embedder's hint, else "zeros". `fill`, `projection` and `center` set the faithful module's
-        projection; tart-2 always uses its own map (`tart.projection.SetMap`).
+        How the faithful module's dims beyond the kept components are filled (default "zeros").
+        `fill`, `projection` and `center` set the faithful module's projection (`tart.projection`).
     projection : {"class-mean", "pca"}, default "class-mean"
-        The basis of the context projection (see `tart.projection`): "class-mean" puts the
-        context's class-mean difference first, then PCA of the rest; "pca" is the original's.
-        On balanced contexts (amazon_food and tweets with SmolLM2 and MiniLM, Whisper, MobileNetV2)
-        "class-mean" was ahead in 21 of 29 cells (by up to 5.1 points) and at most 0.6 behind; on
-        imbalanced amazon_food contexts ahead by 1.9-3.5 points at k = 64 (README).
+        The projection's basis: the context's class-mean difference first, then PCA of the rest;
+        or "pca", the original's.
     center : {"balanced", "mean"}, default "balanced"
-        Where the projection puts the origin: the midpoint of the context's two class means, or
-        the context mean (the original's). They coincide for balanced contexts; for imbalanced ones
-        the midpoint matches the module's training tasks (boundary through the origin) and gained
-        1.7-5.2 points (SmolLM2) and 1.3-7.5 (MiniLM) at k = 32-256 on amazon_food.
+        The projection's origin: the midpoint of the two class means (the module's training
+        tasks have their boundary through the origin), or the context mean (the original's).
     standardize : True, False or "auto", default "auto"
-        Scale every feature to unit variance over the context before the projection (see
-        `tart.projection`); False is the original's. "auto" does it when a few features hold a
-        huge share of the variance, as a causal LM's hidden states do ("massive activations"), and
-        not for sentence encoders, audio or image features. With SmolLM2 it gained 1.3-2.0 points
-        on imbalanced amazon_food contexts and up to 3.7 on balanced tweets (README).
+        Scale every feature to unit variance over the context before the map; "auto" does it when
+        a few features hold a huge share of the variance (a causal LM's "massive activations");
+        False is the original's.
     n_estimators : int, default 8
-        tart-2: label permutations (two classes: both orders, always). The faithful module:
-        random context orderings (or subsets, for long contexts) whose probabilities are averaged;
-        all run in one batched pass. With the shipped module on amazon_food + SmolLM2 (balanced
-        test, k = 16-256, 3 seeds), 8 orderings were within 0.5 points of 1 up to k = 64 and
-        1.4-2.2 points better at k = 128-256.
+        Ensemble members, averaged (see `tart.ensemble`): context orderings or subsets for the
+        faithful module; label permutations for tart-2 (two classes: both orders, always).
     max_context : int, optional
-        Most context points one pass reads (default and ceiling: what the module holds; tart-2:
+        Most context points one member reads (default and ceiling: what the module holds; tart-2:
         no limit by default, and subsets that keep every class when given).
     label_words : pair of str, optional
         Words for classes_[0] and classes_[1] in prompts of context-dependent embedders
         (default: the classes themselves when they are strings, else negative/positive).
     class_prior : "context", "uniform" or float, default "context"
-        The module was trained on tasks whose two classes are equally likely a priori (no
-        intercept), so it ignores base rates. "context" adds the log-odds of the context's class
-        frequencies ((n1 + 1) / (k + 2)) to its logits (a label-shift correction; no change for a
-        balanced context); a float in (0, 1) gives P(classes_[1]) instead; "uniform" leaves the
-        module's output alone. On amazon_food (random contexts of the natural class mix, 1000
-        test reviews; scripts/imbalanced.py) "context" gained 0.8-2.7 points at k = 32-256 on
-        top of center="balanced". tart-2 was trained on imbalanced tasks and reads base rates from
-        the context itself: "context" leaves it alone, "uniform" and a float reweight its
-        probabilities by (prior / smoothed context frequency).
+        The faithful module ignores base rates (it was trained on balanced tasks): "context" adds
+        the log-odds of the context's smoothed class frequencies ((n1 + 1) / (k + 2)) to its
+        logits, a float in (0, 1) gives P(classes_[1]) instead, "uniform" leaves it alone. tart-2
+        reads base rates from the context: "context" leaves it alone, "uniform" and a float
+        reweight its probabilities by prior / smoothed context frequency.
     device : str
         "auto" (CUDA when available), "cpu", "cuda", ...
     random_state : int or None
-        Seeds the context orderings and subsets.
+        Seeds the ensemble's orderings, subsets and permutations.
     """
 
     def __init__(
@@ -136,9 +110,10 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     # ---- scikit-learn API ----------------------------------------------------------------
     def fit(self, X, y) -> "TartClassifier":
-        """Store the context (X, y); embeds X now unless the embedder depends on the context."""
+        """Check and store the context (X, y); embeds X now unless the embedder depends on the context."""
+        _check_kind(X, "fit")
         self.reasoner_ = _resolve_reasoner(self.reasoner, _resolve_device(self.device))
-        set_module = isinstance(self.reasoner_, SetReasoner)
+        set_module, cfg = isinstance(self.reasoner_, SetReasoner), self.reasoner_.config
         if self.embedder is None:
             X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
         else:
@@ -150,74 +125,92 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"X has {len(X)} items but y has {len(y)} labels")
         check_classification_targets(y)
         self.classes_, y01 = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
+        self._check_params(y, set_module)
+        limit = None if set_module else cfg.max_points - 1  # tart-2 reads any number of points
+        self.max_context_ = self.max_context or limit or len(y01)
+        self.y_ = y01.astype(np.int64)
+        if set_module:
+            self.class_weight_ = ensemble.class_weight(self.class_prior, self.y_, len(self.classes_))
+        else:
+            self.prior_logit_ = ensemble.prior_logit(self.class_prior, self.y_)
+        self.projection_ = self._make_projection()
+        if self.embedder is None:
+            self.context_ = X
+        else:
+            self.embedder_ = _resolve_embedder(self.embedder, self.embedder_kwargs)
+            self.label_words_ = self._label_words()
+            if self._context_dependent():  # embedded at predict time, together with the queries
+                self.context_ = list(X)
+                return self
+            self.context_ = _as_features(self.embedder_.encode(list(X)), len(X), "context")
+        self.projection_.fit(self.context_, self.y_, validate=False)
+        return self
+
+    def _check_params(self, y, set_module: bool) -> None:
+        """One clear ValueError per bad setting or context (before anything is embedded)."""
+        L, cfg = len(self.classes_), self.reasoner_.config
+        if L < 2:
+            raise ValueError(f"the context has only one class ({self.classes_[0]!r}): TartClassifier "
+                             "needs examples of both classes")
+        if set_module and L > cfg.n_classes:
+            raise ValueError(f"y has {L} classes but this tart-2 module reads at most {cfg.n_classes}")
+        if L > 2 and not set_module:
             raise ValueError(
-                f"the context has only one class ({self.classes_[0]!r}): TartClassifier needs "
-                "examples of both classes"
-            )
-        if set_module and len(self.classes_) > self.reasoner_.config.n_classes:
-            raise ValueError(
-                f"y has {len(self.classes_)} classes but this tart-2 module reads at most "
-                f"{self.reasoner_.config.n_classes}")
-        if len(self.classes_) > 2 and not set_module:
-            raise ValueError(
-                f"Only binary classification is supported. The type of the target is "
-                f"{type_of_target(y)}: y has {len(self.classes_)} classes "
-                f"({list(self.classes_[:5])}{'...' if len(self.classes_) > 5 else ''}); "
-                "TartClassifier is binary for now"
-            )
+                f"Only binary classification is supported. The type of the target is {type_of_target(y)}: "
+                f"y has {L} classes ({list(self.classes_[:5])}{'...' if L > 5 else ''}); the faithful "
+                'module is binary (reasoner="tart2" reads more)')
         if self.projection not in BASES:
             raise ValueError(f"projection must be one of {BASES}, got {self.projection!r}")
         if self.center not in CENTERS:
             raise ValueError(f"center must be one of {CENTERS}, got {self.center!r}")
         if self.n_estimators < 1:
             raise ValueError(f"n_estimators must be >= 1, got {self.n_estimators}")
-        cfg = self.reasoner_.config
-        limit = None if set_module else cfg.max_points - 1  # tart-2 reads any number of points
+        if set_module and self.n_components is not None and not 1 <= self.n_components <= cfg.n_dims:
+            raise ValueError(f"n_components must be in [1, {cfg.n_dims}] for this module, got {self.n_components}")
+        limit = None if set_module else cfg.max_points - 1
         if self.max_context is not None and not 1 <= self.max_context <= (limit or self.max_context):
             raise ValueError(f"max_context must be in [1, {limit or 'any'}] for this module, got {self.max_context}")
-        self.max_context_ = self.max_context or limit or len(y01)
-        self.y_ = y01.astype(np.int64)
-        if set_module:
-            self.class_weight_ = self._class_weight()
-        else:
-            self.prior_logit_ = self._prior_logit()
-        if self.embedder is None:
-            self.projection_ = self._make_projection(cfg.n_dims, {})
-            self.context_ = X
-            self.projection_.fit(X, self.y_)
-            return self
-        self.embedder_ = _resolve_embedder(self.embedder, self.embedder_kwargs)
-        self.projection_ = self._make_projection(cfg.n_dims, getattr(self.embedder_, "projection_hint", None) or {})
-        self.label_words_ = self._label_words()
-        if self._context_dependent():
-            self.context_ = list(X)  # embedded at predict time, together with the queries
-        else:
-            self.context_ = _as_features(self.embedder_.encode(list(X)), len(X), "context")
-            self.projection_.fit(self.context_, self.y_)
-        return self
+        if set_module and self.max_context is not None and self.max_context < L:
+            raise ValueError(f"max_context={self.max_context} cannot hold one example of each of {L} classes")
 
-    def _make_projection(self, n_dims: int, hint: dict) -> ContextProjection | SetMap:
-        """The context projection; the embedder's hint fills an unset n_components / fill."""
+    def _make_projection(self) -> ContextProjection | SetMap:
+        n_dims = self.reasoner_.config.n_dims
         if isinstance(self.reasoner_, SetReasoner):
             return SetMap(self.n_components or n_dims, standardize=self.standardize)
-        n_components = self.n_components or min(hint.get("n_components", n_dims), n_dims)
-        return ContextProjection(n_dims, n_components, self.fill or hint.get("fill", "zeros"),
+        return ContextProjection(n_dims, self.n_components or n_dims, self.fill or "zeros",
                                  basis=self.projection, center=self.center, standardize=self.standardize)
 
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities [n, n_classes], columns in `classes_` order."""
         check_is_fitted(self, "classes_")
-        if isinstance(self.reasoner_, SetReasoner):
-            return self._predict_proba_set(*self._features(X))
-        p1 = self._predict_p1(X)
-        return np.stack([1.0 - p1, p1], axis=1)
+        ctx_KD, q_MD = self._features(X)
+        projection = self.projection_
+        if self._context_dependent():  # the context's features came with the queries: a local map
+            projection = self._make_projection().fit(ctx_KD, self.y_, validate=False)
+        cx_KD, qx_MD = projection.transform(ctx_KD, validate=False), projection.transform(q_MD, validate=False)
+        idx_EK, perm_EL = self._members()
+        dev = next(self.reasoner_.parameters()).device
+        cx = torch.from_numpy(cx_KD[idx_EK]).to(dev)  # [E, K', d]
+        qx = torch.from_numpy(qx_MD).to(dev).expand(len(idx_EK), -1, -1)  # [E, M, d]
+        if perm_EL is None:  # the faithful module: logits of classes_[1]
+            logits_EM = self.reasoner_.predict(cx, torch.from_numpy(self.y_[idx_EK]).to(dev), qx, validate=False)
+            p1 = torch.sigmoid(logits_EM.double()).mean(0).cpu().numpy()
+            if self.prior_logit_ != 0.0:
+                p1 = 1.0 / (1.0 + np.exp(-(ensemble.logit(np.clip(p1, 1e-12, 1 - 1e-12)) + self.prior_logit_)))
+            return np.stack([1.0 - p1, p1], axis=1)
+        L = len(self.classes_)
+        cy = torch.from_numpy(np.take_along_axis(perm_EL, self.y_[idx_EK], 1)).to(dev)  # [E, K']
+        logits_EML = self.reasoner_.predict(cx, cy, qx, n_classes=L, validate=False)
+        proba_EML = torch.softmax(logits_EML.double(), -1).cpu().numpy()
+        # member e called class c "perm_EL[e, c]": read its column back in classes_ order
+        proba_ML = np.mean([p[:, perm] for p, perm in zip(proba_EML, perm_EL)], axis=0) * self.class_weight_
+        return proba_ML / proba_ML.sum(1, keepdims=True)
 
     def decision_function(self, X) -> np.ndarray:
         """Two classes: log-odds of classes_[1] (from the averaged probability) [n];
         more: log-probabilities [n, n_classes]."""
         proba = np.clip(self.predict_proba(X), 1e-7, 1 - 1e-7)
-        return _logit(proba[:, 1]) if proba.shape[1] == 2 else np.log(proba)
+        return ensemble.logit(proba[:, 1]) if proba.shape[1] == 2 else np.log(proba)
 
     def predict(self, X) -> np.ndarray:
         proba = self.predict_proba(X)
@@ -234,106 +227,28 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     # ---- internals -----------------------------------------------------------------------
-    def _predict_p1(self, X) -> np.ndarray:
-        check_is_fitted(self, "classes_")
-        ctx_KD, q_MD = self._features(X)
-        if self._context_dependent():
-            self.projection_.fit(ctx_KD, self.y_)  # context vectors come with the queries
-        cx_KD = self.projection_.transform(ctx_KD)
-        qx_MD = self.projection_.transform(q_MD)
-        idx_EK = self._member_indices()
-        dev = next(self.reasoner_.parameters()).device
-        cx = torch.from_numpy(cx_KD[idx_EK]).to(dev)  # [E, K', d]
-        cy = torch.from_numpy(self.y_[idx_EK]).to(dev)  # [E, K']
-        qx = torch.from_numpy(qx_MD).to(dev).expand(len(idx_EK), -1, -1)  # [E, M, d]
-        logits_EM = self.reasoner_.predict(cx, cy, qx)
-        p1 = torch.sigmoid(logits_EM.double()).mean(0).cpu().numpy()
-        if self.prior_logit_ == 0.0:
-            return p1
-        return 1.0 / (1.0 + np.exp(-(_logit(np.clip(p1, 1e-12, 1 - 1e-12)) + self.prior_logit_)))
-
-    def _predict_proba_set(self, ctx_KD: np.ndarray, q_MD: np.ndarray) -> np.ndarray:
-        """tart-2: map fitted on the context, members = label permutations (x subsets)."""
-        projection = self.projection_
-        if self._context_dependent():  # context vectors come with the queries: a local map
-            projection = self._make_projection(self.reasoner_.config.n_dims, {}).fit(ctx_KD, self.y_)
-        cx_KD, qx_MD = projection.transform(ctx_KD), projection.transform(q_MD)
-        idx_EK, perm_EL = self._set_members()
-        dev = next(self.reasoner_.parameters()).device
-        L = len(self.classes_)
-        cx = torch.from_numpy(cx_KD[idx_EK]).to(dev)  # [E, K', d]
-        cy = torch.from_numpy(np.take_along_axis(perm_EL, self.y_[idx_EK], 1)).to(dev)  # [E, K']
-        qx = torch.from_numpy(qx_MD).to(dev).expand(len(idx_EK), -1, -1)
-        proba_EML = torch.softmax(self.reasoner_.predict(cx, cy, qx, n_classes=L).double(), -1).cpu().numpy()
-        # member e called class c "perm_EL[e, c]": read its column back in classes_ order
-        proba_ML = np.mean([p[:, perm] for p, perm in zip(proba_EML, perm_EL)], axis=0)
-        proba_ML = proba_ML * self.class_weight_
-        return proba_ML / proba_ML.sum(1, keepdims=True)
-
-    def _set_members(self) -> tuple[np.ndarray, np.ndarray]:
-        """tart-2's members: context indices [E, K'] and label permutations [E, L] (member e
-        shows class c as perm[e, c]). Two classes: both orders; more: the identity and random
-        permutations, `n_estimators` in all; long contexts: a stratified subset per member."""
+    def _members(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """Context indices [E, K'] each member reads, and (tart-2) its label permutation [E, L]."""
         rng = np.random.default_rng(self.random_state)
-        L, k = len(self.classes_), len(self.y_)
-        perms = [np.arange(L), np.arange(L)[::-1]] if L == 2 else [np.arange(L)] + [
-            rng.permutation(L) for _ in range(max(0, self.n_estimators - 1))]
-        if k <= self.max_context_:
-            idx = [np.arange(k)] * len(perms)
-        else:
-            n = max(len(perms), self.n_estimators * math.ceil(k / self.max_context_))
-            perms = [perms[i % len(perms)] for i in range(n)]
-            idx = [_stratified_subset_all(self.y_, self.max_context_, rng) for _ in range(n)]
-        return np.stack(idx), np.stack(perms)
-
-    def _class_weight(self) -> np.ndarray:
-        """tart-2 reads base rates from the context itself, so "context" changes nothing; other
-        priors reweight its probabilities by prior / (smoothed) context frequency."""
-        prior, L = self.class_prior, len(self.classes_)
-        freq = (np.bincount(self.y_, minlength=L) + 1.0) / (len(self.y_) + L)
-        if isinstance(prior, str) and prior == "context":
-            return np.ones(L)
-        if isinstance(prior, str) and prior == "uniform":
-            return 1.0 / freq
-        if isinstance(prior, (int, float, np.floating)) and not isinstance(prior, bool) and 0 < prior < 1 and L == 2:
-            return np.array([1.0 - prior, prior]) / freq
-        raise ValueError("class_prior must be 'context', 'uniform' or (two classes) a float in (0, 1), "
-                         f"got {prior!r}")
-
-    def _prior_logit(self) -> float:
-        """Log-odds added to the module's logits (see `class_prior`)."""
-        prior = self.class_prior
-        if isinstance(prior, str) and prior == "uniform":
-            return 0.0
-        if isinstance(prior, str) and prior == "context":
-            return float(_logit((self.y_.sum() + 1.0) / (len(self.y_) + 2.0)))
-        if isinstance(prior, (int, float, np.floating)) and not isinstance(prior, bool) and 0 < prior < 1:
-            return float(_logit(prior))
-        raise ValueError(f"class_prior must be 'context', 'uniform' or a float in (0, 1), got {prior!r}")
+        if isinstance(self.reasoner_, SetReasoner):
+            return ensemble.permutation_members(self.y_, len(self.classes_), self.n_estimators, self.max_context_, rng)
+        return ensemble.ordering_members(self.y_, self.n_estimators, self.max_context_, rng), None
 
     def _features(self, X) -> tuple[np.ndarray, np.ndarray]:
-        """(context features [K, D], query features [M, D])."""
+        """Checked (context features [K, D], query features [M, D])."""
+        _check_kind(X, "predict")
         if self.embedder is None:
-            q = validate_data(self, X, dtype=np.float64, reset=False)
-            return self.context_, q
+            return self.context_, validate_data(self, X, dtype=np.float64, reset=False)
         items = _check_items(X, "predict")
         if self._context_dependent():
             words = [self.label_words_[i] for i in self.y_]
             ctx, q = self.embedder_.encode_with_context(self.context_, words, items)
-            return _as_features(ctx, len(self.context_), "context"), _as_features(q, len(items), "query")
-        return self.context_, _as_features(self.embedder_.encode(items), len(items), "query")
+            ctx = _as_features(ctx, len(self.context_), "context")
+            return ctx, _as_features(q, len(items), "query", ctx.shape[1])
+        return self.context_, _as_features(self.embedder_.encode(items), len(items), "query", self.context_.shape[1])
 
     def _context_dependent(self) -> bool:
         return self.embedder is not None and bool(getattr(self.embedder_, "context_dependent", False))
-
-    def _member_indices(self) -> np.ndarray:
-        """Context indices read by each ensemble member, [E, K'] (E orderings or subsets)."""
-        rng = np.random.default_rng(self.random_state)
-        k = len(self.y_)
-        if k <= self.max_context_:
-            return np.stack([rng.permutation(k) for _ in range(self.n_estimators)])
-        n_members = self.n_estimators * math.ceil(k / self.max_context_)
-        return np.stack([_stratified_subset(self.y_, self.max_context_, rng) for _ in range(n_members)])
 
     def _label_words(self) -> tuple[str, str]:
         if self.label_words is not None:
@@ -346,46 +261,26 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         return DEFAULT_LABEL_WORDS
 
 
-def _logit(p):
-    """log(p / (1 - p)) for probabilities strictly inside (0, 1)."""
-    return np.log(p) - np.log1p(-p)
-
-
-def _stratified_subset(y01: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """`size` random indices with the classes in the context's proportions (each class >= 1)."""
-    pos, neg = np.flatnonzero(y01 == 1), np.flatnonzero(y01 == 0)
-    n_pos = min(max(1, round(size * len(pos) / len(y01))), len(pos), size - 1)
-    picked = np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, size - n_pos, replace=False)])
-    return rng.permutation(picked)
-
-
-def _stratified_subset_all(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """`size` random indices (any number of classes): one of each class, the rest drawn at random
-    (so in the context's proportions on average); `size` must be >= the number of classes."""
-    classes = np.unique(y)
-    if size < len(classes):
-        raise ValueError(f"max_context={size} cannot hold one example of each of {len(classes)} classes")
-    first = np.array([rng.choice(np.flatnonzero(y == c)) for c in classes])
-    rest = rng.choice(np.setdiff1d(np.arange(len(y)), first), size - len(first), replace=False)
-    return rng.permutation(np.concatenate([first, rest]))
+def _check_kind(X, where: str) -> None:
+    """A TypeError for what is not a collection of rows or items (a single string, a number)."""
+    if isinstance(X, (str, bytes)) or not (hasattr(X, "__iter__") or hasattr(X, "__array__")):
+        raise TypeError(f"{where}: X must be an array of features or a list of items, got a single "
+                        f"{type(X).__name__}")
 
 
 def _check_items(X, where: str) -> list:
-    if isinstance(X, (str, bytes)):
-        raise ValueError(f"{where}: X must be a list of items, got a single {type(X).__name__}")
-    try:
-        items = list(X)
-    except TypeError:
-        raise ValueError(f"{where}: X must be a list of items, got {type(X).__name__}") from None
+    items = list(X)
     if not items:
         raise ValueError(f"{where}: X is empty (no items)")
     return items
 
 
-def _as_features(Z, n: int, what: str) -> np.ndarray:
+def _as_features(Z, n: int, what: str, n_features: int | None = None) -> np.ndarray:
+    """An embedder's output, checked once: [n, D] (D as the context's), finite, float64."""
     Z = np.asarray(Z, dtype=np.float64)
-    if Z.ndim != 2 or len(Z) != n:
-        raise ValueError(f"the embedder returned {what} features of shape {Z.shape}, expected [{n}, D]")
+    if Z.ndim != 2 or len(Z) != n or (n_features is not None and Z.shape[1] != n_features):
+        want = f"[{n}, {'D' if n_features is None else n_features}]"
+        raise ValueError(f"the embedder returned {what} features of shape {Z.shape}, expected {want}")
     if not np.isfinite(Z).all():
         raise ValueError(f"the embedder returned NaN or inf {what} features")
     return Z
@@ -401,8 +296,8 @@ def _resolve_reasoner(reasoner, device: torch.device) -> Reasoner | SetReasoner:
     if isinstance(reasoner, (Reasoner, SetReasoner)):
         return reasoner.to(device).eval()
     if reasoner is not None and not isinstance(reasoner, (str, Path)):
-        raise ValueError('reasoner must be None, "tart", "tart2", a model folder, a Reasoner or a '
-                         f"SetReasoner, got {type(reasoner).__name__}")
+        raise TypeError('reasoner must be None, "tart", "tart2", a model folder, a Reasoner or a '
+                        f"SetReasoner, got {type(reasoner).__name__}")
     return _load_reasoner_cached(str(reasoner) if reasoner is not None else None, str(device))
 
 

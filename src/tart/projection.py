@@ -83,9 +83,10 @@ class ContextProjection:
         self.out_dims, self.n_components, self.fill, self.rel_tol = out_dims, n_components, fill, rel_tol
         self.basis, self.center, self.standardize = basis, center, standardize
 
-    def fit(self, X_KD: np.ndarray, y_K: np.ndarray | None = None) -> "ContextProjection":
-        """Fit on the context vectors only (and their labels, for basis="class-mean")."""
-        X_KD = _check_features(X_KD, "context")
+    def fit(self, X_KD: np.ndarray, y_K: np.ndarray | None = None, *, validate: bool = True) -> "ContextProjection":
+        """Fit on the context vectors only (and their labels, for basis="class-mean").
+        `validate=False` skips the checks of X_KD (2-D, non-empty, finite) for callers that made them."""
+        X_KD = _check_features(X_KD, "context") if validate else np.asarray(X_KD, dtype=np.float64)
         raw_means = None if y_K is None else _class_means(X_KD, y_K)  # (class 0, class 1) or None
         self.mean_D = X_KD.mean(axis=0)
         self.inv_scale_D = self._inverse_scale(X_KD - self.mean_D)
@@ -138,11 +139,13 @@ class ContextProjection:
         m = int((s[: self.n_components - 1] > floor).sum())
         return np.vstack([u_D[None], Vt[:m]])
 
-    def transform(self, X_MD: np.ndarray) -> np.ndarray:
-        """Project and whiten with the context's statistics; float32 [M, out_dims]."""
+    def transform(self, X_MD: np.ndarray, *, validate: bool = True) -> np.ndarray:
+        """Project and whiten with the context's statistics; float32 [M, out_dims].
+        `validate=False` skips the checks of X_MD (as `fit`'s)."""
         if not hasattr(self, "mean_D"):
             raise RuntimeError("ContextProjection is not fitted: call fit(context) first")
-        X_MD = _check_features(X_MD, "query", n_features=len(self.mean_D))
+        if validate:
+            X_MD = _check_features(X_MD, "query", n_features=len(self.mean_D))
         Z_MR = (X_MD - self.mean_D) * self.inv_scale_D @ self.components_RD.T / self.scale_R
         out = np.zeros((len(X_MD), self.out_dims), dtype=np.float64)
         r = self.n_kept_
@@ -263,13 +266,17 @@ class SetMap:
     def __init__(self, out_dims: int = 64, standardize: bool | str = "auto"):
         if out_dims < 1:
             raise ValueError(f"out_dims must be >= 1, got {out_dims}")
+        if standardize not in (True, False, "auto"):
+            raise ValueError(f'standardize must be True, False or "auto", got {standardize!r}')
         self.out_dims, self.standardize = out_dims, standardize
 
-    def fit(self, X_KD: np.ndarray, y_K: np.ndarray) -> "SetMap":
-        """Fit on the context vectors and their integer labels (0..L-1)."""
-        X_KD = _check_features(X_KD, "context")
+    def fit(self, X_KD: np.ndarray, y_K: np.ndarray, *, validate: bool = True) -> "SetMap":
+        """Fit on the context vectors and their integer labels (0..L-1). `validate=False` skips
+        the checks of X_KD and y_K (as `ContextProjection.fit`'s)."""
+        if validate:
+            X_KD = _check_features(X_KD, "context")
         y_K = np.asarray(y_K).ravel()
-        if len(y_K) != len(X_KD):
+        if validate and len(y_K) != len(X_KD):
             raise ValueError(f"context has {len(X_KD)} vectors but {len(y_K)} labels")
         self.params_ = fit_set_map(torch.from_numpy(X_KD)[None], torch.from_numpy(y_K.astype(np.int64))[None],
                                    self.out_dims, self.standardize)
@@ -277,8 +284,10 @@ class SetMap:
         self.n_kept_ = int(self.params_.n_kept_B[0])
         return self
 
-    def transform(self, X_MD: np.ndarray) -> np.ndarray:
+    def transform(self, X_MD: np.ndarray, *, validate: bool = True) -> np.ndarray:
+        """Map features [M, D] (float64) with the fitted map: float32 [M, out_dims]."""
         if not hasattr(self, "params_"):
             raise RuntimeError("SetMap is not fitted: call fit(context, labels) first")
-        X_MD = _check_features(X_MD, "query", n_features=self.n_features_)
+        if validate:
+            X_MD = _check_features(X_MD, "query", n_features=self.n_features_)
         return apply_set_map(self.params_, torch.from_numpy(X_MD)[None])[0].numpy().astype(np.float32)

@@ -148,17 +148,22 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
         context_y: torch.Tensor,
         query_x: torch.Tensor,
         query_chunk: int = 1024,
+        *,
+        validate: bool = True,
     ) -> torch.Tensor:
         """Logits [B, M] of M queries given K labelled context points, the context encoded once.
 
         context_x [B, K, D], context_y [B, K] in {0, 1}, query_x [B, M, D]. Unbatched inputs
         ([K, D], [K], [M, D]) are accepted and give logits [M]. Queries are processed in chunks of
         `query_chunk` to bound memory; each query attends to the context and to itself only.
+        `validate=False` skips the input checks (shapes, sizes, finite values, labels) for callers
+        that made them already, as `TartClassifier` does.
         """
         unbatched = context_x.dim() == 2
         if unbatched:
             context_x, context_y, query_x = context_x[None], context_y[None], query_x[None]
-        self._check_predict_inputs(context_x, context_y, query_x)
+        if validate:
+            self._check_predict_inputs(context_x, context_y, query_x)
         p = next(self.parameters())
         cx_BKD = context_x.to(p.device, p.dtype)
         cy_BK = context_y.to(p.device, p.dtype)

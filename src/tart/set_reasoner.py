@@ -166,7 +166,7 @@ class SetReasoner(checkpoint.PretrainedMixin, nn.Module):
     @torch.no_grad()
     def predict(
         self, context_x: torch.Tensor, context_y: torch.Tensor, query_x: torch.Tensor,
-        n_classes: int | None = None, query_chunk: int = 2048,
+        n_classes: int | None = None, query_chunk: int = 2048, *, validate: bool = True,
     ) -> torch.Tensor:
         """Logits [B, M, n_classes] of M queries given K labelled context points.
 
@@ -174,11 +174,16 @@ class SetReasoner(checkpoint.PretrainedMixin, nn.Module):
         context_y [B, K] integer labels in [0, n_classes), query_x [B, M, D]. `n_classes`
         defaults to max(context_y) + 1. Unbatched inputs ([K, D], [K], [M, D]) give [M, n_classes].
         The context is encoded once; queries run in chunks of `query_chunk` against it.
+        `validate=False` skips the input checks (shapes, sizes, finite values, labels) for callers
+        that made them already, as `TartClassifier` does.
         """
         unbatched = context_x.dim() == 2
         if unbatched:
             context_x, context_y, query_x = context_x[None], context_y[None], query_x[None]
-        n_classes = self._check_predict_inputs(context_x, context_y, query_x, n_classes)
+        if validate:
+            n_classes = self._check_predict_inputs(context_x, context_y, query_x, n_classes)
+        elif n_classes is None:
+            n_classes = int(context_y.max()) + 1
         p = next(self.parameters())
         cx_BKD, qx_BMD = (self._widen(t.to(p.device, p.dtype)) for t in (context_x, query_x))
         cache = self.encode_context(cx_BKD, context_y.to(p.device).long())
