@@ -124,6 +124,13 @@ def test_bad_input_is_named():
         ContextProjection(16, n_components=17)
 
 
+
+def test_without_validation_the_same_on_valid_inputs():
+    X, y = _data(30, D=12), np.arange(30) % 2
+    p, q = ContextProjection(16, basis="class-mean").fit(X, y), ContextProjection(16, basis="class-mean")
+    np.testing.assert_array_equal(q.fit(X, y, validate=False).transform(X[:7], validate=False), p.transform(X[:7]))
+
+
 def test_class_mean_basis_finds_a_low_variance_separating_direction():
     """10 noise dims of variance 9 outrank the separating dim: 4 PCA components miss it.
 

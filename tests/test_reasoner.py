@@ -72,6 +72,12 @@ def test_predict_bad_input(tiny_model, task, change, match):
         tiny_model.predict(*change(cx, cy, qx))
 
 
+def test_predict_without_validation_is_the_same_on_valid_inputs(tiny_model, task):
+    """validate=False (for callers that checked already, as TartClassifier) skips only the checks."""
+    cx, cy, qx = task.x_BND[:, :10], task.y_BN[:, :10], task.x_BND[:, 10:]
+    torch.testing.assert_close(tiny_model.predict(cx, cy, qx, validate=False), tiny_model.predict(cx, cy, qx))
+
+
 def test_too_many_points(tiny_model):
     t = LogisticPrior().sample(1, 260, generator=torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="too long: this model holds at most 257"):

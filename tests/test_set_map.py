@@ -110,3 +110,11 @@ def test_errors():
         SetMap(8).fit(X, y[:5])
     with pytest.raises(ValueError, match="out_dims"):
         SetMap(0)
+    with pytest.raises(ValueError, match="standardize"):
+        SetMap(8, standardize="yes")
+
+
+def test_without_validation_the_same_on_valid_inputs():
+    X, y = _two_classes()
+    want = SetMap(8).fit(X, y).transform(X[:7])
+    np.testing.assert_array_equal(SetMap(8).fit(X, y, validate=False).transform(X[:7], validate=False), want)

@@ -84,6 +84,14 @@ def test_bad_input_errors(model, change, match):
         model.predict(*change(*_inputs()))
 
 
+def test_predict_without_validation_is_the_same_on_valid_inputs(model):
+    """validate=False (for callers that checked already, as TartClassifier) skips only the checks."""
+    cx, cy, qx = _inputs()
+    for n_classes in (None, 5):
+        torch.testing.assert_close(model.predict(cx, cy, qx, n_classes=n_classes, validate=False),
+                                   model.predict(cx, cy, qx, n_classes=n_classes))
+
+
 def test_bad_class_counts(model):
     cx, cy, qx = _inputs(L=3)
     with pytest.raises(ValueError, match="n_classes must be in"):

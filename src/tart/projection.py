@@ -18,18 +18,15 @@ The result is always finite.
 differently: the direction between the two class means of the context first, then the top principal
 directions of what that direction leaves, then the same PCA + whitening inside that subspace. PCA
 alone can miss the direction that separates the classes when it is not among the 16 of largest
-variance. On amazon_food (balanced contexts, 3 seeds) it gained 0.6-3.2 points at k = 64-256 with
-SmolLM2 and 0.6-3.5 at k = 128-256 with MiniLM, and was within 0.5 points elsewhere (README).
+variance.
 
 `center="balanced"` (the default; beyond the original) centres on the midpoint of the two class
 means when `fit` gets two-class labels, instead of the context mean. The module was trained on tasks
 whose decision boundary passes through the origin with classes equally likely (no intercept); with
 a balanced context the two centres coincide, but with an imbalanced one the context mean sits
 towards the larger class, shifting the boundary into it (the module then over-predicts the smaller
-class). Base rates are the classifier's `class_prior`'s job. On amazon_food (random contexts of
-the natural class mix) the midpoint gained 1.7-5.2 points with SmolLM2 and 1.3-7.5 with MiniLM at
-k = 32-256 (README).
-`center="mean"` is the original's; without labels the context mean is used.
+class). Base rates are the classifier's `class_prior`'s job. `center="mean"` is the original's;
+without labels the context mean is used.
 
 `standardize` (beyond the original) first scales every input feature to unit variance over the
 context, so the PCA is that of the context's correlation matrix rather than its covariance. A causal
@@ -37,9 +34,9 @@ language model's hidden states carry a few "massive activation" dims whose varia
 and plain PCA spends its components on them; sentence encoders, Whisper and MobileNetV2 features
 have no such dims, and there scaling up every low-variance (noise) feature did not help. So the
 default, "auto", standardises only when the largest feature variance over the context is more than
-`AUTO_RATIO` = 50 times the median one: measured 71-2043 for SmolLM2 on amazon_food and tweets,
-2-53 for MiniLM, Whisper tiny.en and MobileNetV2, at k = 4-256 (README). `standardized_` records
-the choice. Features constant over the context (variance below `rel_tol` times the largest) are
+`AUTO_RATIO` = 50 times the median one (a causal LM's hidden states are far above it, sentence
+encoders', Whisper's and MobileNetV2's features near or below it). `standardized_` records the
+choice. Features constant over the context (variance below `rel_tol` times the largest) are
 set to zero rather than blown up. `standardize=False` is the original's.
 
 Shape legend: K context points, M queries, D input features, R kept components, d output dims.
