@@ -1,34 +1,46 @@
-"""TART vs logistic-regression probes on any data set of the registry, same balanced contexts.
+"""TART (several settings) against logistic-regression probes on any data set, same balanced contexts.
 
     python scripts/fewshot.py --model smollm2 --dataset amazon_food
     python scripts/fewshot.py --model whisper-tiny-en --dataset spoken_keywords:on-up --fill zeros tile
     python scripts/fewshot.py --model mobilenet-v2 --dataset fashion_mnist:pullover-coat
 
-Embeds a fixed pool of training items and a balanced test sample once (cached on disk under
-TART_HOME/embeddings), then prints mean (std) accuracy over seeds at each k for TartClassifier
-(several n_components / n_estimators settings), logistic regression on the same projected
-features (the first --projection / --standardize choice), and logistic regression on the full
-embeddings (C by cross-validation).
+The `tart eval` runner (tart.eval.runner.run_grid) with a registry of TartClassifier settings
+(n_components x n_estimators x fill x projection x standardize), logistic regression on the same
+projected features (the first --projection / --standardize choice) and logistic regression on the
+full embeddings (C by cross-validation, `logreg-full`). Embeddings are cached on disk; the run is
+resumable in --out. Prints mean (std) accuracy over seeds at each k; --report writes it to Markdown.
 """
 
 import argparse
-import warnings
+import shlex
+import sys
+from functools import partial
 
-import numpy as np
-
-from tart import TartClassifier
-from tart.eval.fewshot import balanced_test, fewshot_grid, logreg_full, logreg_projected, summarize
-from tart.datasets import load_dataset
-from tart.embed import CachedEmbedder, get_embedder
+from tart.eval.methods import METHODS, Method, on_features, tart_on_features
+from tart.eval.probes import logreg_projected
+from tart.eval.report import slug, table, write_report
+from tart.eval.runner import run_grid
 
 
-def tart_method(n_components: int, n_estimators: int, fill: str, projection: str = "class-mean",
-                standardize: bool | str = "auto"):
-    def fn(Xc, yc, Xq):
-        clf = TartClassifier(n_components=n_components, n_estimators=n_estimators, fill=fill,
-                             projection=projection, standardize=standardize)
-        return clf.fit(Xc, yc).predict(Xq)
-    return fn
+def registry(args: argparse.Namespace) -> dict[str, Method]:
+    """The TART settings asked for, the projected probe and the full-embedding probe, by name."""
+    standardize = [{"on": True, "off": False}.get(s, s) for s in args.standardize]
+    out = {}
+    for c in args.components:
+        for e in args.estimators:
+            for f in args.fill:
+                for b in args.projection:
+                    for s in standardize:
+                        if f == "tile" and c == 16:
+                            continue
+                        name = (f"tart (n_components={c}, n_estimators={e}, fill={f}, projection={b}, "
+                                f"standardize={s})")
+                        out[name] = Method(name, tart_on_features(n_components=c, n_estimators=e, fill=f,
+                                                                  projection=b, standardize=s))
+    probe = partial(logreg_projected, basis=args.projection[0], standardize=standardize[0])
+    out["logreg, projected features"] = Method("logreg, projected features", on_features(probe))
+    out["logreg-full"] = METHODS["logreg-full"]
+    return out
 
 
 def main() -> None:
@@ -47,31 +59,21 @@ def main() -> None:
                    help="basis of the context projection (TartClassifier(projection=...))")
     p.add_argument("--standardize", nargs="+", default=["auto"], choices=["auto", "on", "off"],
                    help="TartClassifier(standardize=...): per-feature scaling before the PCA (off: the original's)")
+    p.add_argument("--out", default=None,
+                   help="run folder (default results/fewshot/<dataset>_<model>_pool<P>_test<N>)")
+    p.add_argument("--report", default=None, help="also write the table to this Markdown file (and a plot)")
     args = p.parse_args()
-    standardize = [{"on": True, "off": False}.get(s, s) for s in args.standardize]
-    warnings.filterwarnings("ignore", category=FutureWarning)
-
-    ds = load_dataset(args.dataset)
-    train_items = getattr(ds, "train_texts", None) or ds.train_items
-    test_items = getattr(ds, "test_texts", None) or ds.test_items
-    pool = np.random.default_rng(0).permutation(len(train_items))[: args.pool]
-    test = balanced_test(ds.test_labels, args.n_test)
-    emb = CachedEmbedder(get_embedder(args.model))
-    X_train = emb.encode([train_items[i] for i in pool])
-    X_test = emb.encode([test_items[i] for i in test])
-    ks = [k for k in args.ks if k // 2 <= min(np.bincount(ds.train_labels[pool], minlength=2))]
-    methods = {f"tart (n_components={c}, n_estimators={e}, fill={f}, projection={b}, standardize={s})":
-               tart_method(c, e, f, b, s)
-               for c in args.components for e in args.estimators for f in args.fill
-               for b in args.projection for s in standardize if not (f == "tile" and c == 16)}
-    proj = {"basis": args.projection[0], "standardize": standardize[0]}
-    methods["logreg, projected features"] = lambda Xc, yc, Xq: logreg_projected(Xc, yc, Xq, **proj)
-    methods["logreg, full embeddings"] = logreg_full
-    rows = fewshot_grid(X_train, ds.train_labels[pool], X_test, ds.test_labels[test],
-                        ks=tuple(ks), seeds=tuple(args.seeds), methods=methods)
-    print(f"{args.dataset}, {args.model}: {len(test)} balanced test items, "
+    methods = registry(args)
+    out = args.out or f"results/fewshot/{slug(args.dataset)}_{slug(args.model)}_pool{args.pool}_test{args.n_test}"
+    rows = run_grid(out, [args.dataset], [args.model], args.ks, args.seeds, list(methods),
+                    n_test=args.n_test, pool=args.pool, registry=methods, reports=False, progress=False)
+    rows = [r for r in rows if r["method"] in methods and r["k"] in args.ks and r["seed"] in args.seeds]
+    print(f"{args.dataset}, {args.model}: {rows[0]['n_test']} balanced test items, "
           f"{len(args.seeds)} seeds, mean (std) accuracy")
-    print(summarize(rows))
+    print(table(rows))
+    if args.report:
+        command = "python scripts/fewshot.py " + shlex.join(sys.argv[1:])
+        print(f"wrote {write_report(rows, args.report, command=command, title='few-shot on fixed embeddings')}")
 
 
 if __name__ == "__main__":

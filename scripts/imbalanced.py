@@ -5,7 +5,7 @@
 Contexts of k reviews drawn at random (not balanced) from the first 1200 training reviews, 5 seeds;
 scored on all 1000 test reviews. Prints mean (std) accuracy per k for each cumulative setting of
 TartClassifier (the last is its default), and logistic regression on the full embeddings of the
-same contexts for reference.
+same contexts for reference; the loop is the `tart eval` runner's (tart.eval.runner.run_cells).
 """
 
 import argparse
@@ -18,6 +18,10 @@ from tart import TartClassifier
 from tart.classifier import ORIGINAL_SETTINGS
 from tart.datasets import load_dataset
 from tart.embed import CachedEmbedder, get_embedder
+from tart.eval.contexts import random_context
+from tart.eval.methods import Method, Setup, on_features, tart_on_features
+from tart.eval.report import table
+from tart.eval.runner import run_cells
 
 STEPS = (("the original", {}), ('+ center="balanced"', {"center": "balanced"}),
          ('+ class_prior="context"', {"class_prior": "context"}),
@@ -37,6 +41,11 @@ def settings() -> dict[str, dict]:
     return out
 
 
+def logreg(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray) -> np.ndarray:
+    """Logistic regression on the full embeddings, default C."""
+    return LogisticRegression(max_iter=3000).fit(Xc, yc).predict(Xq)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="smollm2")
@@ -46,23 +55,17 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     ds = load_dataset("amazon_food")
     emb = CachedEmbedder(get_embedder(args.model))
-    X_pool, y_pool = emb.encode(ds.train_texts[:1200]), np.asarray(ds.train_labels[:1200])
-    X_test, y_test = emb.encode(ds.test_texts), np.asarray(ds.test_labels)
+    pool, test = ds.train_items[:1200], ds.test_items
+    y_pool, y_test = np.asarray(ds.train_labels[:1200]), np.asarray(ds.test_labels)
+    setup = Setup("amazon_food", args.model, ds.modality, ds.label_names, pool, y_pool, test, y_test,
+                  emb, emb.encode(pool), emb.encode(test))
+    registry = {name: Method(name, tart_on_features(**kwargs)) for name, kwargs in settings().items()}
+    registry["logreg, full embeddings"] = Method("logreg, full embeddings", on_features(logreg))
     print(f"amazon_food, {args.model}: pool class-1 share {y_pool.mean():.3f}, test majority "
           f"{max(y_test.mean(), 1 - y_test.mean()):.3f}; mean (std) accuracy over {args.seeds} seeds")
-    rows = settings()
-    for k in args.ks:
-        acc: dict[str, list[float]] = {name: [] for name in rows} | {"logreg, full embeddings": []}
-        for seed in range(args.seeds):
-            idx = np.random.default_rng(seed).choice(len(y_pool), k, replace=False)
-            for name, kwargs in rows.items():
-                clf = TartClassifier(**kwargs).fit(X_pool[idx], y_pool[idx])
-                acc[name].append(np.mean(clf.predict(X_test) == y_test))
-            lr = LogisticRegression(max_iter=3000).fit(X_pool[idx], y_pool[idx])
-            acc["logreg, full embeddings"].append(np.mean(lr.predict(X_test) == y_test))
-        print(f"k={k}:")
-        for name, v in acc.items():
-            print(f"  {name:42s} {np.mean(v):.3f} ({np.std(v):.3f})")
+    rows = list(run_cells(setup, list(registry), args.ks, range(args.seeds), registry,
+                          contexts=random_context))
+    print(table(rows))
 
 
 if __name__ == "__main__":

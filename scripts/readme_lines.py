@@ -6,7 +6,8 @@
 Text: TartClassifier on the first 64 training reviews (their natural class mix), scored on all 1000
 test reviews and on a class-balanced subset, with the default settings, then each default turned
 back to the original's one at a time, then all four (the original's projection and decision rule),
-against logistic regression on the full embeddings of the same 64 reviews.
+against logistic regression on the full embeddings of the same 64 reviews (through the `tart eval`
+runner, tart.eval.runner.run_cells, with the first 64 items as the context).
 Embeddings are cached on disk (TART_HOME/embeddings), so only the first run embeds.
 """
 
@@ -18,15 +19,28 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from tart import TartClassifier
-from tart.eval.fewshot import balanced_test
 from tart.classifier import ORIGINAL_SETTINGS
 from tart.datasets import load_dataset
 from tart.embed import CachedEmbedder, get_embedder
+from tart.eval.contexts import balanced_test
+from tart.eval.methods import Method, Setup, on_features, tart_on_features
+from tart.eval.runner import run_cells
 
 SETTINGS = {"default": {}, 'projection="pca"': {"projection": "pca"},
             "standardize=False": {"standardize": False},
             'center="mean"': {"center": "mean"}, 'class_prior="uniform"': {"class_prior": "uniform"},
             "the original's (all four)": ORIGINAL_SETTINGS}
+LOGREG = "logistic regression, full embeddings"
+
+
+def logreg(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray) -> np.ndarray:
+    """Logistic regression on the full embeddings, default C."""
+    return LogisticRegression(max_iter=3000).fit(Xc, yc).predict(Xq)
+
+
+def first_k(y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """The context is the first k pool items (their natural class mix), whatever the seed."""
+    return np.arange(k)
 
 
 def text() -> None:
@@ -36,17 +50,21 @@ def text() -> None:
     print(f"amazon_food: first 64 training reviews, class counts {np.bincount(y_ctx).tolist()}; "
           f"1000 test reviews (majority class {max(y_test.mean(), 1 - y_test.mean()):.3f}), "
           f"balanced subset of {len(bal)}")
+    registry = {name: Method(name, tart_on_features(**kw)) for name, kw in SETTINGS.items()}
+    registry[LOGREG] = Method(LOGREG, on_features(logreg))
     for name in ("smollm2", "minilm"):
         emb = CachedEmbedder(get_embedder(name))
-        X_ctx, X_test = emb.encode(ds.train_texts[:64]), emb.encode(ds.test_texts)
-        for label, kwargs in SETTINGS.items():
-            t = time.perf_counter()
-            pred = TartClassifier(**kwargs).fit(X_ctx, y_ctx).predict(X_test)
-            print(f"  {name:8s} tart, {label:26s} {np.mean(pred == y_test):.3f} / "
-                  f"{np.mean(pred[bal] == y_test[bal]):.3f}  ({time.perf_counter() - t:.1f} s)")
-        pred = LogisticRegression(max_iter=3000).fit(X_ctx, y_ctx).predict(X_test)
-        print(f"  {name:8s} logistic regression, full embeddings {np.mean(pred == y_test):.3f} / "
-              f"{np.mean(pred[bal] == y_test[bal]):.3f}")
+        X_ctx, X_test = emb.encode(ds.train_items[:64]), emb.encode(ds.test_items)
+        acc = {}
+        for part, idx in (("all", np.arange(len(y_test))), ("balanced", bal)):
+            setup = Setup("amazon_food", name, "text", ds.label_names, ds.train_items[:64], y_ctx,
+                          [ds.test_items[i] for i in idx], y_test[idx], emb, X_ctx, X_test[idx])
+            for row in run_cells(setup, list(registry), (64,), (0,), registry, contexts=first_k):
+                acc[row["method"], part] = row
+        for method in registry:
+            label = "tart, " + f"{method:26s}" if method in SETTINGS else method
+            print(f"  {name:8s} {label} {acc[method, 'all']['acc']:.3f} / "
+                  f"{acc[method, 'balanced']['acc']:.3f}  ({acc[method, 'all']['seconds']:.1f} s)")
 
 
 def media() -> None:

@@ -19,7 +19,6 @@ defaults: 400 class-balanced test items, contexts from a pool of 800):
 """
 
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from tart.eval.grid import read_runs  # noqa: E402
+from tart.eval.report import curve, pairs, read_runs  # noqa: E402
 
 BASELINES = ("logreg-full", "lda", "ncm", "knn")
 SHOWN = ("tart2", "tart", *BASELINES)
@@ -35,12 +34,9 @@ SHOWN = ("tart2", "tart", *BASELINES)
 
 def accuracies(folders: list[str]) -> dict:
     """(dataset/embedder, method, k) -> mean accuracy over seeds (ok cells only)."""
-    cells = defaultdict(list)
-    for folder in folders:
-        for r in read_runs(Path(folder) / "runs.jsonl"):
-            if r["status"] == "ok" and r["method"] in SHOWN:
-                cells[f"{r['dataset']} / {r['embedder']}", r["method"], r["k"]].append(r["acc"])
-    return {key: float(np.mean(v)) for key, v in cells.items()}
+    rows = [r for folder in folders for r in read_runs(Path(folder) / "runs.jsonl")]
+    return {(f"{dataset} / {embedder}", m, k): acc for (dataset, embedder), these in pairs(rows).items()
+            for m in SHOWN for k, acc in curve(these, m).items()}
 
 
 def section(title: str, folders: list[str]) -> str:
