@@ -4,6 +4,7 @@ the seeded split used where a source has no test split."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -58,7 +59,7 @@ class Dataset:
             raise ValueError(f"{self.name}: label_names must be 2 words, got {self.label_names!r}")
         self.label_names = tuple(self.label_names)
 
-    def _check_item(self, x, split: str, i: int):
+    def _check_item(self, x: Any, split: str, i: int) -> Any:
         if self.modality == "text":
             return x
         x = np.asarray(x)
@@ -98,7 +99,7 @@ class Dataset:
                 f"source={self.source!r})")
 
 
-def parse_pair(name: str, resolve) -> tuple[str, str, tuple]:
+def parse_pair(name: str, resolve: Callable[[str], Any]) -> tuple[str, str, tuple]:
     """Split "family:a-b" into (family, spec, (resolve(a), resolve(b))); the two must differ."""
     family, sep, spec = name.partition(":")
     parts = spec.split("-") if sep else []
@@ -110,7 +111,7 @@ def parse_pair(name: str, resolve) -> tuple[str, str, tuple]:
     return family, spec, (a, b)
 
 
-def _as_labels(labels, what: str) -> np.ndarray:
+def _as_labels(labels: Any, what: str) -> np.ndarray:
     arr = np.asarray(labels)
     if arr.ndim != 1:
         raise ValueError(f"{what} must be 1-d, got shape {arr.shape}")

@@ -31,6 +31,7 @@ from tart.checkpoint import atomic_write_json
 from tart.eval.synthetic import binary_scores, logreg_logits
 from tart.priors import COMPONENTS, MixturePrior
 from tart.projection import apply_set_map, fit_set_map
+from tart.reasoner import Reasoner
 from tart.set_reasoner import SetReasoner
 from tart.synthetic import LogisticPrior
 
@@ -39,7 +40,8 @@ BASELINES = ("logreg", "lda")
 
 
 @torch.no_grad()
-def set_logits(model: SetReasoner, cx_BKD, cy_BK, qx_BMD, n_classes_B, task_batch: int = 32) -> torch.Tensor:
+def set_logits(model: SetReasoner, cx_BKD: torch.Tensor, cy_BK: torch.Tensor, qx_BMD: torch.Tensor,
+               n_classes_B: torch.Tensor, task_batch: int = 32) -> torch.Tensor:
     """tart-2's logits [B, M, L] on raw tasks: map fitted on each context, classes beyond each
     task's count masked."""
     out = []
@@ -125,7 +127,8 @@ def evaluate_components(
 
 
 @torch.no_grad()
-def evaluate_tart_tasks(model: SetReasoner, faithful=None, ks=(8, 16, 32, 64, 128, 256), n_tasks: int = 256,
+def evaluate_tart_tasks(model: SetReasoner, faithful: Reasoner | None = None,
+                        ks: tuple[int, ...] = (8, 16, 32, 64, 128, 256), n_tasks: int = 256,
                         n_queries: int = 64, seed: int = 1234) -> list[dict]:
     """TART's logistic tasks (the same draws as `tart.eval.synthetic.evaluate_synthetic`): tart-2 through
     its map, the faithful module on the raw 16 dims, MAP logistic regression."""
