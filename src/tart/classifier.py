@@ -125,8 +125,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"X has {len(X)} items but y has {len(y)} labels")
         check_classification_targets(y)
         self.classes_, y01 = np.unique(y, return_inverse=True)
-        self._check_params(y, set_module)
-        limit = None if set_module else cfg.max_points - 1  # tart-2 reads any number of points
+        limit = self._check_params(y, set_module)
         self.max_context_ = self.max_context or limit or len(y01)
         self.y_ = y01.astype(np.int64)
         if set_module:
@@ -146,8 +145,9 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         self.projection_.fit(self.context_, self.y_, validate=False)
         return self
 
-    def _check_params(self, y, set_module: bool) -> None:
-        """One clear ValueError per bad setting or context (before anything is embedded)."""
+    def _check_params(self, y, set_module: bool) -> int | None:
+        """One clear ValueError per bad setting or context (before anything is embedded); returns
+        the most context points one member may read (None: any, tart-2)."""
         L, cfg = len(self.classes_), self.reasoner_.config
         if L < 2:
             raise ValueError(f"the context has only one class ({self.classes_[0]!r}): TartClassifier "
@@ -167,11 +167,12 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"n_estimators must be >= 1, got {self.n_estimators}")
         if set_module and self.n_components is not None and not 1 <= self.n_components <= cfg.n_dims:
             raise ValueError(f"n_components must be in [1, {cfg.n_dims}] for this module, got {self.n_components}")
-        limit = None if set_module else cfg.max_points - 1
+        limit = None if set_module else cfg.max_points - 1  # tart-2 reads any number of points
         if self.max_context is not None and not 1 <= self.max_context <= (limit or self.max_context):
             raise ValueError(f"max_context must be in [1, {limit or 'any'}] for this module, got {self.max_context}")
         if set_module and self.max_context is not None and self.max_context < L:
             raise ValueError(f"max_context={self.max_context} cannot hold one example of each of {L} classes")
+        return limit
 
     def _make_projection(self) -> ContextProjection | SetMap:
         n_dims = self.reasoner_.config.n_dims
