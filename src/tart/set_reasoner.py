@@ -174,8 +174,8 @@ class SetReasoner(checkpoint.PretrainedMixin, nn.Module):
         context_y [B, K] integer labels in [0, n_classes), query_x [B, M, D]. `n_classes`
         defaults to max(context_y) + 1. Unbatched inputs ([K, D], [K], [M, D]) give [M, n_classes].
         The context is encoded once; queries run in chunks of `query_chunk` against it.
-        `validate=False` skips the input checks (shapes, sizes, finite values, labels) for callers
-        that made them already, as `TartClassifier` does.
+        With `validate=False` none of these is checked (a caller that checked, e.g. `TartClassifier`,
+        then gives `n_classes`).
         """
         unbatched = context_x.dim() == 2
         if unbatched:
