@@ -251,7 +251,7 @@ def _add_demo(sub) -> None:
     p.add_argument("--model", default="smollm2")
     p.add_argument("--report", default=None, metavar="PATH",
                    help="also write the results (table, verdicts, this command) to this Markdown "
-                        "file, the plot next to it (e.g. docs/results/demo.md)")
+                        "file, the plot next to it (e.g. docs/demo.md)")
 
 
 def cmd_demo(args) -> int:
@@ -287,7 +287,7 @@ def _add_eval_grid(sub) -> None:
     p.add_argument("--report-only", action="store_true", help="rebuild the reports from runs.jsonl")
     p.add_argument("--report", default=None, metavar="PATH",
                    help="also write results.md (naming this command) to this Markdown file, the plots "
-                        "next to it (e.g. docs/results/<name>.md)")
+                        "next to it (e.g. docs/<name>.md)")
     p.add_argument("--no-progress", action="store_true")
 
 
