@@ -159,7 +159,7 @@ def resolve(name: str, positive_class: int | None = None) -> tuple[str, HubSpec]
     return name, SPECS[name]
 
 
-def _local_data_files(source: str | Path | dict, spec: HubSpec) -> tuple[str, dict[str, list[str]]]:
+def local_data_files(source: str | Path | dict, spec: HubSpec) -> tuple[str, dict[str, list[str]]]:
     """(builder, {split: [files]}) for a local file, folder or {split: path(s)} dict."""
     if isinstance(source, dict):
         files = {split: [str(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])]
@@ -210,7 +210,7 @@ def load_hub(name: str, *, positive_class: int | None = None, source: str | Path
 
     name, spec = resolve(name, positive_class)
     if source is not None:
-        builder, files = _local_data_files(source, spec)
+        builder, files = local_data_files(source, spec)
         if all(p.endswith(".tsv") for paths in files.values() for p in paths):
             load_kwargs.setdefault("delimiter", "\t")
         ds = hf.load_dataset(builder, data_files=files, cache_dir=cache_dir, **load_kwargs)

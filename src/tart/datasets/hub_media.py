@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from tart.datasets.base import Dataset, parse_pair, stratified_split
-from tart.datasets.hub import _local_data_files
+from tart.datasets.hub import local_data_files
 from tart.datasets.media import SAMPLE_RATE, decode_audio, decode_image
 
 SPEECH_COMMANDS_CLASSES = (
@@ -121,7 +121,7 @@ def load_hub_media(name: str, *, source: str | Path | dict | None = None, hub_id
     spec = MEDIA_SPECS[family]
     _, _, (a, b) = parse_pair(name, spec.class_index)
     if source is not None:
-        builder, files = _local_data_files(source, spec)
+        builder, files = local_data_files(source, spec)
         # one split at a time: local copies may store a column differently per split
         ds = {split: hf.load_dataset(builder, data_files={split: paths}, cache_dir=cache_dir,
                                      **load_kwargs)[split] for split, paths in files.items()}
