@@ -300,3 +300,29 @@ def test_item_embedders_through_fit_predict():
         clf.predict([])
     with pytest.raises(TypeError, match="list of items"):
         clf.predict("just one string")
+
+
+@pytest.mark.parametrize("reasoner", ["tart", "tart2"])
+def test_max_context_below_the_class_count_is_a_clear_error_at_fit(reasoner):
+    """A member reads at least one example of each class (the faithful module's subsets are
+    class-stratified, tart-2's keep every class): max_context=1 cannot, so fit says so. (It used to
+    give the faithful module members that read one class-0 point each, every query near the prior.)"""
+    X, y = _blobs(20)
+    for bad in (1, 0):
+        with pytest.raises(ValueError, match=rf"max_context={bad} cannot hold one example of each of 2 classes"):
+            TartClassifier(reasoner=reasoner, max_context=bad).fit(X, y)
+    clf = TartClassifier(reasoner=reasoner, max_context=2, n_estimators=2).fit(X, y)  # the least that works
+    idx, _ = clf._members()
+    assert idx.shape[1] == 2 and all(sorted(y[row]) == [0, 1] for row in idx)
+    assert np.isfinite(clf.predict_proba(X[:3])).all()
+
+
+def test_stratified_subsets_refuse_a_size_that_drops_a_class():
+    from tart import ensemble
+
+    y = np.arange(10) % 2
+    with pytest.raises(ValueError, match="cannot hold one example of each of 2 classes"):
+        ensemble.stratified_subset(y, 1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="cannot hold one example of each of 2 classes"):
+        ensemble.ordering_members(y, 2, 1, np.random.default_rng(0))
+

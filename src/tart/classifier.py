@@ -72,7 +72,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         faithful module; label permutations for tart-2 (two classes: both orders, always).
     max_context : int, optional
         Most context points one member reads (default and ceiling: what the module holds; tart-2:
-        no limit by default, and subsets that keep every class when given).
+        no limit by default). A longer context is read in subsets that keep every class, so it is
+        at least the number of classes (max_context=1 is a ValueError at fit).
     label_words : pair of str, optional
         Words for classes_[0] and classes_[1] in prompts of context-dependent embedders
         (default: the classes themselves when they are strings, else negative/positive).
@@ -168,10 +169,12 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         if set_module and self.n_components is not None and not 1 <= self.n_components <= cfg.n_dims:
             raise ValueError(f"n_components must be in [1, {cfg.n_dims}] for this module, got {self.n_components}")
         limit = None if set_module else cfg.max_points - 1  # tart-2 reads any number of points
-        if self.max_context is not None and not 1 <= self.max_context <= (limit or self.max_context):
-            raise ValueError(f"max_context must be in [1, {limit or 'any'}] for this module, got {self.max_context}")
-        if set_module and self.max_context is not None and self.max_context < L:
-            raise ValueError(f"max_context={self.max_context} cannot hold one example of each of {L} classes")
+        if self.max_context is not None:  # every member reads at least one example of each class
+            if self.max_context < L:
+                raise ValueError(f"max_context={self.max_context} cannot hold one example of each of {L} "
+                                 f"classes: give max_context >= {L}")
+            if limit is not None and self.max_context > limit:
+                raise ValueError(f"max_context must be in [{L}, {limit}] for this module, got {self.max_context}")
         return limit
 
     def _make_projection(self) -> ContextProjection | SetMap:

@@ -42,7 +42,10 @@ def permutation_members(
 
 
 def stratified_subset(y01: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """`size` random indices of a binary context, the classes in its proportions (each >= 1)."""
+    """`size` random indices of a binary context, the classes in its proportions (each >= 1);
+    `size` must be at least 2."""
+    if size < 2:
+        raise ValueError(f"max_context={size} cannot hold one example of each of 2 classes")
     pos, neg = np.flatnonzero(y01 == 1), np.flatnonzero(y01 == 0)
     n_pos = min(max(1, round(size * len(pos) / len(y01))), len(pos), size - 1)
     picked = np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, size - n_pos, replace=False)])
