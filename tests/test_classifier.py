@@ -326,3 +326,34 @@ def test_stratified_subsets_refuse_a_size_that_drops_a_class():
     with pytest.raises(ValueError, match="cannot hold one example of each of 2 classes"):
         ensemble.ordering_members(y, 2, 1, np.random.default_rng(0))
 
+
+@pytest.mark.parametrize("kind", ["tart", "tart2"])
+def test_a_user_module_is_left_as_it_was(kind):
+    """fit works on its own copy: the caller's module keeps its device, dtype, training mode and
+    weights ("meta" stands in for another device on a CPU-only machine: moving there in place
+    would drop the weights)."""
+    from tart.set_reasoner import SetReasoner
+    from tart.set_reasoner import preset as set_preset
+
+    torch.manual_seed(0)
+    module = Reasoner(preset("tiny")) if kind == "tart" else SetReasoner(set_preset("tiny"))
+    module.train()
+    weights = {k: v.clone() for k, v in module.state_dict().items()}
+    X, y = _blobs(20)
+    devices = ["meta", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        clf = TartClassifier(reasoner=module, device=device, n_estimators=2).fit(X, y)
+        assert clf.reasoner_ is not module and not clf.reasoner_.training
+        assert next(clf.reasoner_.parameters()).device.type == device
+        assert clf.reasoner is module  # the parameter itself is the caller's object (sklearn)
+        assert module.training and all(p.device.type == "cpu" and p.dtype == torch.float32
+                                       for p in module.parameters())
+        assert all(torch.equal(v, weights[k]) for k, v in module.state_dict().items())
+    # the copy predicts as the module itself would (cpu)
+    clf = TartClassifier(reasoner=module, device="cpu", n_estimators=1).fit(X, y)
+    module.eval()
+    ref = TartClassifier(reasoner=module, device="cpu", n_estimators=1).fit(X, y).predict_proba(X[:5])
+    np.testing.assert_array_equal(clf.predict_proba(X[:5]), ref)
+    half = module.half()  # a float16 module stays float16 and keeps its weights
+    TartClassifier(reasoner=half, device="cpu").fit(X, y)
+    assert all(p.dtype == torch.float16 for p in half.parameters())

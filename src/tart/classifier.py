@@ -19,6 +19,7 @@ is called 0, and it has its own input map (`tart.projection.SetMap`).
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from pathlib import Path
 
@@ -297,8 +298,8 @@ def _resolve_device(device: str) -> torch.device:
 
 
 def _resolve_reasoner(reasoner, device: torch.device) -> Reasoner | SetReasoner:
-    if isinstance(reasoner, (Reasoner, SetReasoner)):
-        return reasoner.to(device).eval()
+    if isinstance(reasoner, (Reasoner, SetReasoner)):  # a copy: the caller's module is left as it was
+        return copy.deepcopy(reasoner).to(device).eval()
     if reasoner is not None and not isinstance(reasoner, (str, Path)):
         raise TypeError('reasoner must be None, "tart", "tart2", a model folder, a Reasoner or a '
                         f"SetReasoner, got {type(reasoner).__name__}")
