@@ -223,6 +223,22 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             return self.classes_[(proba[:, 1] > 0.5).astype(int)]
         return self.classes_[proba.argmax(1)]
 
+    # ---- saved classifiers (tart.persist) ------------------------------------------------
+    def save_pretrained(self, path) -> Path:
+        """Write the fitted classifier to folder `path` (config.json + model.safetensors, no
+        pickle; see `tart.persist`); `from_pretrained(path)` gives identical predictions."""
+        from tart import persist
+
+        return persist.save(self, path)
+
+    @classmethod
+    def from_pretrained(cls, path, *, device: str | None = None, embedder=None) -> "TartClassifier":
+        """Load a classifier written by `save_pretrained`. Refuses a newer format version and an
+        embedder whose weights differ from the saved fingerprint. `device` overrides the saved one."""
+        from tart import persist
+
+        return persist.load(cls, path, device=device, embedder=embedder)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = isinstance(self.reasoner, SetReasoner) or self.reasoner == "tart2"

@@ -1,0 +1,402 @@
+"""Saved classifiers: `TartClassifier.save_pretrained(dir)` / `TartClassifier.from_pretrained(dir)`.
+
+A fitted classifier is a folder, written without pickle:
+
+- `config.json`: the format name and version, every constructor parameter, the embedder's
+  identity (its name or path, options, class, modality and a fingerprint of its weights), the
+  reasoning module (a shipped name by reference with its weights' fingerprint, or a folder
+  `reasoner/` holding a copy written by the module's own `save_pretrained`), the classes (their
+  values and dtype: str, int and bool labels come back as they went in) and the fitted state that
+  is not an array (the projection's settings, the ensemble's context size, ...);
+- `model.safetensors`: the arrays: the context's embeddings (`context`), its labels as class
+  indices (`y`) and the fitted projection (`projection.*`), bit for bit, so a round trip gives
+  identical `predict_proba`.
+
+Loading checks the format version (a newer one is refused, naming the versions) and the embedder's
+weights: an embedder whose fingerprint differs from the saved one is refused, since its vectors
+live in another space than the saved context's. A shipped reasoning module whose weights changed
+since saving gives a warning (the predictions may differ, they are not meaningless).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "SavedClassifierError", "save", "load", "read_config",
+           "embedder_identity", "embedder_fingerprint", "modality_of", "features_classifier"]
+
+FORMAT = "tart-classifier"
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+ARRAYS_FILE = "model.safetensors"
+REASONER_DIR = "reasoner"
+_SHIPPED_REASONERS = ("tart", "tart2")
+# the fitted attributes that are objects, saved by reference or by their own state
+_OBJECTS = ("embedder_", "reasoner_", "projection_")
+_MODALITY = {"WhisperEmbedder": "audio", "MobileNetV2Embedder": "image", "HFImageEmbedder": "image",
+             "FeatureEmbedder": "features", "SentenceEmbedder": "text", "CausalLMEmbedder": "text"}
+
+
+class SavedClassifierError(ValueError):
+    """A saved classifier that cannot be written or loaded as asked (the message says why)."""
+
+
+# ---- embedder identity --------------------------------------------------------------------------
+def modality_of(embedder: Any) -> str:
+    """"text", "image", "audio" or "features" for an embedder object (by its class)."""
+    if embedder is None:
+        return "features"
+    name = type(embedder).__name__
+    inner = getattr(embedder, "embedder", None)  # CachedEmbedder wraps another one
+    if name not in _MODALITY and inner is not None:
+        name = type(inner).__name__
+    return _MODALITY.get(name, str(getattr(embedder, "modality", "text")))
+
+
+def embedder_fingerprint(spec: Any, embedder: Any = None) -> str:
+    """The fingerprint of an embedder's weights: its own `fingerprint` when it has one, else the
+    sha256 of the model file or folder it loads (`tart.fingerprint.model_fingerprint`)."""
+    own = getattr(embedder, "fingerprint", None)
+    if isinstance(own, str) and own:
+        return own
+    if spec is None or str(spec) == "features":
+        return "identity"
+    from tart.fingerprint import model_fingerprint
+
+    name = str(spec)
+    if not isinstance(spec, Path):
+        from tart.embed.registry import ASSET_KINDS
+
+        if name in ASSET_KINDS:
+            from tart import assets
+
+            return model_fingerprint(assets.model_path(name))
+    return model_fingerprint(name)
+
+
+def embedder_identity(clf) -> dict | None:
+    """The embedder's identity for config.json (None for a features classifier)."""
+    if clf.embedder is None:
+        return None
+    emb = getattr(clf, "embedder_", None)
+    spec = clf.embedder if isinstance(clf.embedder, (str, Path)) else None
+    return {
+        "spec": None if spec is None else str(spec),
+        "kwargs": _jsonable(dict(clf.embedder_kwargs or {}), "embedder_kwargs"),
+        "class": type(emb).__name__ if emb is not None else None,
+        "cache_key": getattr(emb, "cache_key", None),
+        "modality": modality_of(emb),
+        "context_dependent": bool(getattr(emb, "context_dependent", False)),
+        "fingerprint": embedder_fingerprint(spec, emb) if spec is not None else getattr(emb, "fingerprint", None),
+    }
+
+
+# ---- JSON and array state -----------------------------------------------------------------------
+def _jsonable(value: Any, what: str) -> Any:
+    """`value` as JSON (tuples and numpy arrays tagged so they come back as such), or a clear error."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return {"__tuple__": [_jsonable(v, what) for v in value]}
+    if isinstance(value, list):
+        return [_jsonable(v, what) for v in value]
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise SavedClassifierError(f"{what} has non-string keys: it cannot be saved as JSON")
+        return {k: _jsonable(v, f"{what}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OUSb":
+        return {"__ndarray__": [_jsonable(v, what) for v in value.tolist()], "dtype": value.dtype.str
+                if value.dtype.kind != "O" else "object"}
+    if isinstance(value, Path):
+        return str(value)
+    raise SavedClassifierError(f"{what} is a {type(value).__name__}, which save_pretrained cannot "
+                               "store (no pickle): use a name, number, string or list")
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"__tuple__"}:
+            return tuple(_from_json(v) for v in value["__tuple__"])
+        if set(value) == {"__ndarray__", "dtype"}:
+            dtype = object if value["dtype"] == "object" else np.dtype(value["dtype"])
+            out = np.empty(len(value["__ndarray__"]), dtype=object) if dtype is object else None
+            if out is not None:
+                out[:] = value["__ndarray__"]
+                return out
+            return np.array(value["__ndarray__"], dtype=dtype)
+        return {k: _from_json(v) for k, v in value.items()}
+    return value
+
+
+def _split_state(obj: Any, prefix: str, arrays: dict, what: str) -> dict:
+    """The attributes of a fitted object: numeric arrays and tensors into `arrays` (under prefix),
+    dataclasses of tensors flattened, everything else as tagged JSON."""
+    out = {}
+    for name, value in vars(obj).items():
+        key = f"{prefix}{name}"
+        if isinstance(value, torch.Tensor):
+            arrays[key] = value.detach().cpu().contiguous().numpy()
+            out[name] = {"__tensor__": key}
+        elif isinstance(value, np.ndarray) and value.dtype.kind in "iufc":
+            arrays[key] = np.ascontiguousarray(value)
+            out[name] = {"__array__": key}
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = _split_state(value, f"{key}.", arrays, f"{what}.{name}")
+            out[name] = {"__dataclass__": f"{type(value).__module__}:{type(value).__qualname__}",
+                         "fields": fields}
+        else:
+            out[name] = _jsonable(value, f"{what}.{name}")
+    return out
+
+
+def _join_state(state: dict, arrays: dict) -> dict:
+    out = {}
+    for name, value in state.items():
+        if isinstance(value, dict) and set(value) == {"__tensor__"}:
+            out[name] = torch.from_numpy(arrays[value["__tensor__"]].copy())
+        elif isinstance(value, dict) and set(value) == {"__array__"}:
+            out[name] = arrays[value["__array__"]].copy()
+        elif isinstance(value, dict) and set(value) == {"__dataclass__", "fields"}:
+            cls = _import(value["__dataclass__"])
+            out[name] = cls(**_join_state(value["fields"], arrays))
+        else:
+            out[name] = _from_json(value)
+    return out
+
+
+def _import(qualified: str) -> type:
+    module, _, name = qualified.partition(":")
+    if not module.startswith("tart."):  # only the package's own classes are rebuilt
+        raise SavedClassifierError(f"the saved state names a class outside tart: {qualified}")
+    import importlib
+
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+# ---- save -----------------------------------------------------------------------------------------
+def save(clf, path: str | Path) -> Path:
+    """Write a fitted `TartClassifier` to folder `path` (created; its files replaced)."""
+    from safetensors.numpy import save_file
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(clf, "classes_")
+    path = Path(path)
+    params = clf.get_params(deep=False)
+    embedder = embedder_identity(clf)
+    if embedder is not None and embedder["spec"] is None:
+        raise SavedClassifierError(
+            f"this classifier's embedder is a {type(clf.embedder).__name__} object: save_pretrained "
+            "stores embedders by name or path (give TartClassifier(embedder='minilm' or a model "
+            "folder)); pass the same object again as from_pretrained(dir, embedder=...) if you must")
+    reasoner = params["reasoner"]
+    path.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path, prefix=".saving-"))
+    try:
+        if reasoner is None or (isinstance(reasoner, str) and reasoner in _SHIPPED_REASONERS):
+            from tart.fingerprint import model_fingerprint
+            from tart.pretrained import default_model_dir
+
+            name = reasoner or "tart"
+            reasoner_info = {"shipped": name, "param": reasoner,
+                             "fingerprint": model_fingerprint(default_model_dir(name))}
+        else:  # a model folder or a module object: its weights are copied in
+            clf.reasoner_.save_pretrained(tmp / REASONER_DIR)
+            reasoner_info = {"folder": REASONER_DIR, "type": type(clf.reasoner_).__name__}
+        params = {k: v for k, v in params.items() if k not in ("embedder", "reasoner")}
+        arrays: dict[str, np.ndarray] = {}
+        fitted = {k: v for k, v in vars(clf).items()
+                  if k.endswith("_") and not k.startswith("_") and k not in _OBJECTS}
+        classes = fitted.pop("classes_")
+        context = fitted.pop("context_", None)
+        if isinstance(context, np.ndarray):
+            arrays["context"] = np.ascontiguousarray(context)
+            context_json = None
+        else:  # a context-dependent embedder keeps the raw items
+            context_json = _jsonable(list(context), "the context items")
+        state = _split_state(_Attrs(fitted), "state.", arrays, "fitted state")
+        projection = clf.projection_
+        config = {
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "tart_version": _tart_version(),
+            "estimator": type(clf).__name__,
+            "params": _jsonable(params, "a constructor parameter"),
+            "embedder": embedder,
+            "reasoner": reasoner_info,
+            "classes": {"values": _jsonable(classes.tolist(), "a class label"),
+                        "dtype": classes.dtype.str if classes.dtype.kind != "O" else "object"},
+            "context_items": context_json,
+            "state": state,
+            "projection": {"class": f"{type(projection).__module__}:{type(projection).__qualname__}",
+                           "state": _split_state(projection, "projection.", arrays, "projection")},
+        }
+        save_file(arrays, str(tmp / ARRAYS_FILE), metadata={"format": FORMAT})
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        for name in (ARRAYS_FILE, REASONER_DIR):  # replace what an earlier save left
+            old = path / name
+            if old.is_dir():
+                shutil.rmtree(old)
+        for name in (ARRAYS_FILE, REASONER_DIR, CONFIG_FILE):  # config.json last: it marks a save
+            if (tmp / name).exists():
+                os.replace(tmp / name, path / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+class _Attrs:
+    def __init__(self, attrs: dict):
+        self.__dict__.update(attrs)
+
+
+def _tart_version() -> str:
+    try:
+        import tart
+
+        return str(tart.__version__)
+    except Exception:  # noqa: BLE001 - a version string is informative only
+        return "unknown"
+
+
+# ---- load -----------------------------------------------------------------------------------------
+def read_config(path: str | Path) -> dict:
+    """config.json of a saved classifier, with its format and version checked."""
+    path = Path(path)
+    file = path / CONFIG_FILE
+    if not file.is_file():
+        raise SavedClassifierError(f"{path} is not a saved classifier: it has no {CONFIG_FILE} "
+                                   "(write one with TartClassifier.save_pretrained or `tart fit`)")
+    try:
+        config = json.loads(file.read_text())
+    except json.JSONDecodeError as e:
+        raise SavedClassifierError(f"{file} is not valid JSON: {e}") from None
+    if config.get("format") != FORMAT:
+        raise SavedClassifierError(f"{path} is not a saved TartClassifier (its config.json format is "
+                                   f"{config.get('format')!r}, not {FORMAT!r})")
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise SavedClassifierError(
+            f"{path} was saved in format version {version}, newer than this tart reads "
+            f"(format version {FORMAT_VERSION}, tart {_tart_version()}): upgrade tart to load it")
+    return config
+
+
+def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = None,
+         load_embedder: bool = True):
+    """A fitted classifier of class `cls` from folder `path` (see the module docstring).
+
+    device: overrides the saved `device` (and is passed to the embedder). embedder: an embedder
+    object to use instead of loading the saved one (it must have the saved fingerprint, or the
+    saved cache_key when it has no fingerprint). load_embedder=False skips loading the embedder
+    (`embedder_` is then absent; `features_classifier` needs no embedder).
+    """
+    from safetensors.numpy import load_file
+
+    path = Path(path)
+    config = read_config(path)
+    arrays = load_file(str(path / ARRAYS_FILE)) if (path / ARRAYS_FILE).is_file() else {}
+    params = _from_json(config["params"])
+    info = config["reasoner"]
+    if "shipped" in info:
+        reasoner = info["shipped"]
+        from tart.fingerprint import model_fingerprint
+        from tart.pretrained import default_model_dir
+
+        now = model_fingerprint(default_model_dir(reasoner))
+        if now != info.get("fingerprint"):
+            warnings.warn(f"{path}: the shipped reasoning module {reasoner!r} changed since this "
+                          f"classifier was saved (weights {now} instead of {info.get('fingerprint')}): "
+                          "its predictions may differ from the saved classifier's", stacklevel=3)
+    else:
+        reasoner = str((path / info["folder"]).resolve())
+    ident = config["embedder"]
+    params["embedder"] = None if ident is None else ident["spec"]
+    params["reasoner"] = info.get("param", reasoner) if "shipped" in info else reasoner
+    if device is not None:
+        params["device"] = device
+    clf = cls(**params)
+    from tart.pretrained import load_reasoner
+
+    dev = params.get("device", "auto")
+    dev = ("cuda" if torch.cuda.is_available() else "cpu") if dev == "auto" else dev
+    clf.reasoner_ = load_reasoner(reasoner, device=dev).eval()
+    values = _from_json(config["classes"]["values"])
+    dtype = config["classes"]["dtype"]
+    if dtype == "object":
+        clf.classes_ = np.empty(len(values), dtype=object)
+        clf.classes_[:] = values
+    else:
+        clf.classes_ = np.array(values, dtype=np.dtype(dtype))
+    for name, value in _join_state(config["state"], arrays).items():
+        setattr(clf, name, value)
+    clf.context_ = arrays["context"].copy() if "context" in arrays else list(_from_json(config["context_items"]))
+    proj_cls = _import(config["projection"]["class"])
+    projection = proj_cls.__new__(proj_cls)
+    projection.__dict__.update(_join_state(config["projection"]["state"], arrays))
+    clf.projection_ = projection
+    if ident is not None and (load_embedder or embedder is not None):
+        clf.embedder_ = _load_embedder(ident, embedder, device, path)
+    return clf
+
+
+def _load_embedder(ident: dict, given: Any, device: str | None, path: Path):
+    from tart.embed import get_embedder
+
+    if given is not None:
+        emb = get_embedder(given)
+    else:
+        if ident["spec"] is None:
+            raise SavedClassifierError(f"{path} was fitted with an embedder object: pass it again "
+                                       "as from_pretrained(dir, embedder=...)")
+        kwargs = dict(_from_json(ident["kwargs"]) or {})
+        if device is not None and ident["spec"] != "features":
+            kwargs["device"] = device
+        emb = get_embedder(ident["spec"], **kwargs)
+    saved = ident.get("fingerprint")
+    now = embedder_fingerprint(ident["spec"] if given is None else None, emb)
+    if given is not None and getattr(emb, "fingerprint", None) is None:  # compare what we can
+        if ident.get("cache_key") and getattr(emb, "cache_key", None) != ident["cache_key"]:
+            raise SavedClassifierError(
+                f"{path}: the embedder given ({getattr(emb, 'cache_key', '?')}) is not the one this "
+                f"classifier was fitted with ({ident['cache_key']})")
+        return emb
+    if saved is not None and now != saved:
+        raise SavedClassifierError(
+            f"{path}: the embedder {ident['spec'] or ident['class']!r} now has different weights "
+            f"(fingerprint {now}) than when this classifier was saved ({saved}): its vectors would "
+            "not match the saved context. Restore the original model, or fit and save again")
+    return emb
+
+
+def features_classifier(clf):
+    """A view of a fitted (non context-dependent) classifier that takes embeddings: the same
+    context, projection, module and members, `embedder=None`. `view.predict_proba(Z)` on
+    Z = embedder.encode(items) equals `clf.predict_proba(items)`."""
+    if isinstance(getattr(clf, "context_", None), list):
+        raise SavedClassifierError("this classifier's embedder depends on the context (a text mode "
+                                   "like vanilla or loo): it cannot predict from precomputed "
+                                   "embeddings; use mode='stream'")
+    view = clf.__class__(**{**clf.get_params(deep=False), "embedder": None, "embedder_kwargs": None})
+    for k, v in vars(clf).items():
+        if k.endswith("_") and not k.startswith("_") and k != "embedder_":
+            setattr(view, k, v)
+    view.n_features_in_ = int(clf.context_.shape[1])
+    return view

@@ -1,0 +1,104 @@
+"""Saved classifiers: save_pretrained / from_pretrained round trips (tart.persist)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tart.classifier import TartClassifier
+from tart.persist import FORMAT_VERSION, SavedClassifierError, features_classifier
+
+
+def _data(n=40, d=12, seed=0, labels=("neg", "pos")):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y01 = (X[:, 0] + 0.3 * rng.normal(size=n) > 0).astype(int)
+    y = np.array(labels, dtype=object)[y01].tolist() if not isinstance(labels[0], (bool, np.bool_)) else [bool(v) for v in y01]
+    return X, y, rng.normal(size=(15, d))
+
+
+@pytest.mark.parametrize("labels", [("neg", "pos"), (3, 7), (False, True)])
+def test_round_trip_features_identical_proba(tmp_path, labels):
+    X, y, Q = _data(labels=labels)
+    clf = TartClassifier(n_estimators=3).fit(X, y)
+    clf.save_pretrained(tmp_path / "m")
+    back = TartClassifier.from_pretrained(tmp_path / "m")
+    np.testing.assert_array_equal(back.predict_proba(Q), clf.predict_proba(Q))
+    assert back.classes_.tolist() == clf.classes_.tolist()
+    assert type(back.classes_.tolist()[0]) is type(clf.classes_.tolist()[0])
+    assert back.get_params() == clf.get_params()
+    files = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert files == ["config.json", "model.safetensors"]  # no pickle
+
+
+def test_round_trip_tart2_multiclass_and_embedder(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(45, 10))
+    y = np.repeat(["a", "b", "c"], 15)
+    X[y == "b", 0] += 3
+    X[y == "c", 1] += 3
+    clf = TartClassifier(embedder="features", reasoner="tart2", n_estimators=2).fit(X, y)
+    clf.save_pretrained(tmp_path / "m")
+    back = TartClassifier.from_pretrained(tmp_path / "m")
+    Q = rng.normal(size=(7, 10))
+    np.testing.assert_array_equal(back.predict_proba(Q), clf.predict_proba(Q))
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["embedder"]["spec"] == "features" and cfg["reasoner"]["shipped"] == "tart2"
+    # the features view gives the same probabilities from embeddings
+    view = features_classifier(back)
+    np.testing.assert_array_equal(view.predict_proba(back.embedder_.encode(list(Q))), clf.predict_proba(Q))
+
+
+def test_custom_reasoner_weights_copied(tmp_path, tiny_model):
+    X, y, Q = _data()
+    clf = TartClassifier(reasoner=tiny_model, n_estimators=2).fit(X, y)
+    clf.save_pretrained(tmp_path / "m")
+    assert (tmp_path / "m" / "reasoner" / "config.json").is_file()
+    back = TartClassifier.from_pretrained(tmp_path / "m")
+    np.testing.assert_array_equal(back.predict_proba(Q), clf.predict_proba(Q))
+
+
+def test_newer_format_version_refused(tmp_path):
+    X, y, _ = _data()
+    TartClassifier(n_estimators=2).fit(X, y).save_pretrained(tmp_path / "m")
+    cfg_file = tmp_path / "m" / "config.json"
+    cfg = json.loads(cfg_file.read_text())
+    cfg["format_version"] = FORMAT_VERSION + 1
+    cfg_file.write_text(json.dumps(cfg))
+    with pytest.raises(SavedClassifierError, match="newer than this tart reads"):
+        TartClassifier.from_pretrained(tmp_path / "m")
+
+
+def test_not_a_saved_classifier(tmp_path):
+    with pytest.raises(SavedClassifierError, match="not a saved classifier"):
+        TartClassifier.from_pretrained(tmp_path)
+
+
+def test_different_embedder_weights_refused(tmp_path):
+    X, y, _ = _data()
+    TartClassifier(embedder="features", n_estimators=2).fit(X, y).save_pretrained(tmp_path / "m")
+    cfg_file = tmp_path / "m" / "config.json"
+    cfg = json.loads(cfg_file.read_text())
+    cfg["embedder"]["fingerprint"] = "sha256:" + "0" * 64
+    cfg_file.write_text(json.dumps(cfg))
+    with pytest.raises(SavedClassifierError, match="different weights"):
+        TartClassifier.from_pretrained(tmp_path / "m")
+
+
+def test_unfitted_and_object_embedder_refused(tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        TartClassifier().save_pretrained(tmp_path / "m")
+
+    class Emb:
+        cache_key = "toy"
+        context_dependent = False
+
+        def encode(self, items, **kw):
+            return np.asarray(items, dtype=np.float32)
+
+    X, y, _ = _data()
+    clf = TartClassifier(embedder=Emb(), n_estimators=2).fit(list(X), y)
+    with pytest.raises(SavedClassifierError, match="by name or path"):
+        clf.save_pretrained(tmp_path / "m")
