@@ -23,8 +23,8 @@ from tart import assets
 from tart.datasets import (MEDIA_FAMILIES, Dataset, available_datasets,
                            load_dataset)
 from tart.datasets.hub_media import CIFAR10_CLASSES, MEDIA_SPECS, SPEECH_COMMANDS_CLASSES
-from tart.datasets.media import (FASHION_CLASSES, decode_audio, decode_image, keyword_clips,
-                                 read_idx)
+from tart.datasets.media import FASHION_CLASSES, keyword_clips, read_idx
+from tart.media import decode_audio, decode_image
 
 
 # --- registry and the data set type --------------------------------------------------------------

@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from tart.embed import CachedEmbedder, get_embedder
-from tart.embed import text as text_module
-from tart.embed.text import CausalLMEmbedder, resolve_dtype
+from tart.embed import runtime
+from tart.embed.runtime import resolve_dtype
+from tart.embed.text import CausalLMEmbedder
 
 
 @pytest.fixture(autouse=True)
@@ -23,16 +24,16 @@ def _fp32_for_exactness_checks(request, monkeypatch):
     """The tiny-model checks compare fp32 paths at 1e-5; the automatic bf16 choice on AMX CPUs
     is exercised by the real-model tests and test_auto_dtype."""
     if "real" not in request.node.name and "auto_dtype" not in request.node.name:
-        monkeypatch.setattr(text_module, "cpu_has_fast_bf16", lambda: False)
+        monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: False)
 
 
 def test_auto_dtype(monkeypatch):
     cpu = torch.device("cpu")
     assert resolve_dtype("float32", cpu) == torch.float32
     assert resolve_dtype(None, torch.device("cuda")) == torch.bfloat16
-    monkeypatch.setattr(text_module, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: True)
     assert resolve_dtype("auto", cpu) == torch.bfloat16
-    monkeypatch.setattr(text_module, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(runtime, "cpu_has_fast_bf16", lambda: False)
     assert resolve_dtype(None, cpu) == torch.float32
 
 CORPUS = [
@@ -134,7 +135,7 @@ def test_compile_matches_eager_and_falls_back(tiny_path, monkeypatch):
     emb = CausalLMEmbedder(tiny_path, batch_size=4, compile=True)
     with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler"):
         np.testing.assert_allclose(emb.encode(CORPUS), eager, atol=1e-5)
-    assert not emb.compiled and "forward" not in vars(emb._layers()[0])
+    assert not emb.compiled and "forward" not in vars(emb.lm.layers()[0])
     with pytest.raises(ValueError, match="stream"):
         CausalLMEmbedder(tiny_path, mode="vanilla", compile=True)
 
@@ -177,10 +178,10 @@ def test_vanilla_kv_cache_reuse_equals_full_prompt_forward(tiny_path):
     forward of prompt + query each (batch_size=1 and no cache reuse ordering effects)."""
     emb = CausalLMEmbedder(tiny_path, mode="vanilla", batch_size=3)
     _, q = emb.encode_with_context(CORPUS[:4], LABELS, CORPUS)
-    pieces = emb._pieces(emb._clip(CORPUS[:4]), LABELS)
+    pieces = emb.pieces(emb.clip(CORPUS[:4]), LABELS)
     prompt = sum((p.ids for p in pieces), [])
     ref = []
-    for p in emb._pieces(emb._clip(CORPUS), None, query=True):
+    for p in emb.pieces(emb.clip(CORPUS), None, query=True):
         a, b = p.span("text")
         ref.append(emb._pool([prompt + p.ids], [[(len(prompt) + a, len(prompt) + b)]])[0])
     np.testing.assert_allclose(q, np.stack(ref), atol=1e-5)

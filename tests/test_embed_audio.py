@@ -16,8 +16,9 @@ import torch
 
 from conftest import needs_asset
 from tart.embed import get_embedder
-from tart.embed.audio import (SAMPLE_RATE, WhisperEmbedder, load_audio, read_ctranslate2, resample,
-                              whisper_encoder_from_ctranslate2)
+from tart.embed.audio import WhisperEmbedder
+from tart.embed.ctranslate2 import read_ctranslate2, whisper_encoder_from_ctranslate2
+from tart.media import SAMPLE_RATE, load_audio, resample
 
 D, LAYERS, HEADS, MELS, FRAMES = 16, 2, 2, 8, 50  # 50 encoder frames = a 1 s window
 

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from tart import checkpoint, priors
 from tart import set_reasoner as sr
+from tart.embed.runtime import resolve_device
 from tart.reasoner import Reasoner, ReasonerConfig, preset
 from tart.synthetic import Curriculum, LogisticPrior, prior_from_dict
 
@@ -145,12 +146,6 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
         return cfg.lr
     progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def batch_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:

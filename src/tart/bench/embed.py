@@ -89,7 +89,8 @@ def bench_embed(
     from transformers import AutoModelForCausalLM
 
     from tart.embed import get_embedder
-    from tart.embed.text import CausalLMEmbedder, resolve_dtype
+    from tart.embed.runtime import dtype_name, resolve_dtype
+    from tart.embed.text import CausalLMEmbedder
 
     if mode not in ("stream", "vanilla"):
         raise ValueError("bench-embed times mode 'stream' or 'vanilla' (loo's test queries run "
@@ -118,16 +119,16 @@ def bench_embed(
     # the loop's sequences and spans, on the same token ids as ours
     n_loop = min(n_texts, loop_texts or (n_texts if dev.type == "cuda" else 48))
     rounds = min(rounds, n_loop)
-    sub = emb._clip(queries[:n_loop])
+    sub = emb.clip(queries[:n_loop])
     if mode == "stream":
         seqs = emb.tokenizer(sub, add_special_tokens=True)["input_ids"]
         spans = [(0, len(s)) for s in seqs]
     else:
-        pieces = emb._pieces(emb._clip(ctx), labels)
-        prompt = emb._bos + sum((p.ids for p in pieces), [])
+        pieces = emb.pieces(emb.clip(ctx), labels)
+        prompt = emb.lm.bos + sum((p.ids for p in pieces), [])
         lead = len(prompt) - pieces[-1].tail if emb.span == "segment" else None
         seqs, spans = [], []
-        for p in emb._pieces(sub, None, query=True):
+        for p in emb.pieces(sub, None, query=True):
             a, b = p.span(emb.span)
             seqs.append(prompt + p.ids)
             spans.append((lead if lead is not None else len(prompt) + a, len(prompt) + b))
@@ -177,8 +178,7 @@ def bench_embed(
         "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda"
         else (platform.processor() or platform.machine()),
         "threads": torch.get_num_threads(), "model": model, "mode": mode, "span": emb.span,
-        "dtype": str(emb.dtype).removeprefix("torch."),
-        "loop_dtype": str(lm_dtype).removeprefix("torch."), "max_chars": emb.max_chars,
+        "dtype": dtype_name(emb.dtype), "loop_dtype": dtype_name(lm_dtype), "max_chars": emb.max_chars,
         "k": len(ctx), "n_texts": len(queries), "batch_size": batch_size,
         "mean_tokens": float(np.mean([len(s) for s in emb.tokenizer(sub)["input_ids"]])),
         "loop_texts_timed": n_loop,

@@ -30,7 +30,7 @@ import numpy as np
 
 from tart.datasets.base import Dataset, parse_pair, stratified_split
 from tart.datasets.hub import local_data_files
-from tart.datasets.media import SAMPLE_RATE, decode_audio, decode_image
+from tart.media import SAMPLE_RATE, decode_audio, decode_image
 
 SPEECH_COMMANDS_CLASSES = (
     "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "zero", "one", "two",

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import os
 import re
@@ -34,111 +33,7 @@ import numpy as np
 
 from tart import assets
 from tart.datasets.base import Dataset, parse_pair, stratified_split
-
-SAMPLE_RATE = 16000
-
-# --- decoding helpers shared with the hub loaders ------------------------------------------------
-
-
-def resample(audio: np.ndarray, sr_in: int, sr_out: int = SAMPLE_RATE) -> np.ndarray:
-    """Polyphase resampling (scipy) of a 1-d signal; float32 out."""
-    audio = np.asarray(audio, dtype=np.float32)
-    if int(sr_in) == int(sr_out):
-        return audio
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    g = gcd(int(sr_in), int(sr_out))
-    return resample_poly(audio, int(sr_out) // g, int(sr_in) // g).astype(np.float32)
-
-
-def to_mono_float(audio: np.ndarray) -> np.ndarray:
-    """PCM ints -> floats in [-1, 1]; [n, channels] (or [channels, n]) -> mono by averaging."""
-    a = np.asarray(audio)
-    if a.dtype == np.uint8:
-        a = (a.astype(np.float32) - 128.0) / 128.0
-    elif np.issubdtype(a.dtype, np.integer):
-        a = a.astype(np.float32) / float(np.iinfo(a.dtype).max + 1)
-    else:
-        a = a.astype(np.float32)
-    if a.ndim == 2:
-        a = a.mean(axis=1 if a.shape[0] > a.shape[1] else 0)
-    if a.ndim != 1:
-        raise ValueError(f"audio must be 1-d or 2-d (channels), got shape {a.shape}")
-    return a
-
-
-def read_wav(data: bytes | str | Path) -> tuple[np.ndarray, int]:
-    """A wav file (bytes or path) -> (mono float32, sample rate), with scipy.io.wavfile."""
-    from scipy.io import wavfile
-
-    src = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else str(data)
-    sr, a = wavfile.read(src)
-    return to_mono_float(a), int(sr)
-
-
-def decode_audio(value, sr_out: int = SAMPLE_RATE) -> np.ndarray:
-    """One value of a hub audio column -> mono float32 at sr_out.
-
-    Accepts {"array", "sampling_rate"} (a decoded `datasets.Audio`), {"bytes", "path"} (wav bytes,
-    an undecoded `Audio` or the hub's parquet files), a path, or raw wav bytes.
-    """
-    if isinstance(value, dict):
-        if value.get("array") is not None:
-            if value.get("sampling_rate") is None:
-                raise ValueError("an audio {'array': ...} value needs its 'sampling_rate'")
-            return resample(to_mono_float(value["array"]), int(value["sampling_rate"]), sr_out)
-        if value.get("bytes"):
-            a, sr = read_wav(value["bytes"])
-        elif value.get("path"):
-            a, sr = read_wav(value["path"])
-        else:
-            raise ValueError(f"an audio value has neither array, bytes nor path: keys {list(value)}")
-    elif isinstance(value, (bytes, bytearray, str, Path)):
-        a, sr = read_wav(value)
-    elif hasattr(value, "get_all_samples"):  # a torchcodec AudioDecoder (datasets >= 4, decoded)
-        samples = value.get_all_samples()
-        return resample(to_mono_float(np.asarray(samples.data).T), int(samples.sample_rate), sr_out)
-    else:
-        raise ValueError(f"cannot decode audio from a {type(value).__name__}")
-    return resample(a, sr, sr_out)
-
-
-def decode_image(value) -> np.ndarray:
-    """One value of a hub image column -> uint8 [H, W] (grey) or [H, W, 3] (colour).
-
-    Accepts {"bytes", "path"} (png/jpeg; an undecoded `datasets.Image` or the hub's parquet
-    files), a PIL image, a path, raw bytes, or an array / nested list.
-    """
-    if isinstance(value, dict):
-        if value.get("bytes"):
-            value = value["bytes"]
-        elif value.get("path"):
-            value = value["path"]
-        else:
-            raise ValueError(f"an image value has neither bytes nor path: keys {list(value)}")
-    if isinstance(value, (bytes, bytearray, str, Path)):
-        from PIL import Image
-
-        with Image.open(io.BytesIO(value) if isinstance(value, (bytes, bytearray)) else value) as im:
-            im.load()
-            value = im.copy()
-    if hasattr(value, "mode") and hasattr(value, "convert"):  # a PIL image
-        value = np.asarray(value.convert("L" if value.mode in ("1", "L", "I", "I;16", "F")
-                                         else "RGB"))
-    a = np.asarray(value)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[:, :, 0]
-    if a.ndim == 3 and a.shape[2] == 4:
-        a = a[:, :, :3]
-    if a.dtype != np.uint8:
-        if np.issubdtype(a.dtype, np.floating) and a.size and a.max() <= 1.0:
-            a = a * 255.0
-        a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
-    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
-        raise ValueError(f"an image must be [H, W] or [H, W, 3], got shape {a.shape}")
-    return a
+from tart.media import SAMPLE_RATE
 
 
 def _split(name, items, labels, test_size, seed, label_names, source, **kw) -> Dataset:

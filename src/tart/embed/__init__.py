@@ -5,10 +5,15 @@
 Audio: `get_embedder("whisper-tiny-en")` (Whisper encoder, `tart.embed.audio`); images:
 `get_embedder("mobilenet-v2")` or a transformers image model (`tart.embed.vision`); numeric
 table rows: `get_embedder("features")`, the identity (`tart.embed.features`).
+
+Modules: `protocol` (what an embedder is), `registry` (names -> embedders and asset paths),
+`runtime` (device, dtype, model identity), `prompted` (a causal LM running TART's prompts),
+`text`, `audio` (+ `ctranslate2`, its model-file reader), `vision`, `features`, `cache`, `gguf`.
 """
 
-from tart.embed.base import KNOWN_MODELS, ContextEmbedder, Embedder, get_embedder
 from tart.embed.cache import CachedEmbedder
+from tart.embed.protocol import ContextEmbedder, Embedder
+from tart.embed.registry import KNOWN_MODELS, get_embedder
 
 __all__ = ["Embedder", "ContextEmbedder", "KNOWN_MODELS", "get_embedder", "CachedEmbedder",
            "CausalLMEmbedder", "SentenceEmbedder", "WhisperEmbedder", "MobileNetV2Embedder",

@@ -7,8 +7,8 @@ torchvision, and returns the 1280-d globally average-pooled features. `HFImageEm
 transformers image model (ViT, CLIP, ...) by hub id or folder, for online users.
 
 Images: numpy arrays [H, W] (grayscale), [H, W, 1|3|4] (channels last; alpha is dropped), uint8
-in 0..255 or float in [0, 1]; PIL images; or paths to image files (needs Pillow; `.npy` files are
-read with numpy). A 3-D array [n, H, W] or 4-D array [n, H, W, C] is a batch. Grayscale becomes
+in 0..255 or float in [0, 1]; PIL images; or paths to image files (`tart.media.read_image`: needs
+Pillow; `.npy` files are read with numpy). A 3-D array [n, H, W] or 4-D array [n, H, W, C] is a batch. Grayscale becomes
 3 equal channels; each image is resized to image_size x image_size (bilinear with antialiasing,
 the aspect ratio is not kept, nothing is cropped) and normalised with the ImageNet mean/std.
 
@@ -26,7 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from tart.embed.base import file_ident
+from tart.embed.registry import locate
+from tart.embed.runtime import dtype_name, model_ident, resolve_device, resolve_dtype
+from tart.media import pil_to_array, read_image
+from tart.paths import file_ident
 
 __all__ = ["MobileNetV2", "MobileNetV2Embedder", "HFImageEmbedder", "image_embedder",
            "to_rgb_tensor", "preprocess", "IMAGENET_MEAN", "IMAGENET_STD"]
@@ -103,27 +106,12 @@ class MobileNetV2(nn.Module):
 
 # --------------------------------------------------------------------------- images -> tensors
 
-def _read_file(path: str | Path) -> Any:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no image file at {path}")
-    if path.suffix == ".npy":
-        return np.load(path)
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ImportError(f"reading {path.name} needs Pillow (pip install pillow); or pass arrays") \
-            from None
-    with Image.open(path) as img:
-        return np.asarray(img.convert("RGB") if img.mode not in ("L", "RGB") else img).copy()
-
-
 def to_rgb_tensor(item: Any, i: int = 0) -> torch.Tensor:
     """One image (array, tensor, PIL image or path) -> float32 [3, H, W] in [0, 1]."""
     if isinstance(item, (str, Path)):
-        item = _read_file(item)
+        item = read_image(item)
     if type(item).__module__.startswith("PIL."):
-        item = np.asarray(item.convert("RGB") if item.mode not in ("L", "RGB") else item)
+        item = pil_to_array(item)
     if isinstance(item, torch.Tensor):
         item = item.detach().cpu().numpy()
     if not isinstance(item, np.ndarray):
@@ -206,8 +194,6 @@ class MobileNetV2Embedder:
     def __init__(self, model: Any = "mobilenet-v2", image_size: int = 224,
                  device: str | torch.device | None = None, batch_size: int = 64,
                  show_progress_bar: bool | None = None):
-        from tart.embed.text import resolve_device
-
         if not isinstance(image_size, int) or image_size < 32:
             raise ValueError(f"image_size must be an int >= 32, not {image_size!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -229,11 +215,7 @@ class MobileNetV2Embedder:
     def _resolve(model: Any) -> Path:
         if not isinstance(model, (str, Path)):
             raise TypeError(f"model must be a path or MobileNetV2, not {type(model).__name__}")
-        if str(model) == "mobilenet-v2":
-            from tart import assets
-
-            model = assets.model_path("mobilenet-v2")
-        path = Path(model).expanduser()
+        path = Path(locate(model)).expanduser()
         if path.is_dir():
             found = sorted(path.rglob("mobilenet_v2*.pth")) or sorted(path.rglob("*.pth"))
             if not found:
@@ -273,8 +255,6 @@ class HFImageEmbedder:
                  show_progress_bar: bool | None = None):
         from transformers import AutoImageProcessor, AutoModel
 
-        from tart.embed.text import _model_ident, resolve_device, resolve_dtype
-
         if pool not in ("auto", "cls", "mean", "pooler"):
             raise ValueError(f"pool must be 'auto', 'cls', 'mean' or 'pooler', not {pool!r}")
         self.batch_size, self.pool, self.show_progress_bar = batch_size, pool, show_progress_bar
@@ -283,8 +263,8 @@ class HFImageEmbedder:
         self.processor = AutoImageProcessor.from_pretrained(str(model))
         self.model = AutoModel.from_pretrained(str(model)).to(self.device, self.dtype).eval()
         self._clip_like = hasattr(self.model, "get_image_features")
-        self.cache_key = (f"image:hf:{_model_ident(str(model), self.model.config)}|pool={pool}"
-                          f"|dtype={str(self.dtype).removeprefix('torch.')}")
+        self.cache_key = (f"image:hf:{model_ident(str(model), self.model.config)}|pool={pool}"
+                          f"|dtype={dtype_name(self.dtype)}")
 
     def __repr__(self) -> str:
         return f"HFImageEmbedder({self.cache_key.split('|')[0]!r})"
@@ -334,7 +314,8 @@ def _encode_batches(emb: Any, items: Sequence[Any], batch_size: int | None,
 def image_embedder(model: Any, **kwargs) -> MobileNetV2Embedder | HFImageEmbedder:
     """"mobilenet-v2", a .pth file or a folder with one -> MobileNetV2Embedder; anything else
     (a transformers folder or hub id) -> HFImageEmbedder."""
-    if isinstance(model, MobileNetV2) or str(model) == "mobilenet-v2" or str(model).endswith(".pth"):
+    model = locate(model)
+    if isinstance(model, MobileNetV2) or str(model).endswith(".pth"):
         return MobileNetV2Embedder(model, **kwargs)
     path = Path(str(model)).expanduser()
     if path.is_dir() and not (path / "config.json").is_file() and any(path.rglob("*.pth")):

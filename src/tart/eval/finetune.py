@@ -3,7 +3,7 @@
 - `linear_head`: a linear layer trained with torch on the frozen (standardised) embeddings;
 - `lora`: LoRA adapters (peft) on the causal LM, trained to put the right label word first after
   `Sentence: {text}\\nLabel:` (cross-entropy over the two label words' next-token logits) and
-  classifying by the same two log-probabilities;
+  classifying by the same two log-probabilities (prompt parts from `tart.embed.prompted`);
 - `setfit`: the `setfit` library (contrastive fine-tuning + logistic head) on the packaged MiniLM.
 
 Each has a step budget so a grid cell stays bounded on a CPU.
@@ -17,6 +17,9 @@ from typing import Sequence
 
 import numpy as np
 import torch
+
+from tart.embed.prompted import DEFAULT_TEMPLATE, Template, clip_chars, ensure_pad_token, label_token_ids
+from tart.embed.registry import locate
 
 
 def linear_head(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray, steps: int = 300, lr: float = 0.05,
@@ -43,27 +46,28 @@ def linear_head(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray, steps: int = 300
 
 def lora(model_path: str | Path, texts: Sequence[str], y: np.ndarray, queries: Sequence[str],
          label_words: Sequence[str], epochs: int = 4, max_steps: int = 48, batch_size: int = 8,
-         lr: float = 1e-3, rank: int = 8, max_chars: int = 200, seed: int = 0) -> np.ndarray:
-    """LoRA fine-tuning of a causal LM on the k examples; label-word log-prob classification."""
+         lr: float = 1e-3, rank: int = 8, max_chars: int = 200, seed: int = 0,
+         template: str = DEFAULT_TEMPLATE) -> np.ndarray:
+    """LoRA fine-tuning of a causal LM (a folder, hub id or known name) on the k examples;
+    label-word log-prob classification."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.manual_seed(seed)
+    model_path = locate(model_path)
+    prompt = Template.parse(template)
     tok = AutoTokenizer.from_pretrained(str(model_path))
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
+    ensure_pad_token(tok)
     tok.padding_side = "left"
     lm = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=torch.float32)
     targets = [n for n in ("q_proj", "v_proj") if any(n in m for m, _ in lm.named_modules())] or None
     model = get_peft_model(lm, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.05,
                                           target_modules=targets, task_type="CAUSAL_LM"))
-    label_ids = [tok(" " + w, add_special_tokens=False)["input_ids"][0] for w in label_words]
-    if label_ids[0] == label_ids[1]:
-        raise ValueError(f"the label words {tuple(label_words)} start with the same token")
+    label_ids = label_token_ids(tok, prompt, label_words)
 
     def logits2(batch: Sequence[str]) -> torch.Tensor:
         """Next-token logits of the two label words after each prompt, [B, 2]."""
-        prompts = [f"Sentence: {t.strip()[:max_chars]}\nLabel:" for t in batch]
+        prompts = [prompt.question(clip_chars(t, max_chars)) for t in batch]
         enc = tok(prompts, return_tensors="pt", padding=True)  # left padding: last position is real
         mask = enc["attention_mask"]
         out = model(input_ids=enc["input_ids"], attention_mask=mask, logits_to_keep=1,
@@ -96,11 +100,7 @@ def setfit(texts: Sequence[str], y: np.ndarray, queries: Sequence[str], model_pa
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
 
-    if model_path is None:
-        from tart import assets
-
-        model_path = assets.model_path("minilm")
-    model = SetFitModel.from_pretrained(str(model_path))
+    model = SetFitModel.from_pretrained(str(locate(model_path or "minilm")))
     train = Dataset.from_dict({"text": list(texts), "label": [int(v) for v in y]})
     with tempfile.TemporaryDirectory() as tmp:  # nothing is saved; keep stray files out of the cwd
         args = TrainingArguments(output_dir=tmp, batch_size=batch_size, num_epochs=1,

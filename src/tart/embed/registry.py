@@ -1,10 +1,10 @@
-"""The embedder protocol and `get_embedder`, the registry that turns a name or path into one.
+"""The one place where names become embedders and asset folders.
 
-An embedder maps items to vectors, `encode(items) -> float32 [n, D]`. `cache_key` names the
-model and every setting that changes the vectors (mode, truncation, pooling, dtype), so
-`tart.embed.cache.CachedEmbedder` can store vectors on disk per key. Context-dependent embedders
-(the text modes `vanilla` and `loo`) embed an item inside a prompt of the k labelled context
-examples, so they offer `encode_with_context` instead of a plain `encode`.
+`get_embedder(spec)` turns a name, file, folder or hub id into an embedder; `locate(model)` turns
+a known name ("smollm2", "minilm", "whisper-tiny-en", "mobilenet-v2") into its offline asset's
+path (through `tart.assets`) and passes anything else through, so the embedders and the
+baselines (`tart.eval.icl`, `tart.eval.finetune`) that load a model themselves resolve names here.
+The embedder modules are imported only when one is built (they import this module for `locate`).
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any
 
-import numpy as np
+from tart.embed.protocol import Embedder
 
-from tart.paths import file_ident  # noqa: F401  (re-exported: embedders name their files by it)
-
-__all__ = ["Embedder", "ContextEmbedder", "KNOWN_MODELS", "KINDS", "get_embedder", "check_texts",
-           "file_ident"]
+__all__ = ["KNOWN_MODELS", "KINDS", "get_embedder", "locate", "guess_kind"]
 
 KNOWN_MODELS = {
     "smollm2": "SmolLM2-135M-Instruct causal LM (offline asset; modes stream, vanilla, loo)",
@@ -30,60 +27,28 @@ KNOWN_MODELS = {
     "features": "identity for numeric feature rows (tables): the rows themselves, float32",
 }
 KINDS = ("causal-lm", "sentence", "audio", "image")
-_DEFAULT_KIND = {"smollm2": "causal-lm", "minilm": "sentence", "whisper-tiny-en": "audio",
-                 "mobilenet-v2": "image"}
+ASSET_KINDS = {"smollm2": "causal-lm", "minilm": "sentence", "whisper-tiny-en": "audio",
+               "mobilenet-v2": "image"}  # the known names that are offline model assets
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Items -> vectors. `context_dependent` embedders need `encode_with_context` instead."""
-
-    cache_key: str
-    context_dependent: bool
-
-    def encode(self, items: Sequence[Any], *, batch_size: int | None = None,
-               show_progress_bar: bool | None = None) -> np.ndarray: ...
-
-
-@runtime_checkable
-class ContextEmbedder(Embedder, Protocol):
-    """An embedder whose vectors depend on the labelled context (TART's vanilla/loo modes)."""
-
-    def encode_with_context(self, context_items: Sequence[Any], context_label_words: Sequence[str],
-                            query_items: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]: ...
-
-
-def check_texts(items: Sequence[Any], what: str = "items", allow_empty: bool = False) -> list[str]:
-    """Validate a list of texts: a non-empty sequence of str (a lone str is refused too)."""
-    if isinstance(items, (str, bytes)):
-        raise TypeError(f"{what} must be a list of strings, not a single {type(items).__name__}")
-    items = list(items)
-    if not items and not allow_empty:
-        raise ValueError(f"no items to embed: {what} is empty")
-    for i, t in enumerate(items):
-        if not isinstance(t, str):
-            raise TypeError(f"{what}[{i}] is a {type(t).__name__}, not a str: text embedders "
-                            "take strings")
-    return items
-
-
-
-
-def _is_sentence_transformers_dir(path: Path) -> bool:
-    return (path / "modules.json").is_file() or (path / "config_sentence_transformers.json").is_file()
-
-
 _IMAGE_MODEL_TYPES = ("vit", "clip", "siglip", "dinov2", "deit", "beit", "convnext", "resnet",
                       "swin", "mobilenet")
 
 
-def _guess_dir_kind(path: Path) -> str:
+def locate(model: Any) -> Any:
+    """The asset path of a known model name; any other value (path, hub id, module) as is."""
+    if isinstance(model, (str, Path)) and str(model) in ASSET_KINDS:
+        from tart import assets
+
+        return assets.model_path(str(model))
+    return model
+
+
+def guess_kind(path: Path) -> str:
     """The kind of a local model folder: CTranslate2 Whisper or a .pth -> audio / image;
     transformers folders by their config's model_type; else sentence-transformers or causal LM."""
     if (path / "model.bin").is_file():
         return "audio"  # CTranslate2 (faster-whisper) format
-    if _is_sentence_transformers_dir(path):
+    if (path / "modules.json").is_file() or (path / "config_sentence_transformers.json").is_file():
         return "sentence"
     config = path / "config.json"
     if config.is_file():
@@ -127,13 +92,8 @@ def get_embedder(spec: Any, *, kind: str | None = None, **kwargs) -> Embedder:
         from tart.embed.features import FeatureEmbedder
 
         return FeatureEmbedder()
-    if name in KNOWN_MODELS:
-        kind = kind or _DEFAULT_KIND[name]
-        if kind in ("audio", "image"):
-            return _build(kind, name, kwargs)  # these resolve their asset themselves
-        from tart import assets
-
-        return _build(kind, assets.model_path(name), kwargs)
+    if name in ASSET_KINDS:
+        return _build(kind or ASSET_KINDS[name], locate(name), kwargs)
     if name.endswith(".gguf"):
         if not path.is_file():
             raise FileNotFoundError(f"no GGUF file at {path}")
@@ -145,7 +105,7 @@ def get_embedder(spec: Any, *, kind: str | None = None, **kwargs) -> Embedder:
             raise FileNotFoundError(f"no model file at {path}")
         return _build(kind or ("image" if name.endswith(".pth") else "audio"), path, kwargs)
     if path.is_dir():
-        return _build(kind or _guess_dir_kind(path), path, kwargs)
+        return _build(kind or guess_kind(path), path, kwargs)
     if kind is not None or _HUB_ID.match(name):  # a hub id (needs internet once)
         guess = "audio" if "whisper" in name.lower() else "causal-lm"
         return _build(kind or guess, name, kwargs)
@@ -156,7 +116,7 @@ def get_embedder(spec: Any, *, kind: str | None = None, **kwargs) -> Embedder:
 
 
 def _build(kind: str, model: Any, kwargs: dict) -> Embedder:
-    """Construct the embedder class of `kind` (imported lazily: torch, transformers)."""
+    """Construct the embedder class of `kind` (imported here: torch, transformers)."""
     if kind == "audio":
         from tart.embed.audio import WhisperEmbedder
 
