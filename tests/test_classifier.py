@@ -357,3 +357,15 @@ def test_a_user_module_is_left_as_it_was(kind):
     half = module.half()  # a float16 module stays float16 and keeps its weights
     TartClassifier(reasoner=half, device="cpu").fit(X, y)
     assert all(p.dtype == torch.float16 for p in half.parameters())
+
+
+def test_mixed_label_types_are_a_clear_error():
+    """[1, "a", ...] used to become the strings "1" and "a" without a word (numpy's conversion)."""
+    X, _ = _blobs(10)
+    for y in ([1, "a"] * 5, np.array([1, "a"] * 5, dtype=object), [True, "yes"] * 5, [1.5, "x"] * 5):
+        with pytest.raises(ValueError, match="mix of label types"):
+            TartClassifier().fit(X, y)
+    clf = TartClassifier().fit(X, [True, False] * 5)  # one kind each: fine
+    assert clf.classes_.dtype == bool and set(clf.predict(X)) <= {True, False}
+    assert list(TartClassifier().fit(X, ["b", "a"] * 5).classes_) == ["a", "b"]
+

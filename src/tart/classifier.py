@@ -114,6 +114,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y) -> "TartClassifier":
         """Check and store the context (X, y); embeds X now unless the embedder depends on the context."""
         _check_kind(X, "fit")
+        y_raw = y
         self.reasoner_ = _resolve_reasoner(self.reasoner, _resolve_device(self.device))
         set_module, cfg = isinstance(self.reasoner_, SetReasoner), self.reasoner_.config
         if self.embedder is None:
@@ -125,6 +126,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             y = column_or_1d(y, warn=True)
             if len(y) != len(X):
                 raise ValueError(f"X has {len(X)} items but y has {len(y)} labels")
+        _check_label_kinds(y_raw)
         check_classification_targets(y)
         self.classes_, y01 = np.unique(y, return_inverse=True)
         limit = self._check_params(y, set_module)
@@ -287,6 +289,23 @@ def _check_kind(X, where: str) -> None:
     if isinstance(X, (str, bytes)) or not (hasattr(X, "__iter__") or hasattr(X, "__array__")):
         raise TypeError(f"{where}: X must be an array of features or a list of items, got a single "
                         f"{type(X).__name__}")
+
+
+def _check_label_kinds(y) -> None:
+    """A ValueError for labels that mix strings with numbers: numpy would turn [1, "a"] into the
+    strings "1" and "a" without a word."""
+    if isinstance(y, np.ndarray) and y.dtype != object:
+        return
+    try:
+        values = np.asarray(y, dtype=object).ravel()
+    except Exception:  # ragged input: check_classification_targets names it
+        return
+    kinds = {"string" if isinstance(v, (str, bytes, np.str_, np.bytes_)) else
+             "number" if isinstance(v, (int, float, np.number, np.bool_)) else type(v).__name__
+             for v in values}
+    if len(kinds) > 1:
+        raise ValueError(f"y has a mix of label types ({', '.join(sorted(kinds))}): give labels of one kind, "
+                         "e.g. all strings or all integers")
 
 
 def _check_items(X, where: str) -> list:
