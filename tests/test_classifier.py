@@ -369,3 +369,29 @@ def test_mixed_label_types_are_a_clear_error():
     assert clf.classes_.dtype == bool and set(clf.predict(X)) <= {True, False}
     assert list(TartClassifier().fit(X, ["b", "a"] * 5).classes_) == ["a", "b"]
 
+
+@pytest.mark.parametrize("reasoner", ["tart", "tart2"])
+def test_extreme_scales_give_the_answer_of_unit_scale(reasoner):
+    """The maps are scale-invariant, but a context at 1e300 overflowed their variances (1e-300
+    underflowed), every feature was dropped and every query got the prior, silently; queries
+    1e200 times the context's scale overflowed float32 and came back NaN."""
+    X, y = _blobs(40, seed=5)
+    ref = TartClassifier(reasoner=reasoner).fit(X[:30], y[:30]).predict_proba(X[30:])
+    assert np.ptp(ref[:, 1]) > 0.1  # the features matter
+    for scale in (1e300, 1e-300, 1e200, 1e-200, 2.0**101):
+        proba = TartClassifier(reasoner=reasoner).fit(X[:30] * scale, y[:30]).predict_proba(X[30:] * scale)
+        np.testing.assert_allclose(proba, ref, atol=1e-5, err_msg=f"scale {scale}")
+    clf = TartClassifier(reasoner=reasoner).fit(X[:30], y[:30])
+    for far in (1e200, 1e308, -1e308, 1e30, 1e20):
+        Xq = X[30:33].copy()
+        Xq[:, 0] = far
+        proba = clf.predict_proba(Xq)
+        assert np.isfinite(proba).all() and np.allclose(proba.sum(1), 1), far
+
+
+def test_non_finite_module_output_is_a_clear_error(monkeypatch):
+    X, y = _blobs(20)
+    clf = TartClassifier(n_estimators=1).fit(X, y)
+    monkeypatch.setattr(clf.reasoner_, "predict", lambda *a, **k: torch.full((1, 3), float("nan")))
+    with pytest.raises(ValueError, match="not finite"):
+        clf.predict_proba(X[:3])

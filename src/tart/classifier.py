@@ -20,6 +20,7 @@ is called 0, and it has its own input map (`tart.projection.SetMap`).
 from __future__ import annotations
 
 import copy
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -146,7 +147,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                 self.context_ = list(X)
                 return self
             self.context_ = _as_features(self.embedder_.encode(list(X)), len(X), "context")
-        self.projection_.fit(self.context_, self.y_, validate=False)
+        self.projection_.fit(_condition(self.context_)[0], self.y_, validate=False)
         return self
 
     def _check_params(self, y, set_module: bool) -> int | None:
@@ -190,17 +191,20 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities [n, n_classes], columns in `classes_` order."""
         check_is_fitted(self, "classes_")
-        ctx_KD, q_MD = self._features(X)
+        ctx_KD, q_MD = _condition(*self._features(X))
         projection = self.projection_
         if self._context_dependent():  # the context's features came with the queries: a local map
             projection = self._make_projection().fit(ctx_KD, self.y_, validate=False)
-        cx_KD, qx_MD = projection.transform(ctx_KD, validate=False), projection.transform(q_MD, validate=False)
+        with np.errstate(over="ignore"):  # float32 overflow of far-out queries: clipped just below
+            cx_KD, qx_MD = (np.clip(projection.transform(Z, validate=False), -MAPPED_LIMIT, MAPPED_LIMIT)
+                            for Z in (ctx_KD, q_MD))
         idx_EK, perm_EL = self._members()
         dev = next(self.reasoner_.parameters()).device
         cx = torch.from_numpy(cx_KD[idx_EK]).to(dev)  # [E, K', d]
         qx = torch.from_numpy(qx_MD).to(dev).expand(len(idx_EK), -1, -1)  # [E, M, d]
         if perm_EL is None:  # the faithful module: logits of classes_[1]
             logits_EM = self.reasoner_.predict(cx, torch.from_numpy(self.y_[idx_EK]).to(dev), qx, validate=False)
+            _check_finite_output(logits_EM)
             p1 = torch.sigmoid(logits_EM.double()).mean(0).cpu().numpy()
             if self.prior_logit_ != 0.0:
                 p1 = 1.0 / (1.0 + np.exp(-(ensemble.logit(np.clip(p1, 1e-12, 1 - 1e-12)) + self.prior_logit_)))
@@ -208,6 +212,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         L = len(self.classes_)
         cy = torch.from_numpy(np.take_along_axis(perm_EL, self.y_[idx_EK], 1)).to(dev)  # [E, K']
         logits_EML = self.reasoner_.predict(cx, cy, qx, n_classes=L, validate=False)
+        _check_finite_output(logits_EML)
         proba_EML = torch.softmax(logits_EML.double(), -1).cpu().numpy()
         # member e called class c "perm_EL[e, c]": read its column back in classes_ order
         proba_ML = np.mean([p[:, perm] for p, perm in zip(proba_EML, perm_EL)], axis=0) * self.class_weight_
@@ -306,6 +311,41 @@ def _check_label_kinds(y) -> None:
     if len(kinds) > 1:
         raise ValueError(f"y has a mix of label types ({', '.join(sorted(kinds))}): give labels of one kind, "
                          "e.g. all strings or all integers")
+
+
+# Inputs the maps (float64) and the module (float32) read safely, whatever the scale: see _condition.
+SAFE_EXPONENT = 100
+QUERY_REACH = 2.0**40
+MAPPED_LIMIT = 1e8
+
+
+def _condition(ctx_KD: np.ndarray, q_MD: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(context, queries) made safe for the maps' float64 arithmetic; ordinary inputs pass unchanged.
+
+    The maps are scale-invariant, so a context whose largest |value| lies outside
+    [2**-SAFE_EXPONENT, 2**SAFE_EXPONENT] (where variances overflow or underflow and every feature
+    would be dropped) is rescaled, with its queries, by a power of two. Query values beyond
+    QUERY_REACH times the context's largest |value| are clipped there (far out either way); mapped
+    features are then clipped to +-MAPPED_LIMIT context scales, where the module's float32 would
+    overflow."""
+    m = float(np.abs(ctx_KD).max())
+    s = 1.0 if m == 0.0 or 2.0**-SAFE_EXPONENT <= m <= 2.0**SAFE_EXPONENT else math.ldexp(1.0, -math.frexp(m)[1])
+    if s != 1.0:
+        ctx_KD = ctx_KD * s
+    if q_MD is None:
+        return ctx_KD, None
+    with np.errstate(over="ignore"):
+        q_MD = q_MD * s if s != 1.0 else q_MD
+    if m > 0.0:
+        lim = QUERY_REACH * m * s
+        q_MD = np.clip(q_MD, -lim, lim)
+    return ctx_KD, q_MD
+
+
+def _check_finite_output(logits: torch.Tensor) -> None:
+    if not torch.isfinite(logits).all():
+        raise ValueError("the reasoning module's outputs are not finite (NaN or inf): its weights or dtype "
+                         "cannot read these features (a float16 module, or non-finite weights?)")
 
 
 def _check_items(X, where: str) -> list:
