@@ -8,9 +8,9 @@ of k labelled examples: ours runs the prompt once and reuses its key/value cache
 the full prompt + query for every query (ours runs the prompt once per round). `max_abs_diff`
 compares the two sets of vectors.
 
-This machine's speed can swing by tens of percent within minutes, so the two are not timed one
-after the other: they take turns over `rounds` slices of the texts (ours, loop | loop, ours | ...),
-and each rate is over all its rounds; `speedup_per_round` shows the spread.
+A machine's speed can swing within minutes, so the two are not timed one after the other:
+they take turns over `rounds` slices of the texts (ours, loop | loop, ours | ...), and each rate
+is over all its rounds; `speedup_per_round` shows the spread.
 
 `tart bench-embed [--json]` (wired in tart.cli through `add_parser` and `run`).
 """

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from tqdm.auto import tqdm
 
-__all__ = ["DEFAULT_TEMPLATE", "Template", "PromptedLM", "clip_chars", "ensure_pad_token",
+__all__ = ["DEFAULT_TEMPLATE", "KV", "Template", "PromptedLM", "clip_chars", "ensure_pad_token",
            "bos_ids", "label_token_ids", "cache_tensors", "expand_cache"]
 
 DEFAULT_TEMPLATE = "Sentence: {text}\nLabel: {label}\n"

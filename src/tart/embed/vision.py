@@ -185,7 +185,7 @@ class MobileNetV2Embedder:
     model: "mobilenet-v2" (the offline asset), a torchvision `.pth` state dict or a folder
         holding one, or a loaded `MobileNetV2`.
     image_size: the side images are resized to (224 as in ImageNet training; small images such as
-        28x28 Fashion-MNIST do nearly as well at 112 and 4x faster).
+        28x28 Fashion-MNIST do nearly as well at a smaller size, e.g. 112, which is faster).
     device: default cuda if available. Runs in float32 (batch norm in bf16 gains little here).
     """
 
