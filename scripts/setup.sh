@@ -16,7 +16,7 @@ if ! "$VPY" -c "import torch, sys; v = tuple(map(int, torch.__version__.split('+
   echo "[setup] installing torch==2.13.0 (CPU)"
   quiet "$VPY" -m pip install --quiet "torch==2.13.0"
 fi
-NEEDED="tart pytest pytest_timeout hypothesis transformers sentence_transformers gguf accelerate rdata pandas datasets PIL scipy matplotlib peft setfit"
+NEEDED="tart pytest pytest_timeout hypothesis transformers sentence_transformers gguf accelerate rdata pandas datasets PIL scipy matplotlib peft setfit pyarrow ray"
 if ! "$VPY" -c "import sys, importlib.util as u; sys.exit(any(u.find_spec(m) is None for m in sys.argv[1:]))" $NEEDED 2>/dev/null \
    || [ pyproject.toml -nt .venv/.tart-installed ]; then
   echo "[setup] installing tart and its dependencies"

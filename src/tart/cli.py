@@ -10,6 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from tart.bench import embed as embed_bench
+from tart.jobs import cli as jobs_cli
 from tart.reasoner import PRESETS
 from tart.set_reasoner import PRESETS as SET_PRESETS
 from tart.set_reasoner import SetReasoner
@@ -326,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_eval_grid(sub)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for reports that name their command
+    jobs_cli.add_parsers(sub)  # fit, predict, bench-predict
     handlers = {"train": cmd_train, "eval-synthetic": cmd_eval, "export-model": cmd_export,
                 "assets": cmd_assets, "bench-embed": embed_bench.run,
                 "demo": cmd_demo, "eval": cmd_eval_grid}
@@ -333,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         return handlers.get(args.command, cmd_bench)(args)
     except ValueError as e:  # bad input and bad checkpoints: a clear message, not a traceback
         print(f"tart {args.command}: error: {e}", file=sys.stderr)
+    handlers.update(jobs_cli.HANDLERS)
         return 2
 
 

@@ -5,6 +5,8 @@ shipped embedders. The rest sits behind extras declared in pyproject.toml:
 
 - `tart[data]`: the packaged and Hugging Face hub data sets (pandas, rdata, datasets);
 - `tart[eval]`: the evaluation grid's baselines and plots (peft, setfit, matplotlib) plus `data`;
+- `tart[files]`: `tart fit` / `tart predict` on CSV, JSON Lines and Parquet files (pandas, pyarrow);
+- `tart[ray]`: `tart predict --engine ray` (Ray Data) plus `files`;
 - `tart[all]`: everything (what the README's set-up installs).
 """
 
@@ -21,6 +23,8 @@ EXTRAS = {
     "matplotlib": ("matplotlib", "eval"),
     "peft": ("peft", "eval"),
     "setfit": ("setfit", "eval"),
+    "pyarrow": ("pyarrow", "files"),  # `tart fit` / `tart predict` (tart.jobs): Parquet
+    "ray": ("ray[data]", "ray"),  # `tart predict --engine ray` (tart.jobs.ray_engine)
 }
 
 

@@ -193,8 +193,9 @@ def _import(qualified: str) -> type:
 
 
 # ---- save -----------------------------------------------------------------------------------------
-def save(clf, path: str | Path) -> Path:
-    """Write a fitted `TartClassifier` to folder `path` (created; its files replaced)."""
+def save(clf, path: str | Path, extra: dict | None = None) -> Path:
+    """Write a fitted `TartClassifier` to folder `path` (created; its files replaced). `extra`:
+    JSON-able notes stored beside the state (`tart fit` records its data, columns and estimate)."""
     from safetensors.numpy import save_file
     from sklearn.utils.validation import check_is_fitted
 
@@ -248,6 +249,8 @@ def save(clf, path: str | Path) -> Path:
             "projection": {"class": f"{type(projection).__module__}:{type(projection).__qualname__}",
                            "state": _split_state(projection, "projection.", arrays, "projection")},
         }
+        if extra:
+            config.update(_jsonable(dict(extra), "extra"))
         save_file(arrays, str(tmp / ARRAYS_FILE), metadata={"format": FORMAT})
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
         for name in (ARRAYS_FILE, REASONER_DIR):  # replace what an earlier save left

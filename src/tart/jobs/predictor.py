@@ -1,0 +1,164 @@
+"""One loaded classifier that labels batches of raw items, shared by the local and the Ray engines.
+
+`Predictor(model_dir)` loads the saved classifier and its embedder once. `predict(ids, values)`
+decodes each value (a text; an image or audio file path), embeds the readable ones in one call
+(falling back to one item at a time when the batch fails, to find the culprit), and classifies
+their embeddings with the shared context. Items that cannot be read or embedded come back as
+error records (id, reason), never dropped. It keeps the seconds spent inside the embedder, so a
+benchmark can report the share of time spent elsewhere.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from tart.jobs.files import JobError
+
+__all__ = ["Predictor", "decode_item", "prob_column", "LABEL_COLUMN"]
+
+LABEL_COLUMN = "label"
+
+
+def prob_column(cls: Any) -> str:
+    return f"proba_{cls}"
+
+
+class Predictor:
+    """A saved classifier ready to label raw items (see the module docstring)."""
+
+    def __init__(self, model_dir: str | Path, device: str | None = None, batch_size: int | None = None):
+        from tart import persist
+        from tart.classifier import TartClassifier
+
+        config = persist.read_config(model_dir)
+        if config["embedder"] is None:
+            raise JobError(f"{model_dir} was fitted on numeric features (no embedder): `tart predict` "
+                           "labels texts, images and audio; use TartClassifier.from_pretrained in Python")
+        if config["embedder"].get("context_dependent"):
+            raise JobError(f"{model_dir}: its embedder's vectors depend on the context (a text mode "
+                           "like vanilla or loo), which `tart predict` does not batch; fit with "
+                           "mode='stream'")
+        clf = TartClassifier.from_pretrained(model_dir, device=device)
+        self.embedder = clf.embedder_
+        self.classifier = persist.features_classifier(clf)
+        self.classes = clf.classes_
+        self.modality = config["embedder"]["modality"]
+        self.batch_size = batch_size
+        self.embed_seconds = 0.0
+        self.total_seconds = 0.0
+
+    # ---- per item -----------------------------------------------------------------------------
+    def decode(self, value: Any) -> Any:
+        return decode_item(value, self.modality)
+
+    def _encode(self, items: list) -> np.ndarray:
+        t = time.perf_counter()
+        try:
+            kw = {"batch_size": self.batch_size} if self.batch_size else {}
+            return np.asarray(self.embedder.encode(items, **kw), dtype=np.float64)
+        finally:
+            self.embed_seconds += time.perf_counter() - t
+
+    def embed(self, items: list) -> tuple[np.ndarray, list[int], list[str]]:
+        """(features of the items that embedded, their positions, reasons for the others)."""
+        if not items:
+            return np.zeros((0, 0)), [], []
+        try:
+            Z = self._encode(items)
+            ok = np.isfinite(Z).all(1)
+            if ok.all():
+                return Z, list(range(len(items))), []
+        except Exception:  # noqa: BLE001 - find the item(s) that fail, one at a time
+            pass
+        rows, keep, reasons = [], [], {}
+        for i, item in enumerate(items):
+            try:
+                z = self._encode([item])
+                if not np.isfinite(z).all():
+                    raise ValueError("the embedder returned NaN or inf")
+                rows.append(z[0])
+                keep.append(i)
+            except Exception as e:  # noqa: BLE001
+                reasons[i] = f"cannot embed: {type(e).__name__}: {e}"
+        Z = np.stack(rows) if rows else np.zeros((0, 0))
+        return Z, keep, [reasons[i] for i in sorted(reasons)]
+
+    # ---- a batch ------------------------------------------------------------------------------
+    def predict(self, ids: Sequence[Any], values: Sequence[Any]):
+        """(predictions DataFrame: id, label, one probability column per class, in input order;
+        list of error records {"id", "error"})."""
+        import pandas as pd
+
+        t0 = time.perf_counter()
+        ids = list(ids)
+        decoded, where, errors = [], [], {}
+        for i, v in enumerate(values):
+            try:
+                decoded.append(self.decode(v))
+                where.append(i)
+            except ValueError as e:
+                if isinstance(e, JobError):
+                    raise
+                errors[i] = str(e)
+        Z, keep, reasons = self.embed(decoded)
+        bad = sorted(set(range(len(decoded))) - set(keep))
+        for j, reason in zip(bad, reasons):
+            errors[where[j]] = reason
+        ok_rows = [where[j] for j in keep]
+        proba = self.classifier.predict_proba(Z) if len(ok_rows) else np.zeros((0, len(self.classes)))
+        if len(self.classes) == 2:
+            pred = self.classes[(proba[:, 1] > 0.5).astype(int)] if len(ok_rows) else self.classes[:0]
+        else:
+            pred = self.classes[proba.argmax(1)] if len(ok_rows) else self.classes[:0]
+        out = {"id": [ids[i] for i in ok_rows], LABEL_COLUMN: pred.tolist()}
+        for c, cls in enumerate(self.classes.tolist()):
+            out[prob_column(cls)] = proba[:, c].astype(np.float64)
+        df = pd.DataFrame(out)
+        if not len(ok_rows):  # keep the label column's type in an all-failed chunk
+            df[LABEL_COLUMN] = pd.Series(self.classes[:0].tolist(), dtype=self.classes.dtype if
+                                         self.classes.dtype.kind in "iub" else object)
+        err = [{"id": _plain(ids[i]), "error": errors[i]} for i in sorted(errors)]
+        self.total_seconds += time.perf_counter() - t0
+        return df, err
+
+
+def decode_item(value: Any, modality: str) -> Any:
+    """A raw value (a text; an image or audio file path) -> what the embedder of `modality`
+    takes; a ValueError with the reason when it cannot be read."""
+    if modality == "text":
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            raise ValueError("empty text (missing value)")
+        if not isinstance(value, str):
+            value = str(value)
+        if not value.strip():
+            raise ValueError("empty text")
+        return value
+    if value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip():
+        raise ValueError("no file path (missing value)")
+    path = Path(str(value))
+    if modality == "image":
+        from tart.media import decode_image, read_image
+
+        try:
+            return decode_image(read_image(path))
+        except Exception as e:  # noqa: BLE001 - any failure to read is this row's error
+            raise ValueError(f"cannot read image {path}: {type(e).__name__}: {e}") from None
+    if modality == "audio":
+        from tart.media import load_audio
+
+        try:
+            samples, sr = load_audio(path)
+        except Exception as e:  # noqa: BLE001
+            raise ValueError(f"cannot read audio {path}: {type(e).__name__}: {e}") from None
+        if samples.size == 0:
+            raise ValueError(f"audio {path} holds no samples")
+        return (np.ascontiguousarray(samples, dtype=np.float32), int(sr))
+    raise JobError(f"unknown modality {modality!r}")
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
