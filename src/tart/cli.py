@@ -323,19 +323,19 @@ def main(argv: list[str] | None = None) -> int:
     _add_bench(sub)
     _add_assets(sub)
     embed_bench.add_parser(sub)
+    jobs_cli.add_parsers(sub)  # fit, predict, bench-predict
     _add_demo(sub)
     _add_eval_grid(sub)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for reports that name their command
-    jobs_cli.add_parsers(sub)  # fit, predict, bench-predict
     handlers = {"train": cmd_train, "eval-synthetic": cmd_eval, "export-model": cmd_export,
                 "assets": cmd_assets, "bench-embed": embed_bench.run,
                 "demo": cmd_demo, "eval": cmd_eval_grid}
+    handlers.update(jobs_cli.HANDLERS)
     try:
         return handlers.get(args.command, cmd_bench)(args)
     except ValueError as e:  # bad input and bad checkpoints: a clear message, not a traceback
         print(f"tart {args.command}: error: {e}", file=sys.stderr)
-    handlers.update(jobs_cli.HANDLERS)
         return 2
 
 
