@@ -8,9 +8,10 @@ transformers image model (ViT, CLIP, ...) by hub id or folder, for online users.
 
 Images: numpy arrays [H, W] (grayscale), [H, W, 1|3|4] (channels last; alpha is dropped), uint8
 in 0..255 or float in [0, 1]; PIL images; or paths to image files (`tart.media.read_image`: needs
-Pillow; `.npy` files are read with numpy). A 3-D array [n, H, W] or 4-D array [n, H, W, C] is a batch. Grayscale becomes
-3 equal channels; each image is resized to image_size x image_size (bilinear with antialiasing,
-the aspect ratio is not kept, nothing is cropped) and normalised with the ImageNet mean/std.
+Pillow; `.npy` files are read with numpy). A 3-D array [n, H, W] or 4-D array [n, H, W, C] is a
+batch. Grayscale becomes 3 equal channels; each image is resized to image_size x image_size
+(bilinear with antialiasing, the aspect ratio is not kept, nothing is cropped) and normalised
+with the ImageNet mean/std.
 
 Legend: B batch, C channels, H height, W width, D feature width.
 """
