@@ -21,7 +21,7 @@ $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_av
 echo "hardware: $HW"
 # 1. smoke: a few steps of the tiny preset on the device, so a broken path fails in seconds
 if [ "${SMOKE:-1}" = 1 ]; then
-$PY -m tart.cli train --recipe "$SMOKE_RECIPE" --steps 30 --log-every 10 --out /tmp/smoke \
+$PY -m tart.cli train --recipe "$SMOKE_RECIPE" --steps 30 --log-every 10 --out /tmp/smoke --overwrite \
   --device "$SMOKE_DEVICE" --no-progress > "$OUT/smoke.log" 2>&1 || { cat "$OUT/smoke.log"; exit 1; }
 echo "smoke ok: $(tail -1 /tmp/smoke/metrics.jsonl)"
 fi

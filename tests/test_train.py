@@ -107,6 +107,15 @@ def test_resume_from_a_killed_process(tmp_path):
     assert latest_checkpoint(out).name == f"step-{done + 4:07d}"
     saved = json.loads((out / "train_config.json").read_text())
     assert saved["batch_size"] == 4 and saved["steps"] == done + 4  # settings came from the run
+    # and it ends where an uninterrupted run ends: the same weights and the same logged losses
+    flags = args[2:]
+    flags[flags.index("--steps") + 1] = str(done + 4)
+    assert cli_main(["train", "--out", str(tmp_path / "full"), *flags]) == 0
+    a, b = load_model(out)[1], load_model(tmp_path / "full")[1]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    rows = [[(r["step"], r["loss"]) for r in map(json.loads, (d / "metrics.jsonl").read_text().splitlines())]
+            for d in (out, tmp_path / "full")]
+    assert rows[0] == rows[1] and rows[0][-1][0] == done + 4
 
 
 @pytest.mark.timeout(300)

@@ -35,6 +35,25 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in folder `path` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temp file in the same folder and an atomic rename."""
     path = Path(path)
@@ -49,33 +68,91 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
 
 
 def atomic_write_json(path: Path, obj: object) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+def _write_tensors(file: Path, tensors: dict[str, torch.Tensor], meta: dict | None) -> None:
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    save_file(tensors, str(file), metadata=meta)
+    os.chmod(file, _umask_mode())
+    _fsync_file(file)
+
+
 def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict | None = None):
-    """`safetensors.save_file` through a temp file and an atomic rename."""
+    """`safetensors.save_file` through a temp file (fsynced) and an atomic rename."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-        save_file(tensors, tmp, metadata=meta)
-        os.chmod(tmp, _umask_mode())
+        _write_tensors(Path(tmp), tensors, meta)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+
+
+# ---- saving a model folder: new files under temp names, then one journalled commit -------------
+# A model is several files (config.json, the weights or shards + index) that must change together.
+# save_model writes every new file under a temp name and fsyncs it; then it writes JOURNAL (one
+# atomic rename: the commit point) listing the renames and deletions that turn the old model into
+# the new one, applies them, and removes JOURNAL. A crash before the commit leaves the old model
+# (the temp files are swept up by the next save); a crash after it leaves JOURNAL, and the next
+# load_model or save_model rolls it forward to the new model. Either way, never a mix.
+JOURNAL = ".model-commit.json"
+_TMP_MARK = ".tart-tmp"
+
+
+def _model_files(path: Path) -> list[Path]:
+    return [p for p in path.glob("model*.safetensors*") if p.is_file()] + \
+        [p for p in (path / CONFIG,) if p.is_file()]
+
+
+def _apply_journal(path: Path) -> None:
+    journal = path / JOURNAL
+    plan = json.loads(journal.read_text())
+    for tmp, final in plan["rename"]:
+        if (path / tmp).exists():
+            os.replace(path / tmp, path / final)
+    for name in plan["delete"]:
+        (path / name).unlink(missing_ok=True)
+    _fsync_dir(path)
+    journal.unlink()
+    _fsync_dir(path)
+
+
+def recover(path: str | Path) -> None:
+    """Finish a save_model that was interrupted after its commit point (see JOURNAL)."""
+    path = Path(path)
+    if (path / JOURNAL).is_file():
+        try:
+            _apply_journal(path)
+        except (OSError, ValueError, KeyError) as e:
+            raise CheckpointError(f"{path}: an interrupted save left {JOURNAL} and finishing it "
+                                  f"failed: {e}") from e
+
+
+def _sweep_temps(path: Path) -> None:
+    for p in path.glob(f".*{_TMP_MARK}"):
+        p.unlink(missing_ok=True)
 
 
 def save_model(
     path: str | Path, config: dict, state: dict[str, torch.Tensor], max_shard_mb: float | None = None
 ) -> None:
-    """Write a model folder; with `max_shard_mb`, split tensors into shards of at most that size."""
+    """Write a model folder; with `max_shard_mb`, split tensors into shards of at most that size.
+
+    Atomic: the new files are written under temp names and fsynced, then swapped in by one
+    journalled commit, so a crash (or a full disk) at any point leaves either the old or the new
+    complete model. A failed write raises CheckpointError naming the folder and the cause."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    recover(path)
+    _sweep_temps(path)
     shards: list[dict[str, torch.Tensor]] = [{}]
     limit = None if max_shard_mb is None else max_shard_mb * 2**20
     size = 0
@@ -86,19 +163,45 @@ def save_model(
             size = 0
         shards[-1][key] = t
         size += nbytes
-    for old in path.glob("model*.safetensors*"):  # drop a previous layout first
-        old.unlink()
-    if len(shards) == 1:
-        atomic_save_tensors(path / WEIGHTS, shards[0], {"format": "pt"})
-    else:
-        weight_map = {}
-        for i, shard in enumerate(shards, start=1):
-            name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
-            atomic_save_tensors(path / name, shard, {"format": "pt"})
-            weight_map.update({k: name for k in shard})
-        total = sum(t.numel() * t.element_size() for t in state.values())
-        atomic_write_json(path / INDEX, {"metadata": {"total_size": total}, "weight_map": weight_map})
-    atomic_write_json(path / CONFIG, config)
+    token = os.urandom(4).hex()
+    renames: list[tuple[str, str]] = []
+
+    def temp(final: str) -> Path:
+        renames.append((f".{final}.{token}{_TMP_MARK}", final))
+        return path / renames[-1][0]
+
+    try:
+        if len(shards) == 1:
+            _write_tensors(temp(WEIGHTS), shards[0], {"format": "pt"})
+        else:
+            weight_map = {}
+            for i, shard in enumerate(shards, start=1):
+                name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+                _write_tensors(temp(name), shard, {"format": "pt"})
+                weight_map.update({k: name for k in shard})
+            total = sum(t.numel() * t.element_size() for t in state.values())
+            index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+            temp(INDEX).write_bytes((json.dumps(index, indent=2, sort_keys=True) + "\n").encode())
+            _fsync_file(path / renames[-1][0])
+        temp(CONFIG).write_bytes((json.dumps(config, indent=2, sort_keys=True) + "\n").encode())
+        _fsync_file(path / renames[-1][0])
+        for tmp, _ in renames:
+            os.chmod(path / tmp, _umask_mode())
+        finals = {final for _, final in renames}
+        stale = sorted(p.name for p in _model_files(path) if p.name not in finals)
+        # the commit point: once JOURNAL exists, the new model is what this folder holds
+        atomic_write_json(path / JOURNAL, {"rename": renames, "delete": stale})
+    except BaseException as e:
+        if (path / JOURNAL).is_file():  # interrupted just after the commit point: finish it
+            _apply_journal(path)
+            raise
+        for tmp, _ in renames:
+            (path / tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise CheckpointError(f"could not write the model to {path}: {e}; the model that was "
+                                  "there is unchanged") from e
+        raise
+    _apply_journal(path)
 
 
 def load_tensors(file: Path) -> dict[str, torch.Tensor]:
@@ -116,6 +219,7 @@ def load_model(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"checkpoint folder {path} does not exist")
+    recover(path)
     try:
         config = json.loads((path / CONFIG).read_text())
     except FileNotFoundError as e:
@@ -206,6 +310,12 @@ class PretrainedMixin:
         if found != cls.model_type:
             raise CheckpointError(f"{path}: model_type {found!r} is not a {cls.model_type!r} module "
                                   f"({cls.__name__})")
+        fields = {f.name for f in dataclasses.fields(cls.config_class)}
+        lacking = sorted(fields - set(config))
+        if lacking:  # a default would silently build a different module than the one saved
+            raise CheckpointError(f"{path}: config.json lacks the keys {lacking} (it was not written "
+                                  f"by save_pretrained, or was edited); every {cls.__name__} config "
+                                  f"key is required: {sorted(fields)}")
         try:
             cfg = cls.config_class.from_dict(config)
         except (TypeError, ValueError) as e:

@@ -34,6 +34,9 @@ def _add_train(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from the latest checkpoint in --out, with its saved settings "
                         "(flags given here override them, e.g. a larger --steps)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the run already in --out and start again (without --resume or "
+                        "--overwrite, a folder that holds a run is an error)")
     p.add_argument("--recipe", default="tart", choices=sorted(RECIPES),
                    help="base settings: 'tart' (the original's full run), 'quick' (tiny model, "
                         "4-d tasks, minutes on a CPU), 'tart2-cpu' / 'tart2-gpu' / 'tart2-tiny' (the "
@@ -71,7 +74,8 @@ def cmd_train(args) -> int:
     }}
     if args.prior_n_dims is not None:
         cfg["model"] = {**cfg["model"], "n_dims": args.prior_n_dims}
-    train(TrainConfig(**cfg), args.out, resume=args.resume, progress=not args.no_progress)
+    train(TrainConfig(**cfg), args.out, resume=args.resume, progress=not args.no_progress,
+          overwrite=args.overwrite)
     return 0
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
+import tempfile
 from importlib.resources import files
 from pathlib import Path
 
@@ -118,13 +120,81 @@ def export_model(
     `dtype` (e.g. torch.bfloat16) and `max_shard_mb` shrink or split the weight files; the
     evaluation runs on the weights as saved.
     """
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    run_dir, final = Path(run_dir), Path(out_dir)
+    foreign = sorted(p.name for p in final.iterdir() if p.name not in _EXPORTED and
+                     not (p.name.startswith("model") and ".safetensors" in p.name)) \
+        if final.is_dir() else []
+    if foreign:
+        raise ValueError(f"{final} holds files an export does not write ({', '.join(foreign[:5])}): "
+                         "export into a new or empty folder, or one an earlier export wrote")
     cls = module_class(run_dir)
-    cls.from_pretrained(run_dir).save_pretrained(out_dir, dtype=dtype, max_shard_mb=max_shard_mb)
-    model = cls.from_pretrained(out_dir)
+    source = cls.from_pretrained(run_dir)
     summary = training_summary(run_dir)
-    if cls is SetReasoner:
-        return _export_set(model, out_dir, summary, hardware, n_tasks, n_queries, seed, notes, dtype)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_exports(final)
+    # everything is written to a hidden sibling folder, then swapped in whole: a killed export
+    # leaves the destination as it was (or, the first time, absent), never half-written
+    out_dir = Path(tempfile.mkdtemp(prefix=f".{final.name}.export-", dir=final.parent))
+    try:
+        source.save_pretrained(out_dir, dtype=dtype, max_shard_mb=max_shard_mb)
+        model = cls.from_pretrained(out_dir)
+        if cls is SetReasoner:
+            result = _export_set(model, out_dir, summary, hardware, n_tasks, n_queries, seed, notes, dtype)
+        else:
+            result = _export_tart(model, out_dir, summary, hardware, n_tasks, n_queries, ks, seed,
+                                  notes, dtype)
+        _swap_in(out_dir, final)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    return result
+
+
+_EXPORTED = {"config.json", EVAL_FILE, CARD_FILE}
+
+
+def _sweep_exports(final: Path) -> None:
+    """Remove the hidden folders of exports to `final` that were killed before their swap."""
+    for p in final.parent.glob(f".{final.name}.export-*"):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two folders (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    import ctypes
+    import os
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    res = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return res == 0
+
+
+def _swap_in(new: Path, final: Path) -> None:
+    """Put folder `new` at `final`; the old `final` ends up at `new` (deleted by the caller)."""
+    import os
+
+    from tart.checkpoint import _fsync_dir
+
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(new, 0o777 & ~mask)  # mkdtemp's folders are 0700
+    _fsync_dir(new)
+    if not final.exists():
+        os.rename(new, final)
+    elif not _exchange(new, final):  # two renames: a kill between them leaves `final` absent
+        old = new.with_name(new.name + "-old")
+        os.rename(final, old)
+        os.rename(new, final)
+        os.rename(old, new)
+    _fsync_dir(final.parent)
+
+
+def _export_tart(model, out_dir: Path, summary: dict, hardware: str, n_tasks: int, n_queries: int,
+                 ks, seed: int, notes: str, dtype) -> dict:
     rows = evaluate_synthetic(model, ks=ks, n_tasks=n_tasks, n_queries=n_queries, seed=seed)
     eval_spec = {"ks": list(ks), "n_tasks": n_tasks, "n_queries": n_queries, "seed": seed}
     atomic_write_json(out_dir / EVAL_FILE, {"spec": eval_spec, "rows": rows})

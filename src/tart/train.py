@@ -183,30 +183,100 @@ def _load_training_state(path: Path, opt: torch.optim.Optimizer) -> int:
     return int(meta["step"])
 
 
+def _step_of(ckpt: Path) -> int | None:
+    """The step number of a `step-XXXXXXX` checkpoint folder (None for anything else)."""
+    name = ckpt.name
+    return int(name[5:]) if name.startswith("step-") and name[5:].isdigit() else None
+
+
+def _complete(ckpt: Path) -> bool:
+    """Whether a checkpoint folder holds everything a resume reads."""
+    return ckpt.is_dir() and all((ckpt / f).is_file() for f in
+                                 ("trainer.json", "training_state.safetensors", checkpoint.CONFIG))
+
+
+def checkpoints(out_dir: Path) -> list[Path]:
+    """The run's checkpoint folders, oldest first by step number (not by name)."""
+    ckpts = Path(out_dir) / "checkpoints"
+    found = [p for p in ckpts.glob("step-*") if p.is_dir() and _step_of(p) is not None]
+    return sorted(found, key=_step_of)
+
+
 def latest_checkpoint(out_dir: Path) -> Path | None:
+    """The checkpoint `checkpoints/latest` names; None when there is no pointer. A pointer that
+    names a missing or incomplete folder falls back, with a warning, to the newest complete
+    checkpoint; when there is none, a CheckpointError (a resume must never silently restart)."""
     pointer = Path(out_dir) / "checkpoints" / "latest"
     if not pointer.is_file():
         return None
     ckpt = pointer.parent / pointer.read_text().strip()
-    return ckpt if ckpt.is_dir() else None
+    if _complete(ckpt):
+        return ckpt
+    valid = [p for p in checkpoints(out_dir) if _complete(p)]
+    if not valid:
+        raise checkpoint.CheckpointError(
+            f"{pointer} names {ckpt.name}, which is missing or incomplete, and {pointer.parent} "
+            "holds no other complete checkpoint: nothing to resume from (train with --overwrite "
+            "to start again)")
+    print(f"warning: {pointer} names {ckpt.name}, which is missing or incomplete; resuming from "
+          f"the newest complete checkpoint, {valid[-1].name}", file=sys.stderr)
+    return valid[-1]
+
+
+# what a training run writes at the top of its folder (checkpoints/ holds the rest)
+RUN_FILES = ("metrics.jsonl", "train_config.json", "train_config_history.jsonl", checkpoint.CONFIG,
+             checkpoint.WEIGHTS, checkpoint.INDEX, checkpoint.JOURNAL)
+
+
+def run_files(out_dir: Path) -> list[Path]:
+    """The files and folders of a training run in `out_dir` (empty: no run there)."""
+    out_dir = Path(out_dir)
+    found = [out_dir / f for f in RUN_FILES if (out_dir / f).exists()]
+    found += sorted(out_dir.glob("model-*.safetensors"))
+    if (out_dir / "checkpoints").exists():
+        found.append(out_dir / "checkpoints")
+    return found
+
+
+def clear_run(out_dir: Path) -> None:
+    """Delete a training run's files from `out_dir` (nothing else in it)."""
+    for p in run_files(out_dir):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+def _prune(ckpts: Path, keep: int, newest: Path) -> None:
+    """Keep `newest` (the one `latest` names) and the `keep - 1` others with the highest steps."""
+    others = [p for p in checkpoints(ckpts.parent) if p != newest]
+    for p in others[: max(0, len(others) - max(keep - 1, 0))]:
+        shutil.rmtree(p, ignore_errors=True)
 
 
 def save_checkpoint(out_dir: Path, model: Reasoner, opt, cfg: TrainConfig, step: int) -> Path:
     """Write checkpoints/step-XXXXXXX atomically, point `latest` at it, prune old ones, and
-    refresh the model files at the top of `out_dir` (so `out_dir` loads as a model folder)."""
+    refresh the model files at the top of `out_dir` (so `out_dir` loads as a model folder).
+    A failed write (e.g. a full disk) leaves the previous checkpoint and `latest` as they were
+    and raises a CheckpointError."""
     ckpts = Path(out_dir) / "checkpoints"
     ckpts.mkdir(parents=True, exist_ok=True)
     name = f"step-{step:07d}"
     tmp = ckpts / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    _save_training_state(tmp, step, cfg, opt)
+    try:
+        model.save_pretrained(tmp)
+        _save_training_state(tmp, step, cfg, opt)
+        checkpoint._fsync_dir(tmp)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, (OSError, checkpoint.CheckpointError)):
+            raise checkpoint.CheckpointError(
+                f"writing checkpoint {name} under {ckpts} failed ({e}); the previous checkpoints "
+                "and `latest` are unchanged") from e
+        raise
     shutil.rmtree(ckpts / name, ignore_errors=True)
     os.replace(tmp, ckpts / name)
+    checkpoint._fsync_dir(ckpts)
     checkpoint.atomic_write_bytes(ckpts / "latest", name.encode())
-    old = sorted(p for p in ckpts.glob("step-*") if p.is_dir())
-    for p in old[: max(0, len(old) - cfg.keep_checkpoints)]:
-        shutil.rmtree(p, ignore_errors=True)
+    _prune(ckpts, cfg.keep_checkpoints, ckpts / name)
     model.save_pretrained(out_dir)
     return ckpts / name
 
@@ -275,9 +345,21 @@ class _Dist:
             dist.barrier()
 
 
-def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress: bool = True):
-    """Train a reasoner per `cfg`, writing metrics and checkpoints under `out_dir`; returns it."""
+def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress: bool = True,
+          overwrite: bool = False):
+    """Train a reasoner per `cfg`, writing metrics and checkpoints under `out_dir`; returns it.
+
+    A folder that already holds a run is continued with `resume=True`, or cleared first with
+    `overwrite=True`; otherwise it is a ValueError (nothing there is touched)."""
     out_dir = Path(out_dir)
+    if resume and overwrite:
+        raise ValueError("resume and overwrite exclude each other")
+    existing = run_files(out_dir)
+    if existing and not (resume or overwrite):
+        raise ValueError(
+            f"{out_dir} already holds a training run ({', '.join(p.name for p in existing[:4])}"
+            f"{', ...' if len(existing) > 4 else ''}): continue it with --resume, or pass "
+            "--overwrite to delete it and start again")
     device = resolve_device(cfg.device)
     ddp = _Dist(device)
     if device.type == "cuda" and ddp.enabled:
@@ -295,14 +377,24 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
         fused=device.type == "cuda",
     )
     start = 0
+    if overwrite and ddp.main:
+        clear_run(out_dir)
+    ddp.barrier()
     ckpt = latest_checkpoint(out_dir) if resume else None
+    if resume and ckpt is None:
+        valid = [p for p in checkpoints(out_dir) if _complete(p)]
+        if valid:  # the pointer is gone but a checkpoint is there: resume from the newest
+            print(f"warning: {out_dir / 'checkpoints'} has no `latest`; resuming from "
+                  f"{valid[-1].name}", file=sys.stderr)
+            ckpt = valid[-1]
     if ckpt is not None:
         state = checkpoint.load_model(ckpt)[1]
         model.load_state_dict(state, strict=True)
         start = _load_training_state(ckpt, opt)
     else:
         if resume and ddp.main:
-            print(f"no checkpoint under {out_dir}; starting from scratch")
+            print(f"no checkpoint under {out_dir} (none was committed); starting from scratch",
+                  file=sys.stderr)
         if cfg.init_from:
             init = type(model).from_pretrained(cfg.init_from)
             if init.config != model.config:
