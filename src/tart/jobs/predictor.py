@@ -18,7 +18,7 @@ import numpy as np
 
 from tart.jobs.files import JobError
 
-__all__ = ["Predictor", "decode_item", "prob_column", "LABEL_COLUMN"]
+__all__ = ["Predictor", "decode_item", "output_frame", "prob_column", "LABEL_COLUMN"]
 
 LABEL_COLUMN = "label"
 
@@ -88,13 +88,9 @@ class Predictor:
         return Z, keep, [reasons[i] for i in sorted(reasons)]
 
     # ---- a batch ------------------------------------------------------------------------------
-    def predict(self, ids: Sequence[Any], values: Sequence[Any]):
-        """(predictions DataFrame: id, label, one probability column per class, in input order;
-        list of error records {"id", "error"})."""
-        import pandas as pd
-
-        t0 = time.perf_counter()
-        ids = list(ids)
+    def label(self, values: Sequence[Any]) -> tuple[list[int], np.ndarray, np.ndarray, dict[int, str]]:
+        """(positions labelled, their probabilities [n_ok, n_classes], their class indices,
+        {position: reason} of the values that could not be read or embedded)."""
         decoded, where, errors = [], [], {}
         for i, v in enumerate(values):
             try:
@@ -108,22 +104,41 @@ class Predictor:
         bad = sorted(set(range(len(decoded))) - set(keep))
         for j, reason in zip(bad, reasons):
             errors[where[j]] = reason
-        ok_rows = [where[j] for j in keep]
-        proba = self.classifier.predict_proba(Z) if len(ok_rows) else np.zeros((0, len(self.classes)))
-        if len(self.classes) == 2:
-            pred = self.classes[(proba[:, 1] > 0.5).astype(int)] if len(ok_rows) else self.classes[:0]
+        ok = [where[j] for j in keep]
+        if not ok:
+            return ok, np.zeros((0, len(self.classes))), np.zeros(0, dtype=np.int64), errors
+        proba = self.classifier.predict_proba(Z)
+        if len(self.classes) == 2:  # TartClassifier.predict's rule: ties go to classes_[0]
+            index = (proba[:, 1] > 0.5).astype(np.int64)
         else:
-            pred = self.classes[proba.argmax(1)] if len(ok_rows) else self.classes[:0]
-        out = {"id": [ids[i] for i in ok_rows], LABEL_COLUMN: pred.tolist()}
-        for c, cls in enumerate(self.classes.tolist()):
-            out[prob_column(cls)] = proba[:, c].astype(np.float64)
-        df = pd.DataFrame(out)
-        if not len(ok_rows):  # keep the label column's type in an all-failed chunk
-            df[LABEL_COLUMN] = pd.Series(self.classes[:0].tolist(), dtype=self.classes.dtype if
-                                         self.classes.dtype.kind in "iub" else object)
+            index = proba.argmax(1).astype(np.int64)
+        return ok, proba, index, errors
+
+    def predict(self, ids: Sequence[Any], values: Sequence[Any]):
+        """(predictions DataFrame: id, label, one probability column per class, in input order;
+        list of error records {"id", "error"})."""
+        t0 = time.perf_counter()
+        ids = list(ids)
+        ok, proba, index, errors = self.label(values)
+        df = self.frame([ids[i] for i in ok], proba, index)
         err = [{"id": _plain(ids[i]), "error": errors[i]} for i in sorted(errors)]
         self.total_seconds += time.perf_counter() - t0
         return df, err
+
+    def frame(self, ids: list, proba: np.ndarray, index: np.ndarray, id_name: str = "id"):
+        """The output rows: id, label (the class, its type kept), proba_<class> per class."""
+        return output_frame(self.classes, ids, proba, index, id_name)
+
+
+def output_frame(classes: np.ndarray, ids: list, proba: np.ndarray, index: np.ndarray, id_name: str = "id"):
+    import pandas as pd
+
+    labels = pd.Series(classes[index].tolist() if len(index) else [],
+                       dtype=classes.dtype if classes.dtype.kind in "iub" else object)
+    df = pd.DataFrame({id_name: pd.Series(ids, dtype=object if not ids else None), LABEL_COLUMN: labels})
+    for c, cls in enumerate(classes.tolist()):
+        df[prob_column(cls)] = np.asarray(proba[:, c], dtype=np.float64)
+    return df
 
 
 def decode_item(value: Any, modality: str) -> Any:
