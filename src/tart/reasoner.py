@@ -159,11 +159,13 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
         `validate=False` skips the input checks (shapes, sizes, finite values, labels) for callers
         that made them already, as `TartClassifier` does.
         """
+        if validate:
+            _check_kinds(context_x, context_y, query_x, query_chunk)
         unbatched = context_x.dim() == 2
         if unbatched:
             context_x, context_y, query_x = context_x[None], context_y[None], query_x[None]
         if validate:
-            self._check_predict_inputs(context_x, context_y, query_x)
+            self._check_predict_inputs(context_x, context_y, query_x, query_chunk)
         p = next(self.parameters())
         cx_BKD = context_x.to(p.device, p.dtype)
         cy_BK = context_y.to(p.device, p.dtype)
@@ -175,6 +177,8 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
             for i in range(0, qx_BMD.shape[1], query_chunk)
         ]
         logits_BM = torch.cat(outs, dim=1).float()
+        if validate:
+            _check_finite_logits(logits_BM, context_x, query_x, p.dtype)
         return logits_BM[0] if unbatched else logits_BM
 
     @torch.no_grad()
@@ -201,7 +205,8 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
         tokens_BSD = torch.cat([ctx_BTD, qx_BMD], dim=1)
         return self._run(tokens_BSD, pos_S, mask_SS)[:, T:]
 
-    def _check_predict_inputs(self, cx: torch.Tensor, cy: torch.Tensor, qx: torch.Tensor) -> None:
+    def _check_predict_inputs(self, cx: torch.Tensor, cy: torch.Tensor, qx: torch.Tensor, query_chunk: int = 1) -> None:
+        _check_kinds(cx, cy, qx, query_chunk)
         d = self.config.n_dims
         if cx.dim() != 3 or qx.dim() != 3 or cy.dim() != 2:
             raise ValueError(
@@ -234,3 +239,25 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
         if not ((cy == 0) | (cy == 1)).all():
             bad = torch.unique(cy[(cy != 0) & (cy != 1)])[:5].tolist()
             raise ValueError(f"context_y must hold labels in {{0, 1}}; found {bad}")
+
+
+def _check_kinds(cx: torch.Tensor, cy: torch.Tensor, qx: torch.Tensor, query_chunk: int) -> None:
+    """TypeErrors for what is not real-valued tensors, a ValueError for a query_chunk below 1
+    (shared by `Reasoner.predict` and `SetReasoner.predict`)."""
+    for name, t in (("context_x", cx), ("context_y", cy), ("query_x", qx)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.is_complex():
+            raise TypeError(f"{name} is complex ({t.dtype}): the module reads real values")
+    if isinstance(query_chunk, bool) or not hasattr(query_chunk, "__index__") or query_chunk < 1:
+        raise ValueError(f"query_chunk must be a positive integer, got {query_chunk!r}")
+
+
+def _check_finite_logits(logits: torch.Tensor, cx: torch.Tensor, qx: torch.Tensor, dtype: torch.dtype) -> None:
+    """A ValueError instead of NaN logits: features far beyond the unit scale the module was
+    trained on overflow its float32 arithmetic (or the module's own dtype)."""
+    if not torch.isfinite(logits).all():
+        big = max(float(cx.abs().max()), float(qx.abs().max()))
+        raise ValueError(f"the module's logits are not finite: features too large for its {dtype} "
+                         f"arithmetic (largest |x| = {big:.3g}); it reads features of about unit scale "
+                         "(map them first, e.g. with tart.projection)")

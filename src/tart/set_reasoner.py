@@ -25,6 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tart import checkpoint
+from tart.reasoner import _check_finite_logits, _check_kinds
 
 MODEL_TYPE = "tart-set-reasoner"
 
@@ -177,11 +178,13 @@ class SetReasoner(checkpoint.PretrainedMixin, nn.Module):
         With `validate=False` none of these is checked (a caller that checked, e.g. `TartClassifier`,
         then gives `n_classes`).
         """
+        if validate:
+            _check_kinds(context_x, context_y, query_x, query_chunk)
         unbatched = context_x.dim() == 2
         if unbatched:
             context_x, context_y, query_x = context_x[None], context_y[None], query_x[None]
         if validate:
-            n_classes = self._check_predict_inputs(context_x, context_y, query_x, n_classes)
+            n_classes = self._check_predict_inputs(context_x, context_y, query_x, n_classes, query_chunk)
         elif n_classes is None:
             n_classes = int(context_y.max()) + 1
         p = next(self.parameters())
@@ -191,12 +194,15 @@ class SetReasoner(checkpoint.PretrainedMixin, nn.Module):
             self.decode_queries(qx_BMD[:, i : i + query_chunk], cache)
             for i in range(0, qx_BMD.shape[1], query_chunk)
         ], dim=1)[..., :n_classes].float()
+        if validate:
+            _check_finite_logits(logits_BML, context_x, query_x, p.dtype)
         return logits_BML[0] if unbatched else logits_BML
 
     def _widen(self, x_BND: torch.Tensor) -> torch.Tensor:
         return F.pad(x_BND, (0, self.config.n_dims - x_BND.shape[-1]))
 
-    def _check_predict_inputs(self, cx, cy, qx, n_classes: int | None) -> int:
+    def _check_predict_inputs(self, cx, cy, qx, n_classes: int | None, query_chunk: int = 1) -> int:
+        _check_kinds(cx, cy, qx, query_chunk)
         d, limit = self.config.n_dims, self.config.n_classes
         if cx.dim() != 3 or qx.dim() != 3 or cy.dim() != 2:
             raise ValueError(
