@@ -147,7 +147,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                 self.context_ = list(X)
                 return self
             self.context_ = _as_features(self.embedder_.encode(list(X)), len(X), "context")
-        self.projection_.fit(_condition(self.context_)[0], self.y_, validate=False)
+        _fit_map(self.projection_, _condition(self.context_)[0], self.y_)
         return self
 
     def _check_params(self, y, set_module: bool) -> int | None:
@@ -194,7 +194,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         ctx_KD, q_MD = _condition(*self._features(X))
         projection = self.projection_
         if self._context_dependent():  # the context's features came with the queries: a local map
-            projection = self._make_projection().fit(ctx_KD, self.y_, validate=False)
+            projection = _fit_map(self._make_projection(), ctx_KD, self.y_)
         with np.errstate(over="ignore"):  # float32 overflow of far-out queries: clipped just below
             cx_KD, qx_MD = (np.clip(projection.transform(Z, validate=False), -MAPPED_LIMIT, MAPPED_LIMIT)
                             for Z in (ctx_KD, q_MD))
@@ -340,6 +340,17 @@ def _condition(ctx_KD: np.ndarray, q_MD: np.ndarray | None = None) -> tuple[np.n
         lim = QUERY_REACH * m * s
         q_MD = np.clip(q_MD, -lim, lim)
     return ctx_KD, q_MD
+
+
+def _fit_map(projection: ContextProjection | SetMap, ctx_KD: np.ndarray, y_K: np.ndarray):
+    """Fit the input map on the context; tart-2's in a canonical row order (by features, then
+    label), so that it reads the context as a set even when the context's singular values tie
+    (binary or duplicated features), where the SVD's basis of the tied subspace would otherwise
+    depend on the order of the rows."""
+    if isinstance(projection, SetMap):
+        order = np.lexsort((y_K,) + tuple(ctx_KD[:, j] for j in reversed(range(ctx_KD.shape[1]))))
+        ctx_KD, y_K = ctx_KD[order], y_K[order]
+    return projection.fit(ctx_KD, y_K, validate=False)
 
 
 def _check_finite_output(logits: torch.Tensor) -> None:
