@@ -2,7 +2,8 @@
 
 Most tests use a tiny random Llama with a byte-level BPE tokenizer trained here, saved to a
 temporary folder and loaded by path like any real model. The last ones use the packaged
-SmolLM2 and MiniLM when `tart assets install` has run (skipped otherwise).
+SmolLM2 and MiniLM installed by `tart assets install`; they FAIL (not skip) when those are
+missing, so a broken set-up step cannot pass CI silently.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Training, exporting, evaluating and benchmarking the tart-2 family (tiny sizes)."""
 
 import json
+import math
 from dataclasses import asdict, replace
 
 import pytest
@@ -84,10 +85,18 @@ def test_baselines_are_strong_on_their_own_tasks():
 
 def test_bench_tart2_train_and_inference():
     r = bench_train_set("tiny", "tiny", batch_size=4, points=40, n_queries=8, n_raw=16, steps=1, device="cpu")
-    assert r["tart2"]["steps_per_s"] > 0 and r["tart"]["examples_per_s"] > 0 and r["examples_ratio"] > 0
-    assert "examples/s ratio" in format_result(r)
+    for side in ("tart2", "tart"):  # rates are finite and describe the batch that was timed
+        s = r[side]
+        assert math.isfinite(s["steps_per_s"]) and s["steps_per_s"] > 0
+        assert s["examples_per_s"] == pytest.approx(s["steps_per_s"] * 4 * 40)
+    assert r["examples_ratio"] == pytest.approx(r["tart2"]["steps_per_s"] / r["tart"]["steps_per_s"])
+    assert f"examples/s ratio tart2/tart: {r['examples_ratio']:.2f}x" in format_result(r)
     r = bench_inference_set("tiny", "tiny", ks=(16, 256), n_queries=32, device="cpu")
-    assert [x["k"] for x in r["results"]] == [16, 256] and r["ratio_at_256"] > 0
-    assert "ratio at k=256" in format_result(r)
+    assert [x["k"] for x in r["results"]] == [16, 256]
+    rates = [x["tart2_queries_per_s"] for x in r["results"]] + [r["tart_queries_per_s_at_256"]]
+    assert all(math.isfinite(x) and x > 0 for x in rates)
+    assert r["ratio_at_256"] == pytest.approx(rates[1] / rates[2])
+    assert f"ratio at k=256 (tart2/tart): {r['ratio_at_256']:.2f}x" in format_result(r)
+    assert bench_inference_set("tiny", "tiny", ks=(16,), n_queries=8, device="cpu")["ratio_at_256"] is None
     with pytest.raises(ValueError, match="points"):
         bench_train_set("tiny", "tiny", points=9, n_queries=8, device="cpu")
