@@ -249,7 +249,7 @@ def test_ctranslate2_whisper_roundtrip(tmp_path, encoder):
     for k, t in loaded.state_dict().items():  # every tensor is the fp16 round of the original
         torch.testing.assert_close(t, ref_sd[k].half().float(), rtol=0, atol=0)
     e = get_embedder(str(tmp_path), device="cpu", dtype="float32")  # a folder with model.bin
-    assert isinstance(e, WhisperEmbedder) and e.cache_key.startswith("audio:whisper:ct2:model.bin-")
+    assert isinstance(e, WhisperEmbedder) and e.cache_key.startswith("audio:whisper:ct2:model.bin@sha256:")
     assert e.encode([_clip(0.2)]).shape == (1, D)
 
 

@@ -51,7 +51,7 @@ def test_architecture_matches_torchvision(net):
 def test_pth_file_loads_strictly(net, tmp_path):
     torch.save(net.state_dict(), tmp_path / "w.pth")
     e = get_embedder(str(tmp_path / "w.pth"), image_size=64, device="cpu")
-    assert isinstance(e, MobileNetV2Embedder) and e.cache_key.startswith("image:mobilenet-v2:w.pth-")
+    assert isinstance(e, MobileNetV2Embedder) and e.cache_key.startswith("image:mobilenet-v2:w.pth@sha256:")
     imgs = _images(2)
     np.testing.assert_allclose(e.encode(imgs), MobileNetV2Embedder(net, image_size=64).encode(imgs),
                                atol=1e-5)
@@ -160,7 +160,7 @@ def test_transformers_clip_image_features(tmp_path):
 def test_real_mobilenet_v2():
     e = get_embedder("mobilenet-v2", image_size=112)
     assert isinstance(e, MobileNetV2Embedder)
-    assert e.cache_key.startswith("image:mobilenet-v2:mobilenet_v2-b0353104.pth-")
+    assert e.cache_key.startswith("image:mobilenet-v2:mobilenet_v2-b0353104.pth@sha256:")
     rng = np.random.default_rng(0)
     stripes = np.tile((np.arange(64) // 8 % 2 * 255).astype(np.uint8), (64, 1))
     imgs = [stripes, stripes.T.copy(), rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)]

@@ -32,6 +32,20 @@ def test_changed_weights_change_the_digest_even_at_the_same_size(tmp_path):
     assert fp.file_digest(f) != before
 
 
+def test_a_copy_that_keeps_the_old_mtime_is_still_rehashed(tmp_path):
+    """cp -p / rsync -t of retrained weights: same path, size and mtime, other bytes."""
+    f = tmp_path / "w.bin"
+    f.write_bytes(b"a" * 100)
+    before = fp.file_digest(f)
+    st = os.stat(f)
+    new = tmp_path / "new.bin"
+    new.write_bytes(b"b" * 100)
+    os.utime(new, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(new, f)
+    assert os.stat(f).st_mtime_ns == st.st_mtime_ns and os.stat(f).st_size == st.st_size
+    assert fp.file_digest(f) == hashlib.sha256(b"b" * 100).hexdigest() != before
+
+
 def test_folder_digest_covers_names_and_contents_not_hidden_files(tmp_path):
     d = tmp_path / "model"
     d.mkdir()

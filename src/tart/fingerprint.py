@@ -3,7 +3,7 @@
 Cache keys and saved artefacts that depend on a model carry its fingerprint, so a model folder
 retrained in place, or a hub model that moved, never serves vectors computed with other weights.
 A file's digest is computed once and remembered in `TART_HOME/fingerprints.json` under its
-resolved path, size and modification time, so later calls cost a `stat`.
+resolved path, size, modification and change times and inode, so later calls cost a `stat`.
 """
 
 from __future__ import annotations
@@ -46,10 +46,11 @@ def _save(memo: dict) -> None:
 
 
 def file_digest(path: str | Path) -> str:
-    """sha256 hex digest of a file's bytes (memoised by resolved path, size and mtime)."""
+    """sha256 hex digest of a file's bytes (memoised by resolved path, size, mtime, ctime, inode)."""
     p = Path(path).resolve()
     st = p.stat()
-    key = f"{p}|{st.st_size}|{st.st_mtime_ns}"
+    # ctime and inode too: a copy that keeps the old mtime (cp -p, rsync -t) still changes them
+    key = f"{p}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}"
     memo = _load()
     if key in memo:
         return memo[key]

@@ -26,9 +26,9 @@ from tqdm.auto import tqdm
 
 from tart.embed.ctranslate2 import whisper_encoder_from_ctranslate2
 from tart.embed.registry import locate
-from tart.embed.runtime import dtype_name, model_ident, resolve_device, resolve_dtype
+from tart.embed.runtime import (dtype_name, model_ident, resolve_device, resolve_dtype,
+                                weights_fingerprint)
 from tart.media import SAMPLE_RATE, load_audio, resample
-from tart.paths import file_ident
 
 __all__ = ["WhisperEmbedder"]
 
@@ -69,7 +69,7 @@ class WhisperEmbedder:
 
     model: a CTranslate2 Whisper folder or `model.bin` (offline asset "whisper-tiny-en"), a
         transformers Whisper folder or hub id ("openai/whisper-base", needs internet once), or a
-        loaded `WhisperEncoder` / `WhisperModel` (its cache_key names the class and config only).
+        loaded `WhisperEncoder` / `WhisperModel` (fingerprinted by a digest of its tensors).
     sample_rate: the rate of array inputs. Files carry their own. A rate other than 16 kHz is
         an error unless `resample=True` (polyphase resampling with scipy).
     pool: "real" (mean over the ceil(seconds * 50) frames that cover the clip) or "all" (mean
@@ -100,7 +100,7 @@ class WhisperEmbedder:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         model = locate(model)
-        encoder, ident = self._load(model)
+        encoder, ident, self.fingerprint = self._load(model)
         self.encoder = encoder.to(self.device, self.dtype).eval()
         cfg = encoder.config
         self.dim = cfg.d_model
@@ -115,20 +115,24 @@ class WhisperEmbedder:
                           f"|dtype={dtype_name(self.dtype)}")
 
     def _load(self, model: Any):
+        """(encoder, identity for the cache key, fingerprint of the weights loaded)."""
         if isinstance(model, torch.nn.Module):
             enc = model.get_encoder() if hasattr(model, "get_encoder") else model
-            return enc, model_ident(type(enc).__name__, enc.config)
+            fp = weights_fingerprint(None, enc)
+            return enc, model_ident(type(enc).__name__, enc.config, fp), fp
         if not isinstance(model, (str, Path)):
             raise TypeError("model must be a path, hub id or Whisper module, not "
                             f"{type(model).__name__}")
         path = Path(model).expanduser()
         ct2 = path if path.is_file() else path / "model.bin"  # transformers never writes this
         if ct2.is_file():
-            return whisper_encoder_from_ctranslate2(ct2), f"ct2:{file_ident(ct2)}"
+            fp = weights_fingerprint(ct2)
+            return whisper_encoder_from_ctranslate2(ct2), f"ct2:{ct2.name}@{fp}", fp
         from transformers import WhisperModel
 
         m = WhisperModel.from_pretrained(str(model))
-        return m.get_encoder(), model_ident(str(model), m.config)
+        fp = weights_fingerprint(model, m)
+        return m.get_encoder(), model_ident(str(model), m.config, fp), fp
 
     @staticmethod
     def _feature_extractor(model: Any, config: Any):
@@ -150,7 +154,7 @@ class WhisperEmbedder:
         return WhisperFeatureExtractor(feature_size=config.num_mel_bins, chunk_length=seconds)
 
     def __repr__(self) -> str:
-        return f"WhisperEmbedder({self.cache_key.split('|')[0]!r}, pool={self.pool!r})"
+        return f"WhisperEmbedder({self.cache_key.split('@')[0]!r}, pool={self.pool!r})"
 
     def _clips(self, items: Sequence[Any]) -> list[np.ndarray]:
         if isinstance(items, (str, bytes, Path, dict)) or (

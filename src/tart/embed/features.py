@@ -19,6 +19,7 @@ class FeatureEmbedder:
 
     name = "features"
     cache_key = "features-identity-v1"
+    fingerprint = "identity"  # no weights: the rows are the vectors
     context_dependent = False
     cacheable = False  # CachedEmbedder calls encode directly: storing copies gains nothing
 

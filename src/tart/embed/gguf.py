@@ -1,9 +1,10 @@
 """GGUF causal LMs: de-quantised once into a safetensors model folder that transformers loads fast.
 
-The folder lives under `tart.paths.home()/models/`, named by the GGUF file's name, size and a
-short content hash; `dequantized(gguf_file)` finds it once built. `tart.assets` builds the
-SmolLM2 asset with it; `tart.embed.get_embedder("path/to/model.gguf")` uses it for any other
-GGUF file.
+The folder lives under `tart.paths.home()/models/`, named by the GGUF file's name, size and the
+sha256 of its whole content (`tart.fingerprint`, memoised by size and times), so a GGUF file
+replaced by another of the same name and size is de-quantised again; `dequantized(gguf_file)`
+finds it once built. `tart.assets` builds the SmolLM2 asset with it;
+`tart.embed.get_embedder("path/to/model.gguf")` uses it for any other GGUF file.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from tart.paths import file_ident, home
+from tart.fingerprint import file_digest
+from tart.paths import home
 
 __all__ = ["dequantize_gguf", "dequantized"]
 
 
 def _out_dir(gguf_file: Path) -> Path:
     """The folder `dequantize_gguf` writes for this GGUF file."""
-    return home() / "models" / file_ident(gguf_file, gguf_file.name.removesuffix(".gguf"))
+    stem, size = gguf_file.name.removesuffix(".gguf"), gguf_file.stat().st_size
+    return home() / "models" / f"{stem}-{size}-{file_digest(gguf_file)}"
 
 
 def dequantized(gguf_file: str | Path) -> Path | None:
@@ -34,8 +37,9 @@ def dequantize_gguf(gguf_file: str | Path, *, progress: bool = False) -> Path:
     """De-quantise a GGUF causal LM once into a safetensors model folder under home()/models/.
 
     The folder (model + tokenizer, pad token = eos when the tokenizer has none) is keyed by the
-    GGUF file's name, size and a short content hash; later calls return it at once. It is written
-    to a temporary folder and renamed, so an interrupted run never leaves a half-written folder.
+    GGUF file's name, size and the sha256 of its whole content; later calls return it at once. It
+    is written to a temporary folder and renamed, so an interrupted run never leaves a half-written
+    folder.
     """
     gguf_file = Path(gguf_file)
     if not gguf_file.is_file():

@@ -1,9 +1,11 @@
 """What an embedder is: `Embedder` (items -> vectors) and `ContextEmbedder` (vectors that depend on
 the labelled context), and the check every text embedder runs on its input.
 
-An embedder maps items to vectors, `encode(items) -> float32 [n, D]`. `cache_key` names the
-model and every setting that changes the vectors (mode, truncation, pooling, dtype), so
-`tart.embed.cache.CachedEmbedder` can store vectors on disk per key. Context-dependent embedders
+An embedder maps items to vectors, `encode(items) -> float32 [n, D]`. `fingerprint` identifies
+the weights it loaded (`tart.embed.runtime.weights_fingerprint`: a file or folder's sha256, a hub
+commit, a digest of a module's tensors); `cache_key` holds it and every setting that changes the
+vectors (mode, truncation, pooling, dtype), so `tart.embed.cache.CachedEmbedder` can store
+vectors on disk per key and never serves vectors of other weights. Context-dependent embedders
 (the text modes `vanilla` and `loo`) embed an item inside a prompt of the k labelled context
 examples, so they offer `encode_with_context` instead of a plain `encode`.
 """

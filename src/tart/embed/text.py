@@ -36,7 +36,8 @@ import torch
 from tart.embed.prompted import DEFAULT_TEMPLATE, KV, PromptedLM, Template, clip_chars
 from tart.embed.protocol import check_texts
 from tart.embed.registry import locate
-from tart.embed.runtime import dtype_name, model_ident, resolve_device, resolve_dtype
+from tart.embed.runtime import (dtype_name, model_ident, resolve_device, resolve_dtype,
+                                weights_fingerprint)
 
 __all__ = ["CausalLMEmbedder", "SentenceEmbedder", "Piece", "DEFAULT_MAX_CHARS", "MODES"]
 
@@ -145,7 +146,8 @@ class CausalLMEmbedder:
     def _load(self, model: Any, tokenizer: Any) -> None:
         from transformers import AutoModel, AutoTokenizer
 
-        if isinstance(model, (str, Path)):
+        source = model if isinstance(model, (str, Path)) else None
+        if source is not None:
             name = str(model)
             tokenizer = tokenizer or AutoTokenizer.from_pretrained(name)
             model = AutoModel.from_pretrained(name, dtype=self.dtype)
@@ -154,10 +156,13 @@ class CausalLMEmbedder:
         else:
             name = getattr(model.config, "_name_or_path", "") or type(model).__name__
         self.name_or_path = name
+        # the weights as loaded (before any dtype cast): the model folder's sha256, a hub commit,
+        # or for a loaded module a digest of its tensors
+        self.fingerprint = weights_fingerprint(source, model)
         self.model = model.base_model.to(self.device, self.dtype).eval()  # no LM head needed
         self.lm = PromptedLM(self.model, tokenizer, self.device)
         self.tokenizer = tokenizer
-        self._ident = model_ident(name, self.model.config)
+        self._ident = model_ident(name, self.model.config, self.fingerprint)
 
     @property
     def compiled(self) -> bool:
@@ -165,7 +170,7 @@ class CausalLMEmbedder:
         return self.lm.compiled
 
     def __repr__(self) -> str:
-        return f"CausalLMEmbedder({self._ident.split('#')[0]!r}, mode={self.mode!r})"
+        return f"CausalLMEmbedder({self.name_or_path!r}, mode={self.mode!r})"
 
     # ---------------------------------------------------------------- text -> tokens
 
@@ -342,14 +347,15 @@ class SentenceEmbedder:
         dim_fn = getattr(self.model, "get_embedding_dimension", None) or \
             self.model.get_sentence_embedding_dimension
         self.dim = dim_fn()
-        first = self.model[0]
-        cfg = getattr(getattr(first, "auto_model", None), "config", None)
-        ident = model_ident(str(model), cfg) if cfg is not None else str(model)
+        self.name_or_path = str(model)
+        auto = getattr(self.model[0], "auto_model", None)
+        self.fingerprint = weights_fingerprint(model, auto if auto is not None else self.model)
+        ident = model_ident(str(model), getattr(auto, "config", None), self.fingerprint)
         self.cache_key = (f"sentence:{ident}|max_chars={max_chars}|normalize={normalize}"
                           f"|max_seq_length={self.model.max_seq_length}|dtype={dtype or 'float32'}")
 
     def __repr__(self) -> str:
-        return f"SentenceEmbedder({self.cache_key.split('#')[0]!r})"
+        return f"SentenceEmbedder({self.name_or_path!r})"
 
     def encode(self, items: Sequence[str], *, batch_size: int | None = None,
                show_progress_bar: bool | None = None) -> np.ndarray:

@@ -28,9 +28,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from tart.embed.registry import locate
-from tart.embed.runtime import dtype_name, model_ident, resolve_device, resolve_dtype
+from tart.embed.runtime import (dtype_name, model_ident, resolve_device, resolve_dtype,
+                                weights_fingerprint)
 from tart.media import pil_to_array, read_image
-from tart.paths import file_ident
 
 __all__ = ["MobileNetV2", "MobileNetV2Embedder", "HFImageEmbedder", "image_embedder",
            "to_rgb_tensor", "preprocess", "IMAGENET_MEAN", "IMAGENET_STD"]
@@ -203,14 +203,15 @@ class MobileNetV2Embedder:
         self.show_progress_bar = show_progress_bar
         self.device = resolve_device(device)
         if isinstance(model, MobileNetV2):
-            net, ident = model, "module"
+            net, name, self.fingerprint = model, "module", weights_fingerprint(None, model)
         else:
             path = self._resolve(model)
-            net, ident = MobileNetV2.from_file(path), file_ident(path)
+            net, name, self.fingerprint = MobileNetV2.from_file(path), path.name, \
+                weights_fingerprint(path)
         self.model = net.to(self.device).eval()
         self.dim = 1280
-        self.cache_key = (f"image:mobilenet-v2:{ident}|size={image_size}|resize=bilinear-aa"
-                          "|norm=imagenet")
+        self.cache_key = (f"image:mobilenet-v2:{name}@{self.fingerprint}|size={image_size}"
+                          "|resize=bilinear-aa|norm=imagenet")
 
     @staticmethod
     def _resolve(model: Any) -> Path:
@@ -262,13 +263,15 @@ class HFImageEmbedder:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.processor = AutoImageProcessor.from_pretrained(str(model))
-        self.model = AutoModel.from_pretrained(str(model)).to(self.device, self.dtype).eval()
+        loaded = AutoModel.from_pretrained(str(model))
+        self.name_or_path, self.fingerprint = str(model), weights_fingerprint(model, loaded)
+        self.model = loaded.to(self.device, self.dtype).eval()
         self._clip_like = hasattr(self.model, "get_image_features")
-        self.cache_key = (f"image:hf:{model_ident(str(model), self.model.config)}|pool={pool}"
-                          f"|dtype={dtype_name(self.dtype)}")
+        ident = model_ident(str(model), self.model.config, self.fingerprint)
+        self.cache_key = f"image:hf:{ident}|pool={pool}|dtype={dtype_name(self.dtype)}"
 
     def __repr__(self) -> str:
-        return f"HFImageEmbedder({self.cache_key.split('|')[0]!r})"
+        return f"HFImageEmbedder({self.name_or_path!r})"
 
     def _pooled(self, pixels_BCHW: torch.Tensor) -> torch.Tensor:
         if self.pool in ("auto",) and self._clip_like:
