@@ -42,10 +42,13 @@ def short_texts(n: int, seed: int = 0) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def _local(model: Path, inputs: list[str], out: Path, chunk: int, reasoner: str = "tart") -> dict:
+def _local(model: Path, inputs: list[str], out: Path, chunk: int, reasoner: str = "tart", threads: int = 1) -> dict:
     from tart.jobs.local import PredictJob, run_local
     from tart.jobs.predictor import Predictor
 
+    import torch
+
+    torch.set_num_threads(threads)
     t = time.perf_counter()
     predictor = Predictor(model)
     load = time.perf_counter() - t
@@ -113,7 +116,7 @@ def run_bench(args) -> int:
     results = {"command": "tart " + shlex.join(getattr(args, "argv", None) or sys.argv[1:]),
                "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                            "python": platform.python_version()},
-               "workloads": {}}
+               "threads": args.threads, "workloads": {}}
     import torch
 
     results["machine"]["torch"] = torch.__version__
@@ -127,11 +130,11 @@ def run_bench(args) -> int:
             plans.append(("mobilenet_v2_images", _image_workload, args.images, 128))
         for name, make, n, chunk in plans:
             model, inputs = make(root, n)
-            runs = [_local(model, inputs, root / f"{name}.parquet", chunk)]
+            runs = [_local(model, inputs, root / f"{name}.parquet", chunk, threads=args.threads)]
             _log(name, runs[-1])
             if name == "minilm_short_texts":  # tart-2 reads a cached context: far cheaper per query
                 model2, _ = make(root, n, "tart2")
-                runs.append(_local(model2, inputs, root / f"{name}.tart2.parquet", chunk, "tart2"))
+                runs.append(_local(model2, inputs, root / f"{name}.tart2.parquet", chunk, "tart2", args.threads))
                 _log(name, runs[-1])
             if not args.no_ray:
                 from tart.jobs.ray_engine import connect
@@ -171,7 +174,7 @@ def markdown(results: dict) -> str:
             share = f"{100 * r['outside_embedder_share']:.1f}%" if "outside_embedder_share" in r else "-"
             lines.append(f"| {name} | {r['items']} | {r['engine']} | {r['reasoner']} | {r['workers']} | {r['items_per_s']} | "
                          f"{r['seconds']} | {share} |")
-    lines += ["", "Local engine: the classifier loaded beforehand (steady rate), torch's default "
-              "threads. Ray: a local Ray, one CPU and one torch thread per actor, the whole job "
+    lines += ["", "Local engine: the classifier loaded beforehand (steady rate), "
+              f"{results.get('threads', 1)} torch thread(s): one worker's rate. Ray: a local Ray, one CPU and one torch thread per actor, the whole job "
               "(actor start-up and model loading included)."]
     return "\n".join(lines) + "\n"

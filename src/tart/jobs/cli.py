@@ -72,6 +72,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--texts", type=int, default=2000, help="short texts to label (MiniLM)")
     p.add_argument("--images", type=int, default=256, help="images to label (MobileNetV2)")
     p.add_argument("--no-ray", action="store_true", help="local engine only")
+    p.add_argument("--threads", type=int, default=1, help="torch threads of the local engine (default 1: "
+                                                          "one worker's rate, as each Ray actor runs)")
     p.add_argument("--report", default=None, help="also write this markdown table and a .json beside it "
                                                   "(e.g. docs/bench_predict.md)")
 
