@@ -160,8 +160,8 @@ def test_bad_input_errors():
     X, y = _blobs(30)
     with pytest.raises(ValueError, match="only one class"):
         TartClassifier().fit(X, np.zeros(30))
-    with pytest.raises(ValueError, match="binary"):
-        TartClassifier().fit(X, np.arange(30) % 3)
+    with pytest.raises(ValueError, match="multiclass must be one of"):
+        TartClassifier(multiclass="ecoc").fit(X, np.arange(30) % 3)
     Xn = X.copy()
     Xn[3, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):

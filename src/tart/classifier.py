@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from tart import ensemble
+from tart import ensemble, multiclass
 from tart.projection import BASES, CENTERS, ContextProjection, SetMap
 from tart.reasoner import Reasoner
 from tart.set_reasoner import SetReasoner
@@ -89,12 +89,15 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         "auto" (CUDA when available), "cpu", "cuda", ...
     random_state : int or None
         Seeds the ensemble's orderings, subsets and permutations.
+    multiclass : {"auto", "ovr", "ovo"}, default "auto"
+        More than two classes with the faithful binary module: one-vs-rest ("auto") or pairwise
+        coupling; tart-2 beyond its class count reads class groups (see `tart.multiclass`).
     """
 
     def __init__(
         self, embedder=None, embedder_kwargs=None, reasoner=None, n_components=None, fill=None,
         projection="class-mean", center="balanced", standardize="auto", n_estimators=8, max_context=None, label_words=None,
-        class_prior="context", device="auto", random_state=0,
+        class_prior="context", device="auto", random_state=0, multiclass="auto",
     ):
         self.embedder = embedder
         self.embedder_kwargs = embedder_kwargs
@@ -110,6 +113,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         self.class_prior = class_prior
         self.device = device
         self.random_state = random_state
+        self.multiclass = multiclass
 
     # ---- scikit-learn API ----------------------------------------------------------------
     def fit(self, X, y) -> "TartClassifier":
@@ -133,8 +137,10 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         limit = self._check_params(y, set_module)
         self.max_context_ = self.max_context or limit or len(y01)
         self.y_ = y01.astype(np.int64)
-        if set_module:
+        if set_module and len(self.classes_) <= cfg.n_classes:
             self.class_weight_ = ensemble.class_weight(self.class_prior, self.y_, len(self.classes_))
+        elif len(self.classes_) > 2:  # tart.multiclass: checked here, applied at predict time
+            multiclass.log_prior(self.class_prior, self.y_, len(self.classes_))
         else:
             self.prior_logit_ = ensemble.prior_logit(self.class_prior, self.y_)
         self.projection_ = self._make_projection()
@@ -147,7 +153,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                 self.context_ = list(X)
                 return self
             self.context_ = _as_features(self.embedder_.encode(list(X)), len(X), "context")
-        _fit_map(self.projection_, _condition(self.context_)[0], self.y_)
+        if not self._decomposed():  # sub-tasks fit their own maps (tart.multiclass)
+            _fit_map(self.projection_, _condition(self.context_)[0], self.y_)
         return self
 
     def _check_params(self, y, set_module: bool) -> int | None:
@@ -157,13 +164,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         if L < 2:
             raise ValueError(f"the context has only one class ({self.classes_[0]!r}): TartClassifier "
                              "needs examples of both classes")
-        if set_module and L > cfg.n_classes:
-            raise ValueError(f"y has {L} classes but this tart-2 module reads at most {cfg.n_classes}")
-        if L > 2 and not set_module:
-            raise ValueError(
-                f"Only binary classification is supported. The type of the target is {type_of_target(y)}: "
-                f"y has {L} classes ({list(self.classes_[:5])}{'...' if L > 5 else ''}); the faithful "
-                'module is binary (reasoner="tart2" reads more)')
+        multiclass.check_multiclass(self.multiclass)
         if self.projection not in BASES:
             raise ValueError(f"projection must be one of {BASES}, got {self.projection!r}")
         if self.center not in CENTERS:
@@ -192,6 +193,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         """Probabilities [n, n_classes], columns in `classes_` order."""
         check_is_fitted(self, "classes_")
         ctx_KD, q_MD = _condition(*self._features(X))
+        if self._decomposed():
+            return self._decomposed_proba(ctx_KD, q_MD)
         projection = self.projection_
         if self._context_dependent():  # the context's features came with the queries: a local map
             projection = _fit_map(self._make_projection(), ctx_KD, self.y_)
@@ -248,13 +251,31 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = isinstance(self.reasoner, SetReasoner) or self.reasoner == "tart2"
+        tags.classifier_tags.multi_class = True  # tart.multiclass beyond the module's own classes
         if self.embedder is not None:
             tags.input_tags.two_d_array = False
             tags.input_tags.string = True
         return tags
 
     # ---- internals -----------------------------------------------------------------------
+    def _decomposed(self) -> bool:
+        """More classes than the module reads natively (tart.multiclass)."""
+        if isinstance(self.reasoner_, SetReasoner):
+            return len(self.classes_) > self.reasoner_.config.n_classes
+        return len(self.classes_) > 2
+
+    def _decomposed_proba(self, ctx_KD: np.ndarray, q_MD: np.ndarray) -> np.ndarray:
+        dev = next(self.reasoner_.parameters()).device
+        common = dict(n_estimators=self.n_estimators, class_prior=self.class_prior,
+                      random_state=self.random_state, device=dev)
+        if isinstance(self.reasoner_, SetReasoner):
+            return multiclass.set_groups_proba(
+                self.reasoner_, ctx_KD, self.y_, q_MD, len(self.classes_), n_components=self.n_components,
+                standardize=self.standardize, max_context=self.max_context, **common)
+        return multiclass.faithful_proba(
+            self.reasoner_, self._make_projection, ctx_KD, self.y_, q_MD, len(self.classes_),
+            method=multiclass.check_multiclass(self.multiclass), max_context=self.max_context_, **common)
+
     def _members(self) -> tuple[np.ndarray, np.ndarray | None]:
         """Context indices [E, K'] each member reads, and (tart-2) its label permutation [E, L]."""
         rng = np.random.default_rng(self.random_state)
@@ -281,12 +302,13 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     def _label_words(self) -> tuple[str, str]:
         if self.label_words is not None:
             words = tuple(str(w) for w in self.label_words)
-            if len(words) != 2:
-                raise ValueError(f"label_words needs 2 words (one per class), got {self.label_words!r}")
+            if len(words) != len(self.classes_):
+                raise ValueError(f"label_words needs {len(self.classes_)} words (one per class), got "
+                                 f"{self.label_words!r}")
             return words
         if all(isinstance(c, str) for c in self.classes_):
             return tuple(self.classes_)
-        return DEFAULT_LABEL_WORDS
+        return DEFAULT_LABEL_WORDS if len(self.classes_) == 2 else tuple(str(c) for c in self.classes_)
 
 
 def _check_kind(X, where: str) -> None:

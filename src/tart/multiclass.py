@@ -1,0 +1,247 @@
+"""Any number of classes with a bounded module: decompositions into sub-tasks and their coupling.
+
+`TartClassifier` calls this module for contexts its module does not read natively: more than two
+classes with the faithful binary module (`reasoner="tart"`), more classes than its class count
+(10 for the shipped one) with tart-2. Classes are indices 0..L-1 here (the classifier's `y_`);
+every function returns probabilities [M, L] whose rows sum to 1.
+
+The faithful (binary) module, `multiclass=`:
+
+- "ovr" (one-vs-rest, the default): one binary sub-task per class c, "c" against "the rest".
+  The input map of sub-task c is fitted on the whole context with the labels (c, rest), so its
+  origin is the midpoint of the two means (the balanced centre the module was trained for). The
+  module reads a balanced sub-context: c's examples and as many of the others (at least one of
+  each of up to `L - 1` other classes, so a class with one example still meets several
+  negatives), drawn afresh per member, stratified over the other classes. The module ignores
+  base rates, so its logit is read as a log-likelihood ratio and the classes are coupled by
+  `softmax_c(logit_c + log prior_c)` (prior: the context's smoothed class frequencies, or uniform).
+- "ovo" (pairwise coupling): one sub-task per pair of classes, on the pair's examples, the
+  pair's map fitted on them; r_ij = P(j | i or j) (log-odds plus the pair's base-rate log-odds)
+  coupled into one distribution by Wu, Lin & Weng's (2004) second method. L(L-1)/2 sub-tasks: the
+  cost grows with L**2, so "auto" uses it for no class count (it measured below "ovr"; see
+  docs/multiclass.md for the numbers and the command).
+
+Members: every sub-task gets `max(1, ceil(2 * n_estimators / L))` members ("ovr") or
+`max(1, ceil(n_estimators / (L - 1)))` ("ovo"), so the work grows about linearly in L; members
+differ in their orderings and negative draws. All sub-tasks whose sub-contexts have the same size
+run in one batched pass of the module (balanced contexts: one pass).
+
+tart-2 beyond its class count C ("groups"): each member shuffles the classes and splits them into
+groups of at most C - 1; a group's sub-task holds its classes' examples plus an "other" class of
+about a class's worth of examples drawn, stratified, from the classes outside the group. tart-2
+reads base rates, so a group's probabilities (its classes and "other") are divided by their shares of the sub-context
+and multiplied by their priors (other: the classes outside the group), renormalised in the
+group, then every class's score (averaged over members) is normalised over all L classes. Members:
+`max(1, n_estimators // 2)` shufflings. Each sub-task gets its own tart-2 input map; all run in
+one batched pass per sub-context size.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+
+DECOMPOSITIONS = ("auto", "ovr", "ovo")
+MAPPED_LIMIT = 1e8
+
+
+def check_multiclass(value) -> str:
+    """The decomposition for the faithful module ("auto" -> "ovr"), or a ValueError."""
+    if value not in DECOMPOSITIONS:
+        raise ValueError(f"multiclass must be one of {DECOMPOSITIONS}, got {value!r}")
+    return "ovr" if value == "auto" else value
+
+
+def log_prior(class_prior, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Log class priors [L] for more than two classes: "context" (smoothed context frequencies
+    (n_c + 1) / (k + L)) or "uniform"; a float is for two classes only (ValueError)."""
+    if isinstance(class_prior, str) and class_prior == "uniform":
+        return np.zeros(n_classes)
+    if isinstance(class_prior, str) and class_prior == "context":
+        return np.log((np.bincount(y, minlength=n_classes) + 1.0) / (len(y) + n_classes))
+    raise ValueError("class_prior must be 'context', 'uniform' or (two classes) a float in (0, 1), "
+                     f"got {class_prior!r} for {n_classes} classes")
+
+
+def _clip(Z: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return np.clip(Z, -MAPPED_LIMIT, MAPPED_LIMIT).astype(np.float32)
+
+
+def _draw_stratified(pools: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """n indices drawn without replacement from the pools (one per class), round-robin over the
+    classes in random order, so the classes are as even as their sizes allow."""
+    pools = [rng.permutation(p) for p in pools if len(p)]
+    order = rng.permutation(len(pools))
+    out, depth = [], 0
+    while len(out) < n and any(depth < len(p) for p in pools):
+        for j in order:
+            if depth < len(pools[j]) and len(out) < n:
+                out.append(pools[j][depth])
+        depth += 1
+    return np.asarray(out, dtype=np.int64)
+
+
+# ---- the faithful module -------------------------------------------------------------------
+def _run_binary(reasoner, tasks: list[tuple[np.ndarray, np.ndarray, np.ndarray]], device) -> np.ndarray:
+    """Logits [T, M] of binary sub-tasks (context [K_t, d], labels [K_t], queries [M, d]); one
+    batched pass per distinct context size."""
+    out = [None] * len(tasks)
+    sizes: dict[int, list[int]] = {}
+    for t, (cx, _, _) in enumerate(tasks):
+        sizes.setdefault(len(cx), []).append(t)
+    for ids in sizes.values():
+        cx = torch.from_numpy(np.stack([tasks[t][0] for t in ids])).to(device)
+        cy = torch.from_numpy(np.stack([tasks[t][1] for t in ids]).astype(np.int64)).to(device)
+        qx = torch.from_numpy(np.stack([tasks[t][2] for t in ids])).to(device)
+        logits = reasoner.predict(cx, cy, qx, validate=False)
+        if not torch.isfinite(logits).all():
+            raise ValueError("the reasoning module's outputs are not finite (NaN or inf)")
+        for t, row in zip(ids, logits.double().cpu().numpy()):
+            out[t] = row
+    return np.stack(out)
+
+
+def _mean_logit(logits_EM: np.ndarray) -> np.ndarray:
+    """The log-odds of the members' mean probability (as the binary classifier averages)."""
+    p = np.clip((1.0 / (1.0 + np.exp(-logits_EM))).mean(0), 1e-12, 1 - 1e-12)
+    return np.log(p) - np.log1p(-p)
+
+
+def faithful_proba(reasoner, make_projection: Callable, X_KD: np.ndarray, y: np.ndarray, Q_MD: np.ndarray,
+                   n_classes: int, *, method: str = "ovr", n_estimators: int = 8, max_context: int = 255,
+                   class_prior="context", random_state=0, device="cpu") -> np.ndarray:
+    """Probabilities [M, L] from the binary module by one-vs-rest or pairwise coupling."""
+    L, rng = n_classes, np.random.default_rng(random_state)
+    lp = log_prior(class_prior, y, L)
+    members = [np.flatnonzero(y == c) for c in range(L)]
+    tasks, owner = [], []
+    if method == "ovr":
+        per = max(1, math.ceil(2 * n_estimators / L))
+        for c in range(L):
+            y01 = (y == c).astype(np.int64)
+            proj = make_projection().fit(X_KD, y01, validate=False)
+            cx, qx = _clip(proj.transform(X_KD, validate=False)), _clip(proj.transform(Q_MD, validate=False))
+            pos, others = members[c], [members[j] for j in range(L) if j != c]
+            n_pos = min(len(pos), max(1, max_context // 2))
+            n_neg = min(max(n_pos, L - 1), sum(map(len, others)), max_context - n_pos)
+            for _ in range(per):
+                idx = rng.permutation(np.concatenate([rng.choice(pos, n_pos, replace=False),
+                                                      _draw_stratified(others, n_neg, rng)]))
+                tasks.append((cx[idx], y01[idx], qx))
+                owner.append(c)
+        logits = _run_binary(reasoner, tasks, device)
+        owner = np.asarray(owner)
+        score_LM = np.stack([_mean_logit(logits[owner == c]) for c in range(L)])
+        z = score_LM.T + lp
+        z -= z.max(1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(1, keepdims=True)
+    if method != "ovo":
+        raise ValueError(f"unknown decomposition {method!r}")
+    per = max(1, math.ceil(n_estimators / (L - 1)))
+    pairs = [(i, j) for i in range(L) for j in range(i + 1, L)]
+    for i, j in pairs:
+        both = np.concatenate([members[i], members[j]])
+        y01 = (y[both] == j).astype(np.int64)
+        proj = make_projection().fit(X_KD[both], y01, validate=False)
+        cx, qx = _clip(proj.transform(X_KD[both], validate=False)), _clip(proj.transform(Q_MD, validate=False))
+        for _ in range(per):
+            if len(both) > max_context:
+                from tart.ensemble import stratified_subset
+                idx = stratified_subset(y01, max_context, rng)
+            else:
+                idx = rng.permutation(len(both))
+            tasks.append((cx[idx], y01[idx], qx))
+    logits = _run_binary(reasoner, tasks, device).reshape(len(pairs), per, -1)
+    M = logits.shape[-1]
+    R = np.full((M, L, L), 0.5)  # R[m, a, b] = P(a | a or b)
+    for (i, j), lg in zip(pairs, logits):
+        r_j = 1.0 / (1.0 + np.exp(-(_mean_logit(lg) + lp[j] - lp[i])))
+        R[:, j, i], R[:, i, j] = r_j, 1.0 - r_j
+    return couple_pairwise(R)
+
+
+def couple_pairwise(R_MLL: np.ndarray) -> np.ndarray:
+    """Pairwise coupling (Wu, Lin & Weng 2004, method 2): p minimising
+    sum_{i != j} (r_ji p_i - r_ij p_j)**2 subject to sum p = 1, with R[m, i, j] = P(i | i or j).
+    Returns [M, L] (negatives clipped, renormalised)."""
+    R = np.clip(R_MLL, 1e-6, 1 - 1e-6)
+    M, L, _ = R.shape
+    off = ~np.eye(L, dtype=bool)
+    Rt = np.swapaxes(R, 1, 2)  # Rt[m, i, j] = r_ji
+    Q = np.where(off, -Rt * R, 0.0)  # Q_ij = -r_ji r_ij
+    Q[:, np.arange(L), np.arange(L)] = np.where(off, Rt**2, 0.0).sum(2)  # Q_ii = sum_s r_si**2
+    A = np.zeros((M, L + 1, L + 1))
+    A[:, :L, :L], A[:, :L, L], A[:, L, :L] = Q, 1.0, 1.0
+    b = np.zeros((M, L + 1))
+    b[:, L] = 1.0
+    p = np.linalg.solve(A, b[..., None])[..., :L, 0]
+    p = np.clip(p, 1e-12, None)
+    return p / p.sum(1, keepdims=True)
+
+
+# ---- tart-2 beyond its class count -----------------------------------------------------------
+def set_groups_proba(reasoner, X_KD: np.ndarray, y: np.ndarray, Q_MD: np.ndarray, n_classes: int, *,
+                     n_components: int | None = None, standardize="auto", n_estimators: int = 8,
+                     max_context: int | None = None, class_prior="context", random_state=0,
+                     device="cpu") -> np.ndarray:
+    """Probabilities [M, L] from tart-2 for L above its class count: groups plus an "other" class."""
+    from tart.projection import fit_set_map, apply_set_map
+
+    L, C = n_classes, reasoner.config.n_classes
+    rng = np.random.default_rng(random_state)
+    lp = log_prior(class_prior, y, L)
+    members = [np.flatnonzero(y == c) for c in range(L)]
+    size = C - 1
+    n_groups = math.ceil(L / size)
+    n_members = max(1, n_estimators // 2)
+    tasks = []  # (context idx, labels, group classes)
+    for _ in range(n_members):
+        for group in np.array_split(rng.permutation(L), n_groups):
+            inside = np.concatenate([members[c] for c in group])
+            outside = [members[c] for c in range(L) if c not in set(group.tolist())]
+            n_other = min(max(1, round(len(inside) / len(group)), min(len(group), L - len(group))),
+                          sum(map(len, outside)))
+            other = _draw_stratified(outside, n_other, rng)
+            where = np.full(L, -1)
+            where[group] = np.arange(len(group))
+            lab = np.concatenate([where[y[inside]], np.full(len(other), len(group))])
+            idx = np.concatenate([inside, other])
+            if max_context is not None and len(idx) > max_context:
+                from tart.ensemble import subset_with_every_class
+                keep = subset_with_every_class(lab, max_context, rng)
+                idx, lab = idx[keep], lab[keep]
+            tasks.append((idx, lab.astype(np.int64), group))
+    d = reasoner.config.n_dims
+    out_dims = n_components or d
+    score = np.zeros((len(Q_MD), L))
+    count = np.zeros(L)
+    by_size: dict[tuple[int, int], list[int]] = {}
+    for t, (idx, lab, group) in enumerate(tasks):
+        by_size.setdefault((len(idx), len(group) + 1), []).append(t)
+    Q = torch.from_numpy(np.asarray(Q_MD, dtype=np.float64))
+    for (K, n_lab), ids in by_size.items():
+        x = torch.from_numpy(np.stack([X_KD[tasks[t][0]] for t in ids]))
+        yl = torch.from_numpy(np.stack([tasks[t][1] for t in ids]))
+        params = fit_set_map(x, yl, out_dims, standardize)
+        cx = apply_set_map(params, x).float().clamp(-MAPPED_LIMIT, MAPPED_LIMIT)
+        qx = apply_set_map(params, Q[None].expand(len(ids), -1, -1)).float().clamp(-MAPPED_LIMIT, MAPPED_LIMIT)
+        logits = reasoner.predict(cx.to(device), yl.to(device), qx.to(device), n_classes=n_lab, validate=False)
+        if not torch.isfinite(logits).all():
+            raise ValueError("the reasoning module's outputs are not finite (NaN or inf)")
+        proba = torch.softmax(logits.double(), -1).cpu().numpy()  # [B, M, n_lab]
+        for t, p in zip(ids, proba):
+            idx, lab, group = tasks[t]
+            share = (np.bincount(lab, minlength=n_lab) + 1.0) / (len(lab) + n_lab)
+            # the sub-task's base rates swapped for the priors ("other": the classes outside)
+            prior = np.append(np.exp(lp[group]), max(1.0 - np.exp(lp[group]).sum(), 1e-12))
+            u = p / share * prior
+            score[:, group] += u[:, : len(group)] / u.sum(1, keepdims=True)
+            count[group] += 1
+    score = score / count
+    score = np.clip(score, 1e-300, None)
+    return score / score.sum(1, keepdims=True)

@@ -1,0 +1,180 @@
+"""Multi-class TartClassifier (tart.multiclass): the faithful module by one-vs-rest or pairwise
+coupling, tart-2 beyond its class count by class groups; labels, probabilities, bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from tart import TartClassifier
+from tart.multiclass import couple_pairwise
+from tart.reasoner import Reasoner, preset
+from tart.set_reasoner import SetReasoner, SetReasonerConfig
+
+
+def _blobs(n_per, L, D=12, seed=0, spread=3.0):
+    rng = np.random.default_rng(seed)
+    means = rng.normal(size=(L, D)) * spread
+    y = np.repeat(np.arange(L), n_per)
+    return means[y] + rng.normal(size=(len(y), D)), y, means
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return Reasoner(preset("tiny")).eval()
+
+
+@pytest.fixture(scope="module")
+def tiny2():
+    torch.manual_seed(0)
+    return SetReasoner(SetReasonerConfig(n_dims=8, n_classes=4, n_embd=32, n_layer=2, n_head=4)).eval()
+
+
+@pytest.mark.parametrize("multiclass", ["ovr", "ovo"])
+def test_string_labels_sorted_classes_and_probabilities_with_the_shipped_module(multiclass):
+    X, y, means = _blobs(6, 4)
+    names = np.array(["zebra", "apple", "mango", "kiwi"])
+    clf = TartClassifier(multiclass=multiclass, n_estimators=4).fit(X, names[y])
+    assert list(clf.classes_) == ["apple", "kiwi", "mango", "zebra"]
+    rng = np.random.default_rng(1)
+    yq = np.repeat(np.arange(4), 5)
+    Q = means[yq] + rng.normal(size=(len(yq), X.shape[1]))
+    proba = clf.predict_proba(Q)
+    assert proba.shape == (20, 4) and np.all(proba >= 0)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-9)
+    pred = clf.predict(Q)
+    np.testing.assert_array_equal(pred, clf.classes_[proba.argmax(1)])
+    assert (pred == names[yq]).mean() >= 0.8  # well-separated blobs
+    assert clf.decision_function(Q).shape == (20, 4)
+    # the same context relabelled in the same sorted order: the same probabilities
+    order = np.argsort(names)  # apple=1, kiwi=3, mango=2, zebra=0
+    rank = np.argsort(order)
+    other = TartClassifier(multiclass=multiclass, n_estimators=4).fit(X, rank[y] * 10 + 5)
+    np.testing.assert_allclose(other.predict_proba(Q), proba, atol=1e-9)
+    assert list(other.classes_) == [5, 15, 25, 35]
+
+
+@pytest.mark.parametrize("labels", [[30, -1, 2], [1.0, 2.0, -1.0], ["a", "b", "c"], [True, False, True]])
+def test_any_hashable_labels(tiny, labels):
+    X, y, _ = _blobs(4, 3)
+    lab = [labels[i] for i in y]
+    clf = TartClassifier(reasoner=tiny).fit(X, lab)
+    assert list(clf.classes_) == sorted(set(labels))
+    p = clf.predict_proba(X)
+    assert p.shape == (len(X), len(set(labels)))
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-9)
+    assert set(clf.predict(X).tolist()) <= set(labels)
+
+
+@pytest.mark.parametrize("multiclass", ["ovr", "ovo"])
+def test_single_example_classes(tiny, multiclass):
+    X, y, _ = _blobs(3, 5)
+    keep = np.r_[0, 3:len(y)]  # class 0 keeps one example
+    X1, y1 = X[keep], y[keep]
+    y1 = y1.copy()
+    X1 = np.vstack([X1, X[:0]])
+    clf = TartClassifier(reasoner=tiny, multiclass=multiclass).fit(X1, y1)
+    p = clf.predict_proba(X)
+    assert p.shape == (len(X), 5)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-9)
+    # every class a single example
+    clf = TartClassifier(reasoner=tiny, multiclass=multiclass).fit(X[::3], y[::3])
+    np.testing.assert_allclose(clf.predict_proba(X).sum(1), 1.0, atol=1e-9)
+
+
+def test_subsets_keep_every_class_with_thousands_of_points(tiny, monkeypatch):
+    """k = 3000 over 30 classes, max_context 40: every sub-task the module reads holds its class
+    and others; tart-2 groups each hold all their classes."""
+    import tart.multiclass as mc
+
+    X, y, _ = _blobs(100, 30, D=8)
+    seen = []
+    real = mc._run_binary
+
+    def spy(reasoner, tasks, device):
+        seen.extend((len(cx), int(cy.sum()), int(len(cy) - cy.sum())) for cx, cy, _ in tasks)
+        return real(reasoner, tasks, device)
+
+    monkeypatch.setattr(mc, "_run_binary", spy)
+    clf = TartClassifier(reasoner=tiny, max_context=40, n_estimators=2).fit(X, y)
+    p = clf.predict_proba(X[:50])
+    assert p.shape == (50, 30)
+    assert len(seen) == 30 and all(k <= 40 and pos >= 1 and neg >= 1 for k, pos, neg in seen)
+
+
+def test_tart2_beyond_its_class_count_by_groups(tiny2):
+    X, y, means = _blobs(5, 11, D=8, spread=4.0)
+    clf = TartClassifier(reasoner=tiny2, n_estimators=4).fit(X, y)
+    p = clf.predict_proba(X)
+    assert p.shape == (len(X), 11)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-9)
+    clf = TartClassifier(reasoner=tiny2, n_estimators=2, max_context=12).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X[:5]).sum(1), 1.0, atol=1e-9)
+
+
+def test_tart2_shipped_module_with_twelve_classes():
+    X, y, means = _blobs(3, 12, D=16, spread=4.0)
+    clf = TartClassifier(reasoner="tart2", n_estimators=2).fit(X, y)
+    rng = np.random.default_rng(2)
+    yq = np.repeat(np.arange(12), 2)
+    Q = means[yq] + rng.normal(size=(len(yq), 16))
+    p = clf.predict_proba(Q)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-9)
+    assert (p.argmax(1) == yq).mean() >= 0.7
+
+
+def test_hundred_classes_of_two_examples_fit_and_predict(tiny):
+    """Correctness of the 100-class case (its time is measured by scripts/bench_multiclass.py)."""
+    X, y, means = _blobs(2, 100, D=10, spread=4.0)
+    clf = TartClassifier(reasoner=tiny).fit(X, y)
+    p = clf.predict_proba(means)
+    assert p.shape == (100, 100)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-9)
+
+
+def test_pairwise_coupling_recovers_a_consistent_distribution():
+    p = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
+    R = p[:, :, None] / (p[:, :, None] + p[:, None, :])
+    np.testing.assert_allclose(couple_pairwise(R), p, atol=1e-6)
+
+
+def test_class_prior_for_many_classes(tiny):
+    X, y, _ = _blobs(4, 3)
+    a = TartClassifier(reasoner=tiny, class_prior="uniform").fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(a.sum(1), 1.0)
+    with pytest.raises(ValueError, match="two classes"):
+        TartClassifier(reasoner=tiny, class_prior=0.3).fit(X, y)
+
+
+def test_bad_input_is_a_clear_error(tiny):
+    X, y, _ = _blobs(4, 3)
+    with pytest.raises(ValueError, match="mix of label types"):
+        TartClassifier(reasoner=tiny).fit(X, [1, "a", 2] * 4)
+    with pytest.raises(ValueError, match="NaN"):
+        TartClassifier(reasoner=tiny).fit(X, np.r_[np.nan, y[1:].astype(float)])
+    with pytest.raises(ValueError, match="0 sample|empty|minimum of 1"):
+        TartClassifier(reasoner=tiny).fit(np.zeros((0, 12)), np.zeros(0))
+    with pytest.raises(ValueError, match="1d|1-d|column"):
+        TartClassifier(reasoner=tiny).fit(X, np.c_[y, y])
+    with pytest.raises(ValueError, match="label_words needs 3 words"):  # a class without a word
+        TartClassifier(reasoner=tiny, embedder=_Identity(), label_words=("a", "b")).fit(list(X), y)
+    with pytest.raises(ValueError, match="multiclass must be one of"):
+        TartClassifier(reasoner=tiny, multiclass="ecoc").fit(X, y)
+
+
+class _Identity:
+    context_dependent = False
+
+    def encode(self, items):
+        return np.asarray(items, dtype=np.float64)
+
+
+def test_a_named_class_without_examples_in_a_dataset_is_an_error():
+    from tart.datasets import Dataset
+
+    with pytest.raises(ValueError, match="no training items"):
+        Dataset("x", ["a", "b"], [0, 1], ["c"], [0], ("n", "m", "o"), "test")
+    with pytest.raises(ValueError, match="integers 0..2"):
+        Dataset("x", ["a", "b", "c"], [0, 1, 3], ["c"], [0], ("n", "m", "o"), "test")
+    d = Dataset("x", ["a", "b", "c"], [0, 1, 2], ["c"], [2], ("n", "m", "o"), "test")
+    assert d.n_classes == 3 and "3 classes" in repr(d)
