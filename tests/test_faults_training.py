@@ -168,7 +168,7 @@ def _kill_at(n: int, fn) -> int:
 
         checkpoint.os.replace = wrap(os.replace)
         checkpoint.save_file = wrap(checkpoint.save_file)
-        for name in ("_fsync_file", "_fsync_dir"):
+        for name in ("_fsync_file", "fsync_dir"):
             if hasattr(checkpoint, name):
                 setattr(checkpoint, name, wrap(getattr(checkpoint, name)))
         Path.unlink = wrap(Path.unlink)

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -35,7 +36,7 @@ def _umask_mode() -> int:
     return 0o666 & ~mask
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     """Make a rename in folder `path` durable (a no-op where folders cannot be opened)."""
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -54,21 +55,28 @@ def _fsync_file(path: Path) -> None:
         os.fsync(f.fileno())
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temp file in the same folder and an atomic rename."""
-    path = Path(path)
+@contextmanager
+def _replacing(path: Path):
+    """A temp path beside `path`: on success it atomically replaces `path`, on failure it goes."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _umask_mode())
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temp file in the same folder and an atomic rename."""
+    with _replacing(Path(path)) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _umask_mode())
 
 
 def atomic_write_json(path: Path, obj: object) -> None:
@@ -84,16 +92,8 @@ def _write_tensors(file: Path, tensors: dict[str, torch.Tensor], meta: dict | No
 
 def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict | None = None):
     """`safetensors.save_file` through a temp file (fsynced) and an atomic rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        _write_tensors(Path(tmp), tensors, meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    with _replacing(Path(path)) as tmp:
+        _write_tensors(tmp, tensors, meta)
 
 
 # ---- saving a model folder: new files under temp names, then one journalled commit -------------
@@ -120,9 +120,9 @@ def _apply_journal(path: Path) -> None:
             os.replace(path / tmp, path / final)
     for name in plan["delete"]:
         (path / name).unlink(missing_ok=True)
-    _fsync_dir(path)
+    fsync_dir(path)
     journal.unlink()
-    _fsync_dir(path)
+    fsync_dir(path)
 
 
 def recover(path: str | Path) -> None:
@@ -279,6 +279,12 @@ class ConfigMixin:
         if unknown:
             raise ValueError(f"unknown {cls.config_name} config keys: {sorted(unknown)}")
         return cls(**{k: v for k, v in cfg.items() if k in known})
+
+def preset_config(presets: dict, name: str, what: str = "preset"):
+    """A fresh copy of the named config in `presets` (a clear error naming the choices)."""
+    if name not in presets:
+        raise ValueError(f"unknown {what} {name!r}; choose one of {sorted(presets)}")
+    return type(presets[name]).from_dict(presets[name].to_dict())
 
 
 class PretrainedMixin:

@@ -177,12 +177,12 @@ def _swap_in(new: Path, final: Path) -> None:
     """Put folder `new` at `final`; the old `final` ends up at `new` (deleted by the caller)."""
     import os
 
-    from tart.checkpoint import _fsync_dir
+    from tart.checkpoint import fsync_dir
 
     mask = os.umask(0)
     os.umask(mask)
     os.chmod(new, 0o777 & ~mask)  # mkdtemp's folders are 0700
-    _fsync_dir(new)
+    fsync_dir(new)
     if not final.exists():
         os.rename(new, final)
     elif not _exchange(new, final):  # two renames: a kill between them leaves `final` absent
@@ -190,7 +190,7 @@ def _swap_in(new: Path, final: Path) -> None:
         os.rename(final, old)
         os.rename(new, final)
         os.rename(old, new)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
 
 
 def _export_tart(model, out_dir: Path, summary: dict, hardware: str, n_tasks: int, n_queries: int,

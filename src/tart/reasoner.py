@@ -25,22 +25,32 @@ from tart import checkpoint
 
 
 @dataclass
-class ReasonerConfig(checkpoint.ConfigMixin):
-    config_name = "reasoner"
+class TransformerShape(checkpoint.ConfigMixin):
+    """The transformer's sizes, shared by both module families' configs."""
 
-    n_dims: int = 16  # feature width d of x (and of the y token)
-    n_positions: int = 516  # learned positions, in tokens (2 per labelled point)
     n_embd: int = 256
     n_layer: int = 12
     n_head: int = 8
     mlp_ratio: int = 4
     layer_norm_eps: float = 1e-5
 
-    def __post_init__(self) -> None:
+    def check_shape(self, *sizes: int) -> None:
+        """Heads divide the width, and every size (these and `sizes`) is at least 1."""
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
-        if min(self.n_dims, self.n_positions, self.n_embd, self.n_layer, self.n_head) < 1:
+        if min(self.n_embd, self.n_layer, self.n_head, self.mlp_ratio, *sizes) < 1:
             raise ValueError(f"every size in {self} must be >= 1")
+
+
+@dataclass
+class ReasonerConfig(TransformerShape):
+    config_name = "reasoner"
+
+    n_dims: int = 16  # feature width d of x (and of the y token)
+    n_positions: int = 516  # learned positions, in tokens (2 per labelled point)
+
+    def __post_init__(self) -> None:
+        self.check_shape(self.n_dims, self.n_positions)
 
     @property
     def max_points(self) -> int:
@@ -58,9 +68,7 @@ PRESETS: dict[str, ReasonerConfig] = {
 
 def preset(name: str) -> ReasonerConfig:
     """The config of a named preset: `tiny` (tests), `small`, `tart` (the original's size)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    return ReasonerConfig(**PRESETS[name].to_dict())
+    return checkpoint.preset_config(PRESETS, name, "preset")
 
 
 class SelfAttention(nn.Module):
@@ -70,10 +78,15 @@ class SelfAttention(nn.Module):
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
 
-    def forward(self, h_BTC: torch.Tensor, mask_TT: torch.Tensor | None) -> torch.Tensor:
+    def heads(self, h_BTC: torch.Tensor):
+        """Queries, keys and values, each [B, n_head, T, C / n_head]."""
         B, T, C = h_BTC.shape
         q, k, v = self.c_attn(h_BTC).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        return (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+
+    def forward(self, h_BTC: torch.Tensor, mask_TT: torch.Tensor | None) -> torch.Tensor:
+        B, T, C = h_BTC.shape
+        q, k, v = self.heads(h_BTC)
         if mask_TT is None:  # plain causal: lets SDPA pick its flash kernel
             out_BHTc = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
@@ -91,12 +104,19 @@ class MLP(nn.Module):
         return self.c_proj(F.gelu(self.c_fc(h), approximate="tanh"))
 
 
-class Block(nn.Module):
-    def __init__(self, cfg: ReasonerConfig):
+class PreNorm(nn.Module):
+    """A pre-norm transformer layer's attention and its two layer norms (both families)."""
+
+    def __init__(self, cfg: TransformerShape, attn: nn.Module):
         super().__init__()
         self.ln_1 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
-        self.attn = SelfAttention(cfg)
+        self.attn = attn
         self.ln_2 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
+
+
+class Block(PreNorm):
+    def __init__(self, cfg: ReasonerConfig):
+        super().__init__(cfg, SelfAttention(cfg))
         self.mlp = MLP(cfg)
 
     def forward(self, h: torch.Tensor, mask_TT: torch.Tensor | None) -> torch.Tensor:
@@ -159,11 +179,8 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
         `validate=False` skips the input checks (shapes, sizes, finite values, labels) for callers
         that made them already, as `TartClassifier` does.
         """
-        if validate:
-            _check_kinds(context_x, context_y, query_x, query_chunk)
-        unbatched = context_x.dim() == 2
-        if unbatched:
-            context_x, context_y, query_x = context_x[None], context_y[None], query_x[None]
+        context_x, context_y, query_x, unbatched = batched_inputs(
+            context_x, context_y, query_x, query_chunk, validate)
         if validate:
             self._check_predict_inputs(context_x, context_y, query_x, query_chunk)
         p = next(self.parameters())
@@ -178,7 +195,7 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
         ]
         logits_BM = torch.cat(outs, dim=1).float()
         if validate:
-            _check_finite_logits(logits_BM, context_x, query_x, p.dtype)
+            check_finite_logits(logits_BM, context_x, query_x, p.dtype)
         return logits_BM[0] if unbatched else logits_BM
 
     @torch.no_grad()
@@ -206,7 +223,7 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
         return self._run(tokens_BSD, pos_S, mask_SS)[:, T:]
 
     def _check_predict_inputs(self, cx: torch.Tensor, cy: torch.Tensor, qx: torch.Tensor, query_chunk: int = 1) -> None:
-        _check_kinds(cx, cy, qx, query_chunk)
+        check_kinds(cx, cy, qx, query_chunk)
         d = self.config.n_dims
         if cx.dim() != 3 or qx.dim() != 3 or cy.dim() != 2:
             raise ValueError(
@@ -241,7 +258,18 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
             raise ValueError(f"context_y must hold labels in {{0, 1}}; found {bad}")
 
 
-def _check_kinds(cx: torch.Tensor, cy: torch.Tensor, qx: torch.Tensor, query_chunk: int) -> None:
+def batched_inputs(context_x, context_y, query_x, query_chunk: int, validate: bool):
+    """The kinds checked (if `validate`) and a batch axis added to unbatched inputs ([K, D], [K],
+    [M, D]); returns the three tensors and whether the axis was added."""
+    if validate:
+        check_kinds(context_x, context_y, query_x, query_chunk)
+    unbatched = context_x.dim() == 2
+    if unbatched:
+        context_x, context_y, query_x = context_x[None], context_y[None], query_x[None]
+    return context_x, context_y, query_x, unbatched
+
+
+def check_kinds(cx: torch.Tensor, cy: torch.Tensor, qx: torch.Tensor, query_chunk: int) -> None:
     """TypeErrors for what is not real-valued tensors, a ValueError for a query_chunk below 1
     (shared by `Reasoner.predict` and `SetReasoner.predict`)."""
     for name, t in (("context_x", cx), ("context_y", cy), ("query_x", qx)):
@@ -253,7 +281,7 @@ def _check_kinds(cx: torch.Tensor, cy: torch.Tensor, qx: torch.Tensor, query_chu
         raise ValueError(f"query_chunk must be a positive integer, got {query_chunk!r}")
 
 
-def _check_finite_logits(logits: torch.Tensor, cx: torch.Tensor, qx: torch.Tensor, dtype: torch.dtype) -> None:
+def check_finite_logits(logits: torch.Tensor, cx: torch.Tensor, qx: torch.Tensor, dtype: torch.dtype) -> None:
     """A ValueError instead of NaN logits: features far beyond the unit scale the module was
     trained on overflow its float32 arithmetic (or the module's own dtype)."""
     if not torch.isfinite(logits).all():

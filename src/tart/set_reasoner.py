@@ -25,31 +25,26 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tart import checkpoint
-from tart.reasoner import _check_finite_logits, _check_kinds
+from tart.reasoner import (PreNorm, SelfAttention, TransformerShape, batched_inputs, check_finite_logits,
+                           check_kinds)
 
 MODEL_TYPE = "tart-set-reasoner"
 
 
 @dataclass
-class SetReasonerConfig(checkpoint.ConfigMixin):
+class SetReasonerConfig(TransformerShape):
     config_name = "set-reasoner"
 
-    n_dims: int = 64  # feature width d (fewer real dims are zero-filled)
-    n_classes: int = 10  # most classes one task can have (C_max)
     n_embd: int = 128
     n_layer: int = 6
     n_head: int = 4
-    mlp_ratio: int = 4
-    layer_norm_eps: float = 1e-5
+    n_dims: int = 64  # feature width d (fewer real dims are zero-filled)
+    n_classes: int = 10  # most classes one task can have (C_max)
 
     def __post_init__(self) -> None:
-        if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
-        if min(self.n_dims, self.n_embd, self.n_layer, self.n_head, self.mlp_ratio) < 1:
-            raise ValueError(f"every size in {self} must be >= 1")
+        self.check_shape(self.n_dims)
         if self.n_classes < 2:
             raise ValueError(f"n_classes must be >= 2, got {self.n_classes}")
-
 
 
 PRESETS: dict[str, SetReasonerConfig] = {
@@ -61,22 +56,12 @@ PRESETS: dict[str, SetReasonerConfig] = {
 
 def preset(name: str) -> SetReasonerConfig:
     """The config of a named preset: `tiny` (tests), `cpu`, `full` (GPU)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown tart-2 preset {name!r}; choose one of {sorted(PRESETS)}")
-    return SetReasonerConfig(**PRESETS[name].to_dict())
+    return checkpoint.preset_config(PRESETS, name, "tart-2 preset")
 
 
-class SetAttention(nn.Module):
-    def __init__(self, cfg: SetReasonerConfig):
-        super().__init__()
-        self.n_head = cfg.n_head
-        self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
-        self.c_proj = nn.Linear(cfg.n_embd, cfg.n_embd)
-
-    def _heads(self, h_BTC: torch.Tensor):
-        B, T, C = h_BTC.shape
-        q, k, v = self.c_attn(h_BTC).split(C, dim=2)
-        return (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+class SetAttention(SelfAttention):
+    """The faithful module's attention parameters, run the set layout's way: the context attends
+    to itself (`context`), each query to the context and itself (`query`)."""
 
     def _merge(self, out_BHTc: torch.Tensor) -> torch.Tensor:
         B, H, T, c = out_BHTc.shape
@@ -84,13 +69,13 @@ class SetAttention(nn.Module):
 
     def context(self, h_BKC: torch.Tensor):
         """Full attention among the context; returns (output, (keys, values)) for the queries."""
-        q, k, v = self._heads(h_BKC)
+        q, k, v = self.heads(h_BKC)
         return self._merge(F.scaled_dot_product_attention(q, k, v)), (k, v)
 
     def query(self, h_BMC: torch.Tensor, kv) -> torch.Tensor:
         """Each query attends to the context's keys/values and to its own, never to other queries."""
         k_ctx, v_ctx = kv
-        q, k, v = self._heads(h_BMC)
+        q, k, v = self.heads(h_BMC)
         scale = 1.0 / math.sqrt(q.shape[-1])
         s_ctx_BHMK = q @ k_ctx.transpose(-1, -2) * scale
         s_self_BHM1 = (q * k).sum(-1, keepdim=True) * scale
@@ -99,12 +84,9 @@ class SetAttention(nn.Module):
         return self._merge(out_BHMc)
 
 
-class SetBlock(nn.Module):
+class SetBlock(PreNorm):
     def __init__(self, cfg: SetReasonerConfig):
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
-        self.attn = SetAttention(cfg)
-        self.ln_2 = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
+        super().__init__(cfg, SetAttention(cfg))
         self.c_fc = nn.Linear(cfg.n_embd, cfg.mlp_ratio * cfg.n_embd)
         self.c_proj = nn.Linear(cfg.mlp_ratio * cfg.n_embd, cfg.n_embd)
 
@@ -178,11 +160,8 @@ class SetReasoner(checkpoint.PretrainedMixin, nn.Module):
         With `validate=False` none of these is checked (a caller that checked, e.g. `TartClassifier`,
         then gives `n_classes`).
         """
-        if validate:
-            _check_kinds(context_x, context_y, query_x, query_chunk)
-        unbatched = context_x.dim() == 2
-        if unbatched:
-            context_x, context_y, query_x = context_x[None], context_y[None], query_x[None]
+        context_x, context_y, query_x, unbatched = batched_inputs(
+            context_x, context_y, query_x, query_chunk, validate)
         if validate:
             n_classes = self._check_predict_inputs(context_x, context_y, query_x, n_classes, query_chunk)
         elif n_classes is None:
@@ -195,14 +174,14 @@ class SetReasoner(checkpoint.PretrainedMixin, nn.Module):
             for i in range(0, qx_BMD.shape[1], query_chunk)
         ], dim=1)[..., :n_classes].float()
         if validate:
-            _check_finite_logits(logits_BML, context_x, query_x, p.dtype)
+            check_finite_logits(logits_BML, context_x, query_x, p.dtype)
         return logits_BML[0] if unbatched else logits_BML
 
     def _widen(self, x_BND: torch.Tensor) -> torch.Tensor:
         return F.pad(x_BND, (0, self.config.n_dims - x_BND.shape[-1]))
 
     def _check_predict_inputs(self, cx, cy, qx, n_classes: int | None, query_chunk: int = 1) -> int:
-        _check_kinds(cx, cy, qx, query_chunk)
+        check_kinds(cx, cy, qx, query_chunk)
         d, limit = self.config.n_dims, self.config.n_classes
         if cx.dim() != 3 or qx.dim() != 3 or cy.dim() != 2:
             raise ValueError(

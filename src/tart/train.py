@@ -264,7 +264,7 @@ def save_checkpoint(out_dir: Path, model: Reasoner, opt, cfg: TrainConfig, step:
     try:
         model.save_pretrained(tmp)
         _save_training_state(tmp, step, cfg, opt)
-        checkpoint._fsync_dir(tmp)
+        checkpoint.fsync_dir(tmp)
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(e, (OSError, checkpoint.CheckpointError)):
@@ -274,7 +274,7 @@ def save_checkpoint(out_dir: Path, model: Reasoner, opt, cfg: TrainConfig, step:
         raise
     shutil.rmtree(ckpts / name, ignore_errors=True)
     os.replace(tmp, ckpts / name)
-    checkpoint._fsync_dir(ckpts)
+    checkpoint.fsync_dir(ckpts)
     checkpoint.atomic_write_bytes(ckpts / "latest", name.encode())
     _prune(ckpts, cfg.keep_checkpoints, ckpts / name)
     model.save_pretrained(out_dir)
