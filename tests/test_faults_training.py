@@ -24,7 +24,8 @@ from tart.cli import main as cli_main
 from tart.reasoner import Reasoner, ReasonerConfig
 from tart.set_reasoner import SetReasoner, SetReasonerConfig
 from tart.synthetic import Curriculum
-from tart.train import TrainConfig, latest_checkpoint, save_checkpoint, train
+from tart.runs import latest_checkpoint, save_checkpoint
+from tart.train import TrainConfig, train
 
 SMALL = dict(n_embd=16, n_layer=1, n_head=2, n_positions=40)
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -111,14 +112,14 @@ def test_resume_with_a_dangling_latest_uses_the_newest_complete_checkpoint(tmp_p
 
 _KILL_TRAIN = """
 import os, signal, sys
-from tart import train as T
+from tart import runs as T
 calls = {"n": 0}
-orig = T._save_training_state
+orig = T.save_training_state
 def killing(path, step, cfg, opt):  # die half-way through writing the second checkpoint
     if step == 6:
         os.kill(os.getpid(), signal.SIGKILL)
     return orig(path, step, cfg, opt)
-T._save_training_state = killing
+T.save_training_state = killing
 from tart.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -12,7 +12,8 @@ from tart.checkpoint import load_model
 from tart.cli import main as cli_main
 from tart.reasoner import Reasoner
 from tart.synthetic import Curriculum
-from tart.train import TrainConfig, latest_checkpoint, lr_at, train
+from tart.runs import latest_checkpoint
+from tart.train import TrainConfig, lr_at, train
 
 SMALL_MODEL = dict(n_embd=32, n_layer=2, n_head=2, n_positions=64)
 

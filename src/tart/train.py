@@ -11,7 +11,7 @@ the batch and DistributedDataParallel averages the gradients.
 Every batch is drawn from a generator seeded by (seed, step, rank), so a run resumed from a
 checkpoint sees exactly the data an uninterrupted run would have seen. Checkpoints hold the fp32
 weights, Adam moments and RNG states (all safetensors, no pickle) and are written to a temp folder
-and renamed, so a killed run never leaves a half-written checkpoint behind.
+and renamed, so a killed run never leaves a half-written checkpoint behind (`tart.runs`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from contextlib import nullcontext
@@ -31,7 +30,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from tart import checkpoint, priors
+from tart import checkpoint, priors, runs
 from tart import set_reasoner as sr
 from tart.embed.runtime import resolve_device
 from tart.reasoner import Reasoner, ReasonerConfig, preset
@@ -155,132 +154,6 @@ def batch_generator(seed: int, step: int, rank: int, device: torch.device) -> to
     return g
 
 
-# ---- training state (optimizer + RNG) as safetensors + JSON ---------------------------------
-def _save_training_state(path: Path, step: int, cfg: TrainConfig, opt: torch.optim.Optimizer):
-    sd = opt.state_dict()
-    tensors = {f"optim.{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items()}
-    tensors["rng.cpu"] = torch.get_rng_state()
-    if torch.cuda.is_available():
-        tensors.update({f"rng.cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
-    checkpoint.atomic_save_tensors(path / "training_state.safetensors", tensors)
-    meta = {"step": step, "train_config": asdict(cfg), "param_groups": sd["param_groups"]}
-    checkpoint.atomic_write_json(path / "trainer.json", meta)
-
-
-def _load_training_state(path: Path, opt: torch.optim.Optimizer) -> int:
-    meta = json.loads((path / "trainer.json").read_text())
-    tensors = checkpoint.load_tensors(path / "training_state.safetensors")
-    state: dict[int, dict] = {}
-    for key, t in tensors.items():
-        if key.startswith("optim."):
-            _, idx, name = key.split(".", 2)
-            state.setdefault(int(idx), {})[name] = t
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    torch.set_rng_state(tensors["rng.cpu"])
-    cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
-    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda_states)
-    return int(meta["step"])
-
-
-def _step_of(ckpt: Path) -> int | None:
-    """The step number of a `step-XXXXXXX` checkpoint folder (None for anything else)."""
-    name = ckpt.name
-    return int(name[5:]) if name.startswith("step-") and name[5:].isdigit() else None
-
-
-def _complete(ckpt: Path) -> bool:
-    """Whether a checkpoint folder holds everything a resume reads."""
-    return ckpt.is_dir() and all((ckpt / f).is_file() for f in
-                                 ("trainer.json", "training_state.safetensors", checkpoint.CONFIG))
-
-
-def checkpoints(out_dir: Path) -> list[Path]:
-    """The run's checkpoint folders, oldest first by step number (not by name)."""
-    ckpts = Path(out_dir) / "checkpoints"
-    found = [p for p in ckpts.glob("step-*") if p.is_dir() and _step_of(p) is not None]
-    return sorted(found, key=_step_of)
-
-
-def latest_checkpoint(out_dir: Path) -> Path | None:
-    """The checkpoint `checkpoints/latest` names; None when there is no pointer. A pointer that
-    names a missing or incomplete folder falls back, with a warning, to the newest complete
-    checkpoint; when there is none, a CheckpointError (a resume must never silently restart)."""
-    pointer = Path(out_dir) / "checkpoints" / "latest"
-    if not pointer.is_file():
-        return None
-    ckpt = pointer.parent / pointer.read_text().strip()
-    if _complete(ckpt):
-        return ckpt
-    valid = [p for p in checkpoints(out_dir) if _complete(p)]
-    if not valid:
-        raise checkpoint.CheckpointError(
-            f"{pointer} names {ckpt.name}, which is missing or incomplete, and {pointer.parent} "
-            "holds no other complete checkpoint: nothing to resume from (train with --overwrite "
-            "to start again)")
-    print(f"warning: {pointer} names {ckpt.name}, which is missing or incomplete; resuming from "
-          f"the newest complete checkpoint, {valid[-1].name}", file=sys.stderr)
-    return valid[-1]
-
-
-# what a training run writes at the top of its folder (checkpoints/ holds the rest)
-RUN_FILES = ("metrics.jsonl", "train_config.json", "train_config_history.jsonl", checkpoint.CONFIG,
-             checkpoint.WEIGHTS, checkpoint.INDEX, checkpoint.JOURNAL)
-
-
-def run_files(out_dir: Path) -> list[Path]:
-    """The files and folders of a training run in `out_dir` (empty: no run there)."""
-    out_dir = Path(out_dir)
-    found = [out_dir / f for f in RUN_FILES if (out_dir / f).exists()]
-    found += sorted(out_dir.glob("model-*.safetensors"))
-    if (out_dir / "checkpoints").exists():
-        found.append(out_dir / "checkpoints")
-    return found
-
-
-def clear_run(out_dir: Path) -> None:
-    """Delete a training run's files from `out_dir` (nothing else in it)."""
-    for p in run_files(out_dir):
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
-
-
-def _prune(ckpts: Path, keep: int, newest: Path) -> None:
-    """Keep `newest` (the one `latest` names) and the `keep - 1` others with the highest steps."""
-    others = [p for p in checkpoints(ckpts.parent) if p != newest]
-    for p in others[: max(0, len(others) - max(keep - 1, 0))]:
-        shutil.rmtree(p, ignore_errors=True)
-
-
-def save_checkpoint(out_dir: Path, model: Reasoner, opt, cfg: TrainConfig, step: int) -> Path:
-    """Write checkpoints/step-XXXXXXX atomically, point `latest` at it, prune old ones, and
-    refresh the model files at the top of `out_dir` (so `out_dir` loads as a model folder).
-    A failed write (e.g. a full disk) leaves the previous checkpoint and `latest` as they were
-    and raises a CheckpointError."""
-    ckpts = Path(out_dir) / "checkpoints"
-    ckpts.mkdir(parents=True, exist_ok=True)
-    name = f"step-{step:07d}"
-    tmp = ckpts / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        model.save_pretrained(tmp)
-        _save_training_state(tmp, step, cfg, opt)
-        checkpoint.fsync_dir(tmp)
-    except BaseException as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(e, (OSError, checkpoint.CheckpointError)):
-            raise checkpoint.CheckpointError(
-                f"writing checkpoint {name} under {ckpts} failed ({e}); the previous checkpoints "
-                "and `latest` are unchanged") from e
-        raise
-    shutil.rmtree(ckpts / name, ignore_errors=True)
-    os.replace(tmp, ckpts / name)
-    checkpoint.fsync_dir(ckpts)
-    checkpoint.atomic_write_bytes(ckpts / "latest", name.encode())
-    _prune(ckpts, cfg.keep_checkpoints, ckpts / name)
-    model.save_pretrained(out_dir)
-    return ckpts / name
-
-
 def train_step(model, opt, task, autocast=None, grad_clip: float = 1.0) -> float:
     """One optimiser step on a batch of tasks, returns the loss. TART: BCE at every x position,
     averaged. tart-2 (a `SetBatch`): cross-entropy of every query over its task's classes."""
@@ -354,7 +227,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
     out_dir = Path(out_dir)
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other")
-    existing = run_files(out_dir)
+    existing = runs.run_files(out_dir)
     if existing and not (resume or overwrite):
         raise ValueError(
             f"{out_dir} already holds a training run ({', '.join(p.name for p in existing[:4])}"
@@ -378,19 +251,13 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
     )
     start = 0
     if overwrite and ddp.main:
-        clear_run(out_dir)
+        runs.clear_run(out_dir)
     ddp.barrier()
-    ckpt = latest_checkpoint(out_dir) if resume else None
-    if resume and ckpt is None:
-        valid = [p for p in checkpoints(out_dir) if _complete(p)]
-        if valid:  # the pointer is gone but a checkpoint is there: resume from the newest
-            print(f"warning: {out_dir / 'checkpoints'} has no `latest`; resuming from "
-                  f"{valid[-1].name}", file=sys.stderr)
-            ckpt = valid[-1]
+    ckpt = runs.resume_checkpoint(out_dir) if resume else None
     if ckpt is not None:
         state = checkpoint.load_model(ckpt)[1]
         model.load_state_dict(state, strict=True)
-        start = _load_training_state(ckpt, opt)
+        start = runs.load_training_state(ckpt, opt)
     else:
         if resume and ddp.main:
             print(f"no checkpoint under {out_dir} (none was committed); starting from scratch",
@@ -419,7 +286,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
     local_batch = cfg.batch_size // ddp.world
     metrics_path = out_dir / "metrics.jsonl"
     if ddp.main:
-        _truncate_metrics(metrics_path, start)
+        runs.truncate_metrics(metrics_path, start)
     bar = tqdm(
         total=cfg.steps, initial=start, disable=not (progress and ddp.main), desc="train",
         dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0,  # quiet in logs
@@ -467,7 +334,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
             t_log, tokens_since, steps_since, loss_sum = time.perf_counter(), 0, 0, 0.0
         if done % cfg.ckpt_every == 0 or done == cfg.steps or out_of_time:
             if ddp.main:
-                save_checkpoint(out_dir, model, opt, cfg, done)
+                runs.save_checkpoint(out_dir, model, opt, cfg, done)
             ddp.barrier()
         if out_of_time:
             if ddp.main:
@@ -478,12 +345,3 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
     if ddp.enabled:
         dist.destroy_process_group()
     return model
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric rows logged after `step` (they belong to work a resumed run will redo)."""
-    if not path.is_file():
-        return
-    rows = [line for line in path.read_text().splitlines() if line.strip()]
-    keep = [r for r in rows if json.loads(r)["step"] <= step]
-    checkpoint.atomic_write_bytes(path, "".join(r + "\n" for r in keep).encode())
