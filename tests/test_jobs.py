@@ -188,3 +188,15 @@ def test_sigkill_mid_run_then_rerun_gives_the_same_output(text_model, tmp_path):
     assert ref.predicted == 600
     assert out.read_text() == (tmp_path / "ref.csv").read_text()
     assert not parts.exists()
+
+
+@needs_asset("minilm")
+def test_bench_predict_writes_its_report(tmp_path, capsys):
+    report = tmp_path / "bench.md"
+    assert main(["bench-predict", "--json", "--texts", "24", "--images", "0", "--no-ray", "--report", str(report)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    runs = data["workloads"]["minilm_short_texts"]["runs"]
+    assert [r["reasoner"] for r in runs] == ["tart", "tart2"] and all(r["items"] == 24 for r in runs)
+    assert 0 <= runs[0]["outside_embedder_share"] < 1
+    assert json.loads(report.with_suffix(".json").read_text())["workloads"] == data["workloads"]
+    assert "| minilm_short_texts | 24 | local | tart |" in report.read_text()

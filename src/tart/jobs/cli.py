@@ -13,6 +13,12 @@ from pathlib import Path
 
 __all__ = ["add_parsers", "HANDLERS"]
 
+PREDICT_HELP = """Label every row of the inputs with a saved classifier and write the predicted label and one
+probability column per class, in input order. Runs in chunks (bounded memory) and resumes: rerun
+the same command after a crash and the finished chunks are skipped. Rows that cannot be read or
+embedded go to <output>.errors.jsonl. Exit status: 0 every row labelled; 3 some rows failed (see the
+errors file); 2 bad input (missing column, unknown file type, no rows, an existing output, ...)."""
+
 
 def _kv(items: list[str] | None) -> dict:
     out = {}
@@ -49,7 +55,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a classifier saved in --out")
 
     p = sub.add_parser("predict", help="label tables or folders of images / audio with a saved classifier",
-                       description=__doc__)
+                       description=PREDICT_HELP)
     p.add_argument("--model", required=True, help="a folder written by `tart fit` or save_pretrained")
     p.add_argument("--input", required=True, nargs="+", help="table files or globs (CSV, JSON Lines, "
                                                               "Parquet), or one folder of media files")
