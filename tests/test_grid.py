@@ -146,7 +146,9 @@ def test_real_methods_skips_and_reports(tmp_path, tiny_path, tiny_reasoner):  # 
     for m in ("icl", "icl-calibrated"):  # a 64-example prompt exceeds the tiny LM's 512 tokens
         assert cell[lm, m, 64]["status"] == "skipped" and "window" in cell[lm, m, 64]["reason"]
     md = (out / "results.md").read_text()
-    assert md.count("| method | k=4 | k=8 | k=64 |") == 2 and "## Summary" in md
+    # per pair: accuracy, then macro-F1, ECE and log-loss tables (methods with probabilities)
+    assert md.count("| method | k=4 | k=8 | k=64 |") == 2 * 4 and "## Summary" in md
+    assert md.count("ECE (15 bins, top-label") == 2 and md.count("log-loss (lower") == 2
     assert "| knn |" in md and "skipped" in md and "in-context learning" in md
     pngs = sorted(p.name for p in out.glob("accuracy_*.png"))
     assert len(pngs) == 2 and all((out / p).stat().st_size > 1000 for p in pngs)
@@ -225,7 +227,7 @@ def test_linear_head_and_lora_on_the_tiny_llama(tiny_path):  # noqa: F811
     rng = np.random.default_rng(0)
     y = np.array([0, 1] * 20)
     X = rng.normal(size=(40, 6)) + 4 * y[:, None] * np.eye(6)[0]
-    assert (linear_head(X[:24], y[:24], X[24:]) == y[24:]).mean() > 0.8
+    assert (linear_head(X[:24], y[:24], X[24:]).argmax(1) == y[24:]).mean() > 0.8
     texts, yt = _texts(12, 3)
     pred = lora(tiny_path, texts[:8], yt[:8], texts[8:], ("negative", "positive"), max_steps=2,
                 batch_size=4)

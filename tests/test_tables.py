@@ -220,6 +220,10 @@ def test_lda_and_ncm_are_accurate(fn, n_classes):
     Xc, yc = _blobs(n_classes, 8 * n_classes, noise_seed=1)
     Xq, yq = _blobs(n_classes, 300, noise_seed=2)
     pred = fn(Xc, yc, Xq)
+    if pred.ndim == 2:  # lda: probabilities [m, L], columns in class order
+        assert pred.shape == (300, n_classes)
+        np.testing.assert_allclose(pred.sum(1), 1.0)
+        pred = pred.argmax(1)
     assert pred.shape == (300,) and set(np.unique(pred)) <= set(range(n_classes))
     assert (pred == yq).mean() > 0.9
 
@@ -229,12 +233,12 @@ def test_lda_and_ncm_keep_label_values_and_edge_cases():
     y = np.array([7, 7, 3, 3, 5, 5])
     assert ncm(X, y, np.eye(3)).tolist() == [7, 3, 5]
     assert ncm(X, y, np.zeros((1, 3))).tolist() in ([3], [5], [7])  # a zero query: no NaN
-    assert lda(np.ones((8, 4)), np.array([0, 1] * 4), np.ones((2, 4))).shape == (2,)  # constant
+    assert lda(np.ones((8, 4)), np.array([0, 1] * 4), np.ones((2, 4))).shape == (2, 2)  # constant: probabilities
     Xc = np.random.default_rng(0).normal(size=(16, 40))  # more features than examples
     yc = np.array([0, 1] * 8)
     Xc[:, 0] += 4 * yc
     Xq = np.c_[np.array([[-4.0], [8.0]]), np.zeros((2, 39))]
-    assert lda(Xc, yc, Xq).tolist() == [0, 1]
+    assert lda(Xc, yc, Xq).argmax(1).tolist() == [0, 1]
 
 
 def test_methods_are_registered_as_probes_not_defaults():

@@ -90,8 +90,9 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     random_state : int or None
         Seeds the ensemble's orderings, subsets and permutations.
     multiclass : {"auto", "ovr", "ovo"}, default "auto"
-        More than two classes with the faithful binary module: one-vs-rest ("auto") or pairwise
-        coupling; tart-2 beyond its class count reads class groups (see `tart.multiclass`).
+        More than two classes with the faithful binary module: pairwise coupling ("ovo") or
+        one-vs-rest ("ovr"); "auto": "ovo" up to 20 classes, "ovr" beyond. tart-2 beyond its class
+        count reads class groups (see `tart.multiclass`).
     """
 
     def __init__(

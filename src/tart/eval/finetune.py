@@ -24,24 +24,32 @@ from tart.embed.registry import locate
 
 def linear_head(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray, steps: int = 300, lr: float = 0.05,
                 weight_decay: float = 1e-2, seed: int = 0) -> np.ndarray:
-    """Full-batch AdamW on a linear layer over standardised embeddings (BCE loss)."""
+    """Full-batch AdamW on a linear layer over standardised embeddings (BCE loss; softmax
+    cross-entropy for more than two classes). Probabilities [m, L] (labels 0..L-1)."""
     mu, sd = Xc.mean(0), Xc.std(0) + 1e-6
+    L = max(2, int(np.max(yc)) + 1)
     g = torch.Generator().manual_seed(seed)
     x = torch.tensor((Xc - mu) / sd, dtype=torch.float32)
-    y = torch.tensor(yc, dtype=torch.float32)
-    head = torch.nn.Linear(x.shape[1], 1)
+    y = torch.tensor(yc, dtype=torch.float32 if L == 2 else torch.long)
+    head = torch.nn.Linear(x.shape[1], 1 if L == 2 else L)
     with torch.no_grad():
         head.weight.normal_(0, 0.01, generator=g)
         head.bias.zero_()
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
     for _ in range(steps):
         opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(head(x).squeeze(1), y)
+        if L == 2:
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(head(x).squeeze(1), y)
+        else:
+            loss = torch.nn.functional.cross_entropy(head(x), y)
         loss.backward()
         opt.step()
     with torch.no_grad():
         q = torch.tensor((Xq - mu) / sd, dtype=torch.float32)
-        return (head(q).squeeze(1) > 0).long().numpy()
+        if L == 2:
+            p1 = torch.sigmoid(head(q).squeeze(1).double()).numpy()
+            return np.stack([1.0 - p1, p1], axis=1)
+        return torch.softmax(head(q).double(), 1).numpy()
 
 
 def lora(model_path: str | Path, texts: Sequence[str], y: np.ndarray, queries: Sequence[str],

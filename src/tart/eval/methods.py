@@ -1,6 +1,7 @@
 """The method registry: every few-shot method by name, what it needs and its largest k.
 
-A method is a named `fn(context, test) -> predictions`: `Context` carries the k labelled items, their
+A method is a named `fn(context, test) -> predictions`, labels [m] or (where the method has them)
+probabilities [m, L] over the context's classes 0..L-1 (the runner scores both, `tart.eval.metrics`): `Context` carries the k labelled items, their
 stream embeddings and labels; `Test` the test items and embeddings, never the labels. `Setup` is
 one (data set, embedder) pair: the pool and test set, their embeddings, and models shared between
 cells. A method that does not apply (`needs`, `max_k`) or that stops (an in-context prompt longer
@@ -46,6 +47,7 @@ class Setup:
     reasoner: Any = None  # None: the shipped module
     reasoner2: Any = None  # the tart2 method's module; None: the shipped tart-2
     memo: dict = field(default_factory=dict)  # models and scores shared between cells
+    n_classes: int = 2  # more: k counts examples per class, binary-only methods skip
 
     @property
     def causal_lm(self) -> bool:
@@ -99,7 +101,7 @@ class Method:
 
     name: str
     fn: Callable[[Context, Test], np.ndarray]
-    needs: tuple[str, ...] = ()  # "text", "causal-lm"
+    needs: tuple[str, ...] = ()  # "text", "causal-lm", "binary"
     max_k: int | None = None  # larger contexts are skipped (expensive methods)
     about: str = ""
 
@@ -107,6 +109,8 @@ class Method:
         """The reason this method skips the cell, or None when it applies."""
         if "text" in self.needs and setup.modality != "text":
             return f"{self.name} needs text, {setup.dataset} is {setup.modality}"
+        if "binary" in self.needs and setup.n_classes > 2:
+            return f"{self.name} is binary, {setup.dataset} has {setup.n_classes} classes"
         if "causal-lm" in self.needs and not setup.causal_lm:
             return f"{self.name} needs a causal LM, {setup.embedder} is not one"
         limit = max_k if max_k is not None else self.max_k
@@ -131,7 +135,7 @@ def tart_on_features(**settings) -> Callable[[Context, Test], np.ndarray]:
         from tart.classifier import TartClassifier
 
         clf = TartClassifier(**{"reasoner": ctx.setup.reasoner, **settings})
-        return clf.fit(ctx.X, ctx.y).predict(test.X)
+        return clf.fit(ctx.X, ctx.y).predict_proba(test.X)
 
     fn.__doc__ = f"TartClassifier({settings or 'defaults'}) on the stream embeddings."
     return fn
@@ -141,7 +145,23 @@ def m_tart2(ctx: Context, test: Test) -> np.ndarray:
     """TartClassifier(reasoner="tart2") on the stream embeddings: tart-2 with its own input map."""
     from tart.classifier import TartClassifier
 
-    return TartClassifier(reasoner=ctx.setup.reasoner2 or "tart2").fit(ctx.X, ctx.y).predict(test.X)
+    return TartClassifier(reasoner=ctx.setup.reasoner2 or "tart2").fit(ctx.X, ctx.y).predict_proba(test.X)
+
+
+def tart_temperature(reasoner2: bool = False) -> Callable[[Context, Test], np.ndarray]:
+    """TartClassifier's probabilities sharpened or softened by a temperature chosen on the context
+    alone (tart.eval.calibration.context_temperature: cross-validated log-loss on the context)."""
+    def fn(ctx: Context, test: Test) -> np.ndarray:
+        from tart.classifier import TartClassifier
+        from tart.eval.calibration import apply_temperature, context_temperature
+
+        make = (lambda: TartClassifier(reasoner=ctx.setup.reasoner2 or "tart2")) if reasoner2 else \
+            (lambda: TartClassifier(reasoner=ctx.setup.reasoner))
+        t = context_temperature(make, ctx.X, ctx.y, seed=ctx.seed)
+        return apply_temperature(make().fit(ctx.X, ctx.y).predict_proba(test.X), t)
+
+    fn.__doc__ = "TartClassifier with a temperature chosen on the context (cross-validated log-loss)."
+    return fn
 
 
 def _tart_in_context(mode: str) -> Callable[[Context, Test], np.ndarray]:
@@ -198,7 +218,7 @@ def m_icl_calibrated(ctx: Context, test: Test) -> np.ndarray:
 def m_linear_head(ctx: Context, test: Test) -> np.ndarray:
     from tart.eval.finetune import linear_head
 
-    return linear_head(ctx.X, ctx.y, test.X, seed=ctx.seed)
+    return linear_head(ctx.X, ctx.y, test.X, seed=ctx.seed)  # probabilities
 
 
 def m_lora(ctx: Context, test: Test) -> np.ndarray:
@@ -216,23 +236,27 @@ def m_setfit(ctx: Context, test: Test) -> np.ndarray:
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("tart", tart_on_features(), about="TartClassifier defaults on the stream embeddings"),
     Method("tart2", m_tart2, about="TartClassifier with the tart-2 module (set layout, its own map)"),
+    Method("tart-ovo", tart_on_features(multiclass="ovo"),
+           about="TartClassifier, more than two classes by pairwise coupling (default: one-vs-rest)"),
+    Method("tart-ts", tart_temperature(), about="tart with a temperature chosen on the context (CV log-loss)"),
+    Method("tart2-ts", tart_temperature(True), about="tart2 with a temperature chosen on the context"),
     Method("tart-original", tart_on_features(**ORIGINAL_SETTINGS),
            about="TartClassifier with the original's projection (PCA, no scaling, context mean)"),
-    Method("tart-vanilla", _tart_in_context("vanilla"), ("text", "causal-lm"),
+    Method("tart-vanilla", _tart_in_context("vanilla"), ("text", "causal-lm", "binary"),
            about="TartClassifier, vanilla embeddings (all k examples in one prompt)"),
-    Method("tart-loo", _tart_in_context("loo"), ("text", "causal-lm"), max_k=64,
+    Method("tart-loo", _tart_in_context("loo"), ("text", "causal-lm", "binary"), max_k=64,
            about="TartClassifier, leave-one-out embeddings (k prompts: expensive, k <= 64)"),
-    Method("icl", m_icl, ("text", "causal-lm"), about="in-context learning, label-word log-probs"),
-    Method("icl-calibrated", m_icl_calibrated, ("text", "causal-lm"),
+    Method("icl", m_icl, ("text", "causal-lm", "binary"), about="in-context learning, label-word log-probs"),
+    Method("icl-calibrated", m_icl_calibrated, ("text", "causal-lm", "binary"),
            about="in-context learning with contextual calibration"),
-    Method("logreg-projected", on_features(probes.logreg_projected),
+    Method("logreg-projected", on_features(probes.logreg_projected), ("binary",),
            about="logistic regression, TART's projected features"),
     Method("logreg-full", on_features(probes.logreg_full), about="logistic regression, full embeddings, C by CV"),
     Method("knn", on_features(probes.knn), about="cosine k-NN, n_neighbors by CV on the context"),
     Method("lda", on_features(probes.lda), about="shrinkage LDA (lsqr, Ledoit-Wolf), standardised embeddings"),
     Method("ncm", on_features(probes.ncm), about="nearest class mean, cosine similarity"),
     Method("linear-head", m_linear_head, about="linear head trained with torch on the frozen embeddings"),
-    Method("lora", m_lora, ("text", "causal-lm"), max_k=64,
+    Method("lora", m_lora, ("text", "causal-lm", "binary"), max_k=64,
            about="LoRA fine-tuning of the causal LM, label-word log-probs (peft)"),
-    Method("setfit", m_setfit, ("text",), max_k=64, about="SetFit with the packaged MiniLM"),
+    Method("setfit", m_setfit, ("text", "binary"), max_k=64, about="SetFit with the packaged MiniLM"),
 )}

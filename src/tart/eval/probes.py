@@ -1,4 +1,5 @@
-"""Probes on fixed embeddings: `fn(Xc, yc, Xq) -> predictions` fitted on the k context examples."""
+"""Probes on fixed embeddings: `fn(Xc, yc, Xq) -> predictions` fitted on the k context examples:
+labels, or probabilities [m, L] (classes 0..L-1) where the probe has them (logreg_full, lda, knn)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def logreg_full(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray) -> np.ndarray:
     clf = LogisticRegression(max_iter=2000)
     if folds >= 2:
         clf = GridSearchCV(clf, {"C": np.logspace(-4, 4, 9)}, cv=folds, scoring="neg_log_loss")
-    return clf.fit(s.transform(Xc), yc).predict(s.transform(Xq))
+    return clf.fit(s.transform(Xc), yc).predict_proba(s.transform(Xq))
 
 
 def lda(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray) -> np.ndarray:
@@ -35,7 +36,7 @@ def lda(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray) -> np.ndarray:
 
     s = StandardScaler().fit(Xc)
     clf = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
-    return clf.fit(s.transform(Xc), yc).predict(s.transform(Xq))
+    return clf.fit(s.transform(Xc), yc).predict_proba(s.transform(Xq))
 
 
 def ncm(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray) -> np.ndarray:
@@ -60,9 +61,9 @@ def knn(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray) -> np.ndarray:
     folds = int(min(5, np.bincount(yc).min()))
     model = KNeighborsClassifier(metric="cosine", algorithm="brute")
     if folds < 2:
-        return model.set_params(n_neighbors=1).fit(Xc, yc).predict(Xq)
+        return model.set_params(n_neighbors=1).fit(Xc, yc).predict_proba(Xq)
     k = len(yc)
     largest = k - -(-k // folds)  # the smallest training fold
     grid = [n for n in (1, 3, 5, 7, 9, 15, 25) if n <= largest]
     cv = StratifiedKFold(folds, shuffle=True, random_state=0)
-    return GridSearchCV(model, {"n_neighbors": grid}, cv=cv).fit(Xc, yc).predict(Xq)
+    return GridSearchCV(model, {"n_neighbors": grid}, cv=cv).fit(Xc, yc).predict_proba(Xq)

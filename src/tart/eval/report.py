@@ -1,6 +1,7 @@
 """Reports from the run log: one table writer, one plotter, the verdicts.
 
-`runs.jsonl` holds one JSON line per finished cell (KEY plus status, acc, n_test, seconds, reason);
+`runs.jsonl` holds one JSON line per finished cell (KEY plus status, acc, n_test, seconds, reason;
+newer rows also macro_f1, ece, log_loss and n_classes: tables of those skip rows without them);
 `read_runs` keeps the last line per cell. `write_report` writes a Markdown report (the command that
 produced it, verdicts, one table and one accuracy-vs-k plot per (data set, embedder)) anywhere, e.g.
 docs/; `write_reports` rebuilds a run folder's runs.csv, results.md and plots.
@@ -46,15 +47,20 @@ def slug(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name).strip("_")[-60:]
 
 
-def mean_std(rows: Iterable[dict]) -> tuple[float, float, int] | None:
-    """Mean, std and count of the accuracies of the ok rows (None when there are none)."""
-    a = np.array([r["acc"] for r in rows if r["status"] == "ok"], dtype=float)
+METRICS = {"acc": "accuracy", "macro_f1": "macro-F1", "ece": "ECE (15 bins, top-label; lower is better)",
+           "log_loss": "log-loss (lower is better)"}
+
+
+def mean_std(rows: Iterable[dict], metric: str = "acc") -> tuple[float, float, int] | None:
+    """Mean, std and count of `metric` over the ok rows that have it (None when there are none)."""
+    a = np.array([r[metric] for r in rows if r["status"] == "ok" and r.get(metric) is not None], dtype=float)
     return (float(a.mean()), float(a.std()), len(a)) if len(a) else None
 
 
-def table(rows: list[dict], labels: dict[str, str] | None = None) -> str:
-    """Markdown table for one (data set, embedder): methods x k, mean (std) over seeds, then the
-    reasons of skipped and failed cells. `labels` renames methods."""
+def table(rows: list[dict], labels: dict[str, str] | None = None, metric: str = "acc",
+          notes_too: bool = True) -> str:
+    """Markdown table for one (data set, embedder): methods x k, mean (std) of `metric` over seeds,
+    then the reasons of skipped and failed cells. `labels` renames methods."""
     labels = labels or {}
     ks = sorted({r["k"] for r in rows})
     methods = list(dict.fromkeys(r["method"] for r in rows))
@@ -65,10 +71,11 @@ def table(rows: list[dict], labels: dict[str, str] | None = None) -> str:
         cells = []
         for k in ks:
             these = [r for r in rows if r["method"] == m and r["k"] == k]
-            st = mean_std(these)
+            st = mean_std(these, metric)
             if st is None:
                 cells.append("skipped" if any(r["status"] == "skipped" for r in these) else
-                             "error" if these else "")
+                             "error" if any(r["status"] == "error" for r in these) else
+                             "n/a" if these else "")
             else:
                 cells.append(f"{st[0]:.3f} ({st[1]:.3f})" + (f" n={st[2]}" if st[2] < n_seeds else ""))
         name = labels.get(m, m)
@@ -76,7 +83,7 @@ def table(rows: list[dict], labels: dict[str, str] | None = None) -> str:
         reasons = dict.fromkeys(r["reason"] for r in rows
                                 if r["method"] == m and r["status"] != "ok" and r.get("reason"))
         notes += [f"- {name}: {_short(x)}" for x in reasons]
-    return "\n".join(lines + ([""] + notes[:20] if notes else []))
+    return "\n".join(lines + ([""] + notes[:20] if notes and notes_too else []))
 
 
 def _short(reason: str, n: int = 200) -> str:
@@ -123,6 +130,35 @@ def verdicts(rows: list[dict]) -> list[str]:
     return lines
 
 
+def multiclass_summary(rows: list[dict], ks: tuple[int, int] = (4, 32)) -> list[str]:
+    """Multi-class rows: per embedder, a table of every method's mean accuracy, macro-F1, ECE and
+    log-loss over the data sets and k in [ks[0], ks[1]] (each data set and k weighted alike; only
+    (data set, k) cells every listed method finished, so the means compare like with like)."""
+    multi = [r for r in rows if (r.get("n_classes") or 2) > 2 and r["status"] == "ok"
+             and ks[0] <= r["k"] <= ks[1]]
+    out = []
+    for embedder in dict.fromkeys(r["embedder"] for r in multi):
+        these = [r for r in multi if r["embedder"] == embedder]
+        methods = list(dict.fromkeys(r["method"] for r in these))
+        cells = {(r["dataset"], r["k"]) for r in these}
+        cells = sorted(c for c in cells if all(any(r["method"] == m and (r["dataset"], r["k"]) == c
+                                                   for r in these) for m in methods))
+        if not cells:
+            continue
+        out += ["", f"Multi-class, {embedder}: mean over {len({c[0] for c in cells})} data sets x k per class "
+                f"in {ks[0]}..{ks[1]} ({len(cells)} (data set, k) cells, seeds averaged first):", "",
+                "| method | accuracy | macro-F1 | ECE | log-loss |", "|---|---|---|---|---|"]
+        for m in methods:
+            vals = []
+            for metric in METRICS:
+                per = [mean_std([r for r in these if r["method"] == m and (r["dataset"], r["k"]) == c], metric)
+                       for c in cells]
+                per = [p[0] for p in per if p is not None]
+                vals.append(f"{np.mean(per):.3f}" if len(per) == len(cells) else "n/a")
+            out.append(f"| {m} | " + " | ".join(vals) + " |")
+    return out
+
+
 def best_of(rows: list[dict], methods: Sequence[str]) -> dict[int, tuple[float, str]]:
     """Per k, the best mean accuracy among `methods` and which method it was."""
     best: dict[int, tuple[float, str]] = {}
@@ -158,12 +194,14 @@ def plot(rows: list[dict], path: str | Path, title: str, labels: dict[str, str] 
             continue
         ax.errorbar(ks, [st[k][0] for k in ks], yerr=[st[k][1] for k in ks], marker="o", capsize=3,
                     label=labels.get(m, m), ls="-" if m.startswith("tart") else "--")
-    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    n_classes = max((r.get("n_classes") or 2) for r in rows)
+    ax.axhline(1.0 / n_classes, color="grey", lw=0.8, ls=":")
     ax.set_xscale("log", base=2)
     all_ks = sorted({r["k"] for r in rows})
     ax.set_xticks(all_ks, [str(k) for k in all_ks])
     ax.minorticks_off()
-    ax.set_xlabel("k (labelled examples in the context)")
+    ax.set_xlabel("k (labelled examples in the context)" if n_classes == 2 else
+                  f"k (labelled examples per class; {n_classes} classes)")
     ax.set_ylabel("accuracy (balanced test)")
     ax.set_title(title)
     ax.legend(fontsize=7, ncol=2)
@@ -197,11 +235,14 @@ def write_report(rows: list[dict], path: str | Path, *, meta: dict | None = None
         md += [f"Balanced test sets of up to {meta.get('n_test')} items (chance 0.5), contexts from a "
                f"pool of {meta.get('pool')} training items, class-balanced and nested in k; "
                f"mean (std) accuracy over seeds {meta.get('seeds')}. `n=` marks fewer seeds.", ""]
-    md += ["## Summary", "", *verdicts(rows), ""]
+    md += ["## Summary", "", *verdicts(rows), *multiclass_summary(rows), ""]
     for (dataset, embedder), these in groups.items():
         name = png(dataset, embedder)
         plot(these, path.parent / name, f"{dataset}, {embedder}", labels)
         md += [f"## {dataset}, {embedder}", "", table(these, labels), "", f"![accuracy vs k]({name})", ""]
+        for metric in ("macro_f1", "ece", "log_loss"):
+            if any(r.get(metric) is not None for r in these):
+                md += [f"{METRICS[metric]}:", "", table(these, labels, metric, notes_too=False), ""]
     secs = sum(r.get("seconds") or 0 for r in rows)
     md += [f"{len(rows)} cells ({sum(r['status'] == 'ok' for r in rows)} ok), {secs:.0f} s of method time."]
     path.write_text("\n".join(md) + "\n")
@@ -216,7 +257,7 @@ def write_reports(out_dir: str | Path, report: str | Path | None = None,
     rows = read_runs(out / "runs.jsonl")
     if not rows:
         raise ValueError(f"no finished cells in {out / 'runs.jsonl'}")
-    fields = [*KEY, "status", "acc", "n_test", "seconds", "reason"]
+    fields = [*KEY, "status", "acc", "macro_f1", "ece", "log_loss", "n_classes", "n_test", "seconds", "reason"]
     with open(out / "runs.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fields, extrasaction="ignore")
         w.writeheader()

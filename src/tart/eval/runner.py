@@ -6,6 +6,11 @@ embedded once through `CachedEmbedder` (`build_setup`); for each seed the contex
 class-balanced and nested in k (`tart.eval.contexts.balanced_context`), and every method sees the
 same context and test set (`run_cells`).
 
+Multi-class data sets (more than two classes): the pool is class-balanced (`balanced_pool`), k
+counts context examples per class, and binary-only methods skip. Every ok row holds acc, macro_f1
+and, for methods that return probabilities, ece (15 bins, top-label) and log_loss
+(`tart.eval.metrics`); rows written before these existed load with them missing.
+
 Resumable: every finished cell (dataset, embedder, method, k, seed) is appended to
 `<out>/runs.jsonl` as one JSON line (flushed) and skipped on a rerun; cells that failed with an
 error are recorded as such and retried. The reports are rebuilt from runs.jsonl (tart.eval.report).
@@ -21,7 +26,10 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from tart.eval.contexts import balanced_context, balanced_test
+from functools import partial
+
+from tart.eval.contexts import balanced_context, balanced_pool, balanced_test
+from tart.eval.metrics import scores
 from tart.eval.methods import DEFAULT_METHODS, METHODS, Context, Method, Setup, SkipCell, Test
 from tart.eval.report import key, read_runs, write_reports
 
@@ -39,14 +47,18 @@ def build_setup(dataset: str, embedder: Any, ds: Any, n_test: int, pool: int, re
     tart.datasets.Dataset."""
     from tart.embed import CachedEmbedder, get_embedder
 
-    pool_idx = np.random.default_rng(0).permutation(len(ds.train_items))[:pool]
+    n_classes = int(getattr(ds, "n_classes", len(ds.label_names)))
+    if n_classes > 2:
+        pool_idx = balanced_pool(ds.train_labels, pool, seed=0)
+    else:
+        pool_idx = np.random.default_rng(0).permutation(len(ds.train_items))[:pool]
     test_idx = balanced_test(ds.test_labels, n_test)
     emb = CachedEmbedder(get_embedder(embedder), cache_dir=cache_dir)
     pool_items = [ds.train_items[i] for i in pool_idx]
     test_items = [ds.test_items[i] for i in test_idx]
     return Setup(dataset, _name(embedder), ds.modality, tuple(ds.label_names),
                  pool_items, ds.train_labels[pool_idx], test_items, ds.test_labels[test_idx], emb,
-                 emb.encode(pool_items), emb.encode(test_items), reasoner, reasoner2)
+                 emb.encode(pool_items), emb.encode(test_items), reasoner, reasoner2, n_classes=n_classes)
 
 
 def run_cell(setup: Setup, method: Method, k: int, seed: int, max_k: int | None = None,
@@ -54,7 +66,9 @@ def run_cell(setup: Setup, method: Method, k: int, seed: int, max_k: int | None 
     """One cell: the method on the seed's k-context, scored on the test set."""
     row = {"dataset": setup.dataset, "embedder": setup.embedder, "method": method.name, "k": k,
            "seed": seed, "status": "ok", "acc": None, "n_test": len(setup.y_test), "seconds": 0.0,
-           "reason": None}
+           "reason": None, "n_classes": setup.n_classes}
+    if setup.n_classes > 2 and contexts is balanced_context:  # k per class
+        contexts = partial(balanced_context, per_class=True)
     reason = method.why_not(setup, k, max_k)
     if reason is None:
         try:
@@ -72,8 +86,11 @@ def run_cell(setup: Setup, method: Method, k: int, seed: int, max_k: int | None 
     except Exception as e:  # noqa: BLE001  (recorded; the cell is retried on the next run)
         return {**row, "status": "error", "reason": f"{type(e).__name__}: {e}",
                 "seconds": time.perf_counter() - t0}
-    acc = float((pred == setup.y_test).mean())
-    return {**row, "acc": acc, "seconds": round(time.perf_counter() - t0, 3)}
+    seconds = round(time.perf_counter() - t0, 3)
+    try:
+        return {**row, **scores(pred, setup.y_test, setup.n_classes), "seconds": seconds}
+    except ValueError as e:
+        return {**row, "status": "error", "reason": f"ValueError: {e}", "seconds": seconds}
 
 
 def run_cells(setup: Setup, methods: Sequence[str], ks: Sequence[int], seeds: Sequence[int],
