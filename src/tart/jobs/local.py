@@ -275,13 +275,21 @@ def run_local(job: PredictJob, predictor=None) -> JobResult:
                 resumed += 1
                 bar.update(len(ids))
                 continue
+            moved = [0]
+
+            def progress(n, moved=moved):
+                moved[0] += n
+                bar.update(n)
+
+            predictor.on_progress = progress
             df, errors = predictor.predict(ids, values)
+            predictor.on_progress = None
             if empty_like is None:
                 empty_like = df.iloc[:0]
             if errors:
                 _write_errors(_part(parts, j).with_suffix(".errors.jsonl"), errors)
             files.write_table_atomic(df, _part(parts, j))  # last: the chunk's completion mark
-            bar.update(len(ids))
+            bar.update(len(ids) - moved[0])  # rows that failed before embedding
             done_rows += len(ids)
     finally:
         bar.close()

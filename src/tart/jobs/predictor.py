@@ -50,6 +50,8 @@ class Predictor:
         self.batch_size = batch_size
         self.embed_seconds = 0.0
         self.total_seconds = 0.0
+        self.progress_every = 256  # items embedded per call (the embedder batches inside it)
+        self.on_progress = None  # called with the number of items after each piece
 
     # ---- per item -----------------------------------------------------------------------------
     def decode(self, value: Any) -> Any:
@@ -100,7 +102,17 @@ class Predictor:
                 if isinstance(e, JobError):
                     raise
                 errors[i] = str(e)
-        Z, keep, reasons = self.embed(decoded)
+        step = max(1, self.progress_every)
+        parts, keep, reasons = [], [], []
+        for s in range(0, len(decoded), step):  # pieces, so a progress bar moves within a chunk
+            Z_s, keep_s, reasons_s = self.embed(decoded[s:s + step])
+            if len(keep_s):
+                parts.append(Z_s)
+            keep += [s + k for k in keep_s]
+            reasons += reasons_s
+            if self.on_progress is not None:
+                self.on_progress(len(decoded[s:s + step]))
+        Z = np.concatenate(parts) if parts else np.zeros((0, 0))
         bad = sorted(set(range(len(decoded))) - set(keep))
         for j, reason in zip(bad, reasons):
             errors[where[j]] = reason
