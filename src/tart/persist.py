@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SavedClassifierError", "save", "load", "read_config",
-           "embedder_identity", "embedder_fingerprint", "modality_of", "features_classifier"]
+           "embedder_identity", "embedder_fingerprint", "modality_of", "features_classifier",
+           "saved_classes"]
 
 FORMAT = "tart-classifier"
 FORMAT_VERSION = 1
@@ -54,13 +55,10 @@ class SavedClassifierError(ValueError):
 # ---- embedder identity --------------------------------------------------------------------------
 def modality_of(embedder: Any) -> str:
     """"text", "image", "audio" or "features" for an embedder object (by its class)."""
-    if embedder is None:
-        return "features"
     name = type(embedder).__name__
-    inner = getattr(embedder, "embedder", None)  # CachedEmbedder wraps another one
-    if name not in _MODALITY and inner is not None:
-        name = type(inner).__name__
-    return _MODALITY.get(name, str(getattr(embedder, "modality", "text")))
+    if name not in _MODALITY and getattr(embedder, "embedder", None) is not None:  # CachedEmbedder
+        name = type(embedder.embedder).__name__
+    return "features" if embedder is None else _MODALITY.get(name, str(getattr(embedder, "modality", "text")))
 
 
 def embedder_fingerprint(spec: Any, embedder: Any = None) -> str:
@@ -104,16 +102,14 @@ def embedder_identity(clf) -> dict | None:
 # ---- JSON and array state -----------------------------------------------------------------------
 def _jsonable(value: Any, what: str) -> Any:
     """`value` as JSON (tuples and numpy arrays tagged so they come back as such), or a clear error."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (int, float)):
+    if value is None or isinstance(value, (bool, str, int, float)):
         return value
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, tuple):
         return {"__tuple__": [_jsonable(v, what) for v in value]}
-    if isinstance(value, list):
-        return [_jsonable(v, what) for v in value]
+    if isinstance(value, (list, Path)):
+        return str(value) if isinstance(value, Path) else [_jsonable(v, what) for v in value]
     if isinstance(value, dict):
         if not all(isinstance(k, str) for k in value):
             raise SavedClassifierError(f"{what} has non-string keys: it cannot be saved as JSON")
@@ -121,8 +117,6 @@ def _jsonable(value: Any, what: str) -> Any:
     if isinstance(value, np.ndarray) and value.dtype.kind in "OUSb":
         return {"__ndarray__": [_jsonable(v, what) for v in value.tolist()], "dtype": value.dtype.str
                 if value.dtype.kind != "O" else "object"}
-    if isinstance(value, Path):
-        return str(value)
     raise SavedClassifierError(f"{what} is a {type(value).__name__}, which save_pretrained cannot "
                                "store (no pickle): use a name, number, string or list")
 
@@ -181,11 +175,11 @@ def _join_state(state: dict, arrays: dict) -> dict:
 
 
 def _import(qualified: str) -> type:
+    import importlib
+
     module, _, name = qualified.partition(":")
     if not module.startswith("tart."):  # only the package's own classes are rebuilt
         raise SavedClassifierError(f"the saved state names a class outside tart: {qualified}")
-    import importlib
-
     obj = importlib.import_module(module)
     for part in name.split("."):
         obj = getattr(obj, part)
@@ -227,10 +221,9 @@ def save(clf, path: str | Path, extra: dict | None = None) -> Path:
         fitted = {k: v for k, v in vars(clf).items()
                   if k.endswith("_") and not k.startswith("_") and k not in _OBJECTS}
         classes = fitted.pop("classes_")
-        context = fitted.pop("context_", None)
+        context, context_json = fitted.pop("context_", None), None
         if isinstance(context, np.ndarray):
             arrays["context"] = np.ascontiguousarray(context)
-            context_json = None
         else:  # a context-dependent embedder keeps the raw items
             context_json = _jsonable(list(context), "the context items")
         state = _split_state(_Attrs(fitted), "state.", arrays, "fitted state")
@@ -265,18 +258,15 @@ def save(clf, path: str | Path, extra: dict | None = None) -> Path:
     return path
 
 
-class _Attrs:
+class _Attrs:  # a bag of attributes, for _split_state
     def __init__(self, attrs: dict):
         self.__dict__.update(attrs)
 
 
 def _tart_version() -> str:
-    try:
-        import tart
+    import tart
 
-        return str(tart.__version__)
-    except Exception:  # noqa: BLE001 - a version string is informative only
-        return "unknown"
+    return str(getattr(tart, "__version__", "unknown"))
 
 
 # ---- load -----------------------------------------------------------------------------------------
@@ -341,13 +331,7 @@ def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = No
     dev = params.get("device", "auto")
     dev = ("cuda" if torch.cuda.is_available() else "cpu") if dev == "auto" else dev
     clf.reasoner_ = load_reasoner(reasoner, device=dev).eval()
-    values = _from_json(config["classes"]["values"])
-    dtype = config["classes"]["dtype"]
-    if dtype == "object":
-        clf.classes_ = np.empty(len(values), dtype=object)
-        clf.classes_[:] = values
-    else:
-        clf.classes_ = np.array(values, dtype=np.dtype(dtype))
+    clf.classes_ = saved_classes(config)
     for name, value in _join_state(config["state"], arrays).items():
         setattr(clf, name, value)
     clf.context_ = arrays["context"].copy() if "context" in arrays else list(_from_json(config["context_items"]))
@@ -365,10 +349,10 @@ def _load_embedder(ident: dict, given: Any, device: str | None, path: Path):
 
     if given is not None:
         emb = get_embedder(given)
+    elif ident["spec"] is None:
+        raise SavedClassifierError(f"{path} was fitted with an embedder object: pass it again "
+                                   "as from_pretrained(dir, embedder=...)")
     else:
-        if ident["spec"] is None:
-            raise SavedClassifierError(f"{path} was fitted with an embedder object: pass it again "
-                                       "as from_pretrained(dir, embedder=...)")
         kwargs = dict(_from_json(ident["kwargs"]) or {})
         if device is not None and ident["spec"] != "features":
             kwargs["device"] = device
@@ -387,6 +371,16 @@ def _load_embedder(ident: dict, given: Any, device: str | None, path: Path):
             f"(fingerprint {now}) than when this classifier was saved ({saved}): its vectors would "
             "not match the saved context. Restore the original model, or fit and save again")
     return emb
+
+
+def saved_classes(config: dict) -> np.ndarray:
+    """The classes of a saved classifier's config.json, with their dtype (str, int, bool, ...)."""
+    values, dtype = _from_json(config["classes"]["values"]), config["classes"]["dtype"]
+    if dtype != "object":
+        return np.array(values, dtype=np.dtype(dtype))
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def features_classifier(clf):

@@ -100,7 +100,9 @@ def run_ray(job: PredictJob) -> JobResult:
     if ident is None or ident.get("context_dependent"):
         raise JobError(f"{job.model}: `tart predict` labels texts, images and audio with an embedder "
                        "whose vectors do not depend on the context")
-    classes = _classes(prep.config)
+    from tart.persist import saved_classes
+
+    classes = saved_classes(prep.config)
     ray = connect()
     import ray.data as rd
 
@@ -150,15 +152,6 @@ def run_ray(job: PredictJob) -> JobResult:
         errs.unlink(missing_ok=True)
     return JobResult(out, errs if failed else None, prep.rows, predicted, failed,
                      time.perf_counter() - t0, extra={"workers": n_actors, **per_actor})
-
-
-def _classes(config: dict) -> np.ndarray:
-    values, dtype = config["classes"]["values"], config["classes"]["dtype"]
-    if dtype == "object":
-        arr = np.empty(len(values), dtype=object)
-        arr[:] = values
-        return arr
-    return np.array(values, dtype=np.dtype(dtype))
 
 
 def _plain(v: Any) -> Any:
