@@ -275,14 +275,17 @@ def _add_eval_grid(sub) -> None:
                                     "fine-tuning (resumable)")
     p.add_argument("--datasets", nargs="+", default=["amazon_food"])
     p.add_argument("--embedders", nargs="+", default=["smollm2"])
-    p.add_argument("--ks", type=int, nargs="+", default=list(DEFAULT_KS))
+    p.add_argument("--ks", type=int, nargs="+", default=list(DEFAULT_KS),
+                   help="context sizes: examples in all for binary data sets, examples per class for "
+                        "multi-class ones (e.g. digits, vehicle: --ks 4 8 16 32)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=sorted(METHODS),
                    metavar="METHOD", help=f"default: {' '.join(DEFAULT_METHODS)}; available: "
                                           f"{', '.join(METHODS)}")
     p.add_argument("--out", default="results/grid", help="run folder (runs.jsonl, results.md, plots)")
     p.add_argument("--n-test", type=int, default=400, help="class-balanced test items per data set")
-    p.add_argument("--pool", type=int, default=800, help="training items the contexts come from")
+    p.add_argument("--pool", type=int, default=800, help="training items the contexts come from "
+                                                           "(multi-class: class-balanced)")
     p.add_argument("--max-k", nargs="+", default=[], metavar="METHOD=K",
                    help="largest k for a method (e.g. lora=32 tart-loo=128)")
     p.add_argument("--reasoner", default=None, help="reasoning module folder (default: the shipped one)")
