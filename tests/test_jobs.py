@@ -200,3 +200,15 @@ def test_bench_predict_writes_its_report(tmp_path, capsys):
     assert 0 <= runs[0]["outside_embedder_share"] < 1
     assert json.loads(report.with_suffix(".json").read_text())["workloads"] == data["workloads"]
     assert "| minilm_short_texts | 24 | local | tart |" in report.read_text()
+
+
+def test_a_features_classifier_is_refused_by_predict(tmp_path, capsys):
+    from tart.classifier import TartClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 4))
+    TartClassifier(embedder="features", n_estimators=1).fit(X, (X[:, 0] > 0).astype(int)).save_pretrained(tmp_path / "m")
+    pd.DataFrame({"text": ["a", "b"]}).to_csv(tmp_path / "in.csv", index=False)
+    assert main(["predict", "--model", str(tmp_path / "m"), "--input", str(tmp_path / "in.csv"), "--text-column",
+                 "text", "--output", str(tmp_path / "o.csv"), "--no-progress"]) == 2
+    assert "fitted on numeric features" in capsys.readouterr().err

@@ -35,7 +35,7 @@ class Predictor:
         from tart.classifier import TartClassifier
 
         config = persist.read_config(model_dir)
-        if config["embedder"] is None:
+        if config["embedder"] is None or config["embedder"].get("modality") == "features":
             raise JobError(f"{model_dir} was fitted on numeric features (no embedder): `tart predict` "
                            "labels texts, images and audio; use TartClassifier.from_pretrained in Python")
         if config["embedder"].get("context_dependent"):
