@@ -212,3 +212,27 @@ def test_a_features_classifier_is_refused_by_predict(tmp_path, capsys):
     assert main(["predict", "--model", str(tmp_path / "m"), "--input", str(tmp_path / "in.csv"), "--text-column",
                  "text", "--output", str(tmp_path / "o.csv"), "--no-progress"]) == 2
     assert "fitted on numeric features" in capsys.readouterr().err
+
+
+@needs_asset("minilm")
+def test_killed_between_the_output_rename_and_the_clean_up(text_model, tmp_path, monkeypatch):
+    import tart.jobs.local as local
+
+    inp = _write(pd.DataFrame({"text": _queries(9)}), tmp_path / "in.csv")
+    job = PredictJob(text_model, [str(inp)], tmp_path / "out.csv", chunk_size=4, progress=False)
+    real = local._write_manifest
+
+    def dies_at_the_mark(parts, manifest):
+        if manifest.get("complete"):
+            raise KeyboardInterrupt  # as if killed right after the output's rename
+        real(parts, manifest)
+
+    monkeypatch.setattr(local, "_write_manifest", dies_at_the_mark)
+    with pytest.raises(KeyboardInterrupt):
+        run_local(job)
+    monkeypatch.undo()
+    first = job.output.read_text()
+    assert (tmp_path / ".out.csv.parts").exists()
+    again = run_local(job)  # the same command: recognised as done, the parts folder cleaned up
+    assert again.predicted == -1 and job.output.read_text() == first
+    assert not (tmp_path / ".out.csv.parts").exists()

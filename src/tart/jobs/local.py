@@ -166,28 +166,41 @@ def _claim(prep: Prepared) -> Path | None:
     parts = parts_dir(out)
     manifest = _read_manifest(parts)
     same = manifest is not None and manifest.get("fingerprint") == prep.fingerprint
+    n_chunks = -(-prep.rows // job.chunk_size)
     if out.exists() and not job.overwrite:
-        if same and manifest.get("complete"):
+        # finished: marked so, or killed between the output's rename and the mark (every part is
+        # there, and only this job's assembly writes the output while its parts folder exists)
+        if same and (manifest.get("complete") or all(_part(parts, j).exists() for j in range(n_chunks))):
             return None
         raise JobError(f"{out} exists: pass --overwrite to replace it")
     if parts.exists() and not same:
         if not job.overwrite:
             raise JobError(f"{parts} holds an unfinished job with other inputs or options: rerun "
                            "that job's command to finish it, or pass --overwrite to start afresh")
-        shutil.rmtree(parts)
+        _remove(parts)
     if same and job.overwrite and out.exists() and manifest.get("complete"):
-        shutil.rmtree(parts)
+        _remove(parts)
         same = False
     parts.mkdir(parents=True, exist_ok=True)
     for stale in parts.glob(".*.tmp-*"):  # half-written parts of a killed run
         stale.unlink(missing_ok=True)
     for stale in out.parent.glob(f".{out.name}.tmp-*"):
         stale.unlink(missing_ok=True)
+    for stale in out.parent.glob(f"{parts.name}.trash-*"):  # a clean-up that was killed
+        shutil.rmtree(stale, ignore_errors=True)
     if not same:
         _write_manifest(parts, {"fingerprint": prep.fingerprint, "rows": prep.rows,
                                 "chunk_size": job.chunk_size, "complete": False,
                                 "model": str(job.model), "inputs": [str(i) for i in job.inputs]})
     return parts
+
+
+def _remove(parts: Path) -> None:
+    """Remove a parts folder: renamed away first (atomic), so a kill midway leaves no half folder."""
+    if parts.exists():
+        trash = parts.with_name(f"{parts.name}.trash-{os.getpid()}")
+        os.replace(parts, trash)
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def _read_manifest(parts: Path) -> dict | None:
@@ -257,7 +270,7 @@ def run_local(job: PredictJob, predictor=None) -> JobResult:
     prep = prepare(job)
     parts = _claim(prep)
     if parts is None:  # finished before; only the clean-up was left
-        shutil.rmtree(parts_dir(job.output), ignore_errors=True)
+        _remove(parts_dir(job.output))
         errs = errors_path(job.output)
         return JobResult(job.output, errs if errs.exists() else None, prep.rows, -1, -1, 0.0)
     predictor = predictor or Predictor(job.model, device=job.device, batch_size=job.batch_size)
@@ -300,7 +313,7 @@ def run_local(job: PredictJob, predictor=None) -> JobResult:
     predicted, failed = assemble(prep, parts, n_chunks, empty_like)
     manifest = _read_manifest(parts) or {}
     _write_manifest(parts, {**manifest, "complete": True})
-    shutil.rmtree(parts, ignore_errors=True)
+    _remove(parts)
     return JobResult(job.output, errors_path(job.output) if failed else None, prep.rows, predicted,
                      failed, time.perf_counter() - t0, predictor.embed_seconds, resumed,
                      {"predictor_seconds": predictor.total_seconds})
