@@ -1,8 +1,9 @@
 """An on-disk embedding cache, so an evaluation grid embeds each text once per model.
 
 One SQLite file per `embedder.cache_key` (which holds the fingerprint of the model's weights and
-its mode, truncation, pooling and dtype) under `tart.assets.home()/embeddings/`. Rows are keyed by the sha256 of the raw text
-(or of an array's dtype, shape and bytes, for audio clips and images).
+its mode, truncation, pooling and dtype) under `tart.assets.home()/embeddings/`. Rows are keyed
+by the sha256 of the raw text (or of an array's dtype, shape and bytes, for audio clips and
+images).
 SQLite transactions make concurrent writers and interrupted runs safe: a row is either stored
 whole or not at all, and two processes computing the same text both insert-or-ignore.
 Every row also stores a checksum of its key and vector, checked on every read. A damaged file
