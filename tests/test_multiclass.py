@@ -178,3 +178,12 @@ def test_a_named_class_without_examples_in_a_dataset_is_an_error():
         Dataset("x", ["a", "b", "c"], [0, 1, 3], ["c"], [0], ("n", "m", "o"), "test")
     d = Dataset("x", ["a", "b", "c"], [0, 1, 2], ["c"], [2], ("n", "m", "o"), "test")
     assert d.n_classes == 3 and "3 classes" in repr(d)
+
+
+def test_a_saved_multiclass_classifier_predicts_the_same(tmp_path):
+    X, y, _ = _blobs(3, 3, D=5)
+    clf = TartClassifier(n_estimators=2).fit(X, np.array(["a", "b", "c"])[y])
+    clf.save_pretrained(tmp_path / "m")
+    again = TartClassifier.from_pretrained(tmp_path / "m")
+    assert again.multiclass == "auto" and list(again.classes_) == ["a", "b", "c"]
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
