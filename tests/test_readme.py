@@ -34,3 +34,11 @@ def test_readme_links_resolve():
     for target in re.findall(r"\]\(([^)#]+)\)", readme):
         if not target.startswith("http"):
             assert (ROOT / target).exists(), f"README links to a missing {target}"
+
+
+def test_readme_property_counts_are_the_reports():
+    readme = (ROOT / "README.md").read_text()
+    report = (ROOT / "docs" / "reliability_properties.md").read_text()
+    total, bad = re.search(r"(\d+) cases in all, (\d+) of them", report).groups()
+    said = re.search(r"Property tests run (\d+) generated inputs[^,]*, (\d+) of them", readme.replace("\n", " "))
+    assert said and said.groups() == (total, bad), "README's property counts differ from the report"
