@@ -232,8 +232,11 @@ def write_report(rows: list[dict], path: str | Path, *, meta: dict | None = None
     if runs:
         md += ["The runs: " + "; ".join(f"`{c}`" for c in runs) + ".", ""]
     if meta:
-        md += [f"Balanced test sets of up to {meta.get('n_test')} items (chance 0.5), contexts from a "
-               f"pool of {meta.get('pool')} training items, class-balanced and nested in k; "
+        multi = any((r.get("n_classes") or 2) > 2 for r in rows)
+        md += [f"Balanced test sets of up to {meta.get('n_test')} items (chance "
+               f"{'1/L for L classes' if multi else '0.5'}), contexts from a "
+               f"pool of {meta.get('pool')} training items, class-balanced and nested in k"
+               f"{' (k counts examples per class on multi-class data sets)' if multi else ''}; "
                f"mean (std) accuracy over seeds {meta.get('seeds')}. `n=` marks fewer seeds.", ""]
     md += ["## Summary", "", *verdicts(rows), *multiclass_summary(rows), ""]
     for (dataset, embedder), these in groups.items():

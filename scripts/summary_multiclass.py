@@ -1,0 +1,34 @@
+"""Per-embedder and per-data-set summary of the multi-class grid (for the README and the notes)."""
+import json
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+from tart.eval.report import read_runs
+
+rows = [r for r in read_runs("results/multiclass_all/runs.jsonl") if r["status"] == "ok" and 4 <= r["k"] <= 32]
+M = ("tart", "tart-ts", "tart2", "logreg-full")
+
+
+def cellmean(rs, metric):
+    by = defaultdict(list)
+    for r in rs:
+        by[(r["dataset"], r["k"])].append(r[metric])
+    return {c: float(np.mean(v)) for c, v in by.items()}
+
+
+def table(group_key):
+    groups = defaultdict(list)
+    for r in rows:
+        groups[group_key(r)].append(r)
+    out = ["| | " + " | ".join(f"{m} acc / ECE" for m in M) + " |", "|---" * (len(M) + 1) + "|"]
+    for g, rs in groups.items():
+        per = {m: (cellmean([r for r in rs if r["method"] == m], "acc"), cellmean([r for r in rs if r["method"] == m], "ece")) for m in M}
+        cells = set.intersection(*(set(per[m][0]) for m in M))
+        vals = [f"{np.mean([per[m][0][c] for c in cells]):.3f} / {np.mean([per[m][1][c] for c in cells]):.3f}" for m in M]
+        out.append(f"| {g} | " + " | ".join(vals) + " |")
+    return out
+
+
+print("\n".join(table(lambda r: r["embedder"]) if sys.argv[1:] == ["embedder"] else table(lambda r: f"{r['dataset']} ({r['embedder']})")))
