@@ -66,11 +66,19 @@ def test_ray_engine_matches_the_local_engine(local_ray, job_files, tmp_path):
 
 
 @needs_asset("minilm")
-def test_ray_engine_from_the_command_line(local_ray, job_files, tmp_path, capsys):
+def test_ray_engine_from_the_command_line_on_two_csv_files(local_ray, job_files, tmp_path, capsys):
     model, inp = job_files
-    out = tmp_path / "o.csv"
-    argv = ["predict", "--model", str(model), "--input", str(inp), "--output", str(out), "--engine", "ray",
-            "--chunk-size", "16", "--no-progress"]
-    assert main(argv) == 3  # row 9 is empty
-    assert len(pd.read_csv(out)) == 40
-    assert main(argv) == 2 and "exists: pass --overwrite" in capsys.readouterr().err
+    df = pd.read_parquet(inp)
+    df.iloc[:20].to_csv(tmp_path / "a.csv", index=False)
+    df.iloc[20:].to_csv(tmp_path / "b.csv", index=False)
+    out, ref = tmp_path / "o.csv", tmp_path / "ref.csv"
+    argv = ["predict", "--model", str(model), "--input", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"),
+            "--chunk-size", "16", "--no-progress", "--output"]
+    assert main(argv + [str(out), "--engine", "ray"]) == 3  # row 9 is empty
+    assert main(argv + [str(ref)]) == 3
+    a, b = pd.read_csv(ref), pd.read_csv(out)
+    assert b["row"].tolist() == a["row"].tolist() == [i for i in range(41) if i != 9]
+    assert b["label"].tolist() == a["label"].tolist()
+    np.testing.assert_allclose(b[["proba_0", "proba_1"]].to_numpy(), a[["proba_0", "proba_1"]].to_numpy(), atol=1e-6)
+    assert [json.loads(x)["id"] for x in (tmp_path / "o.csv.errors.jsonl").read_text().splitlines()] == [9]
+    assert main(argv + [str(out), "--engine", "ray"]) == 2 and "exists: pass --overwrite" in capsys.readouterr().err
