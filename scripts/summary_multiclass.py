@@ -14,7 +14,7 @@ M = ("tart", "tart-ts", "tart2", "logreg-full")
 def cellmean(rs, metric):
     by = defaultdict(list)
     for r in rs:
-        by[(r["dataset"], r["k"])].append(r[metric])
+        by[(r["dataset"], r["embedder"], r["k"])].append(r[metric])
     return {c: float(np.mean(v)) for c, v in by.items()}
 
 
@@ -31,4 +31,7 @@ def table(group_key):
     return out
 
 
-print("\n".join(table(lambda r: r["embedder"]) if sys.argv[1:] == ["embedder"] else table(lambda r: f"{r['dataset']} ({r['embedder']})")))
+if sys.argv[1:] == ["embedder"]:
+    print("\n".join(table(lambda r: r["embedder"]) + table(lambda r: "all (data set, embedder) pairs")[2:]))
+else:
+    print("\n".join(table(lambda r: f"{r['dataset']} ({r['embedder']})")))
