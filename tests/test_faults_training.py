@@ -125,7 +125,17 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_sigkill_while_writing_a_checkpoint_then_resume(tmp_path):
+@pytest.fixture
+def one_thread():
+    """The killed subprocess trains on one thread: so must the in-process runs it is compared with
+    (float reductions differ between thread counts, and earlier tests may have changed it)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_sigkill_while_writing_a_checkpoint_then_resume(tmp_path, one_thread):
     args = ["train", "--preset", "tiny", "--steps", "9", "--batch-size", "4", "--lr", "0.001",
             "--warmup", "2", "--ckpt-every", "3", "--log-every", "1", "--device", "cpu",
             "--no-progress", "--dims-start", "4", "--points-start", "12", "--points-end", "12"]

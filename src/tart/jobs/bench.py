@@ -48,12 +48,16 @@ def _local(model: Path, inputs: list[str], out: Path, chunk: int, reasoner: str 
 
     import torch
 
+    before = torch.get_num_threads()
     torch.set_num_threads(threads)
-    t = time.perf_counter()
-    predictor = Predictor(model)
-    load = time.perf_counter() - t
-    res = run_local(PredictJob(model, inputs, out, chunk_size=chunk, progress=False, overwrite=True),
-                    predictor=predictor)
+    try:
+        t = time.perf_counter()
+        predictor = Predictor(model)
+        load = time.perf_counter() - t
+        res = run_local(PredictJob(model, inputs, out, chunk_size=chunk, progress=False, overwrite=True),
+                        predictor=predictor)
+    finally:
+        torch.set_num_threads(before)  # the caller's setting, not the benchmark's
     outside = 1.0 - res.embed_seconds / res.seconds
     return {"engine": "local", "reasoner": reasoner, "workers": 1, "torch_threads": _threads(), "items": res.rows,
             "seconds": round(res.seconds, 2), "items_per_s": round(res.rows / res.seconds, 1),
