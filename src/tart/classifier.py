@@ -20,7 +20,6 @@ is called 0, and it has its own input map (`tart.projection.SetMap`).
 from __future__ import annotations
 
 import copy
-import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,7 +29,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from tart import ensemble, multiclass
+from tart import ensemble, inputs, multiclass
+from tart.embed.runtime import resolve_device
 from tart.projection import BASES, CENTERS, ContextProjection, SetMap
 from tart.reasoner import Reasoner
 from tart.set_reasoner import SetReasoner
@@ -93,12 +93,17 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         More than two classes with the faithful binary module: pairwise coupling ("ovo") or
         one-vs-rest ("ovr"); "auto": "ovo" up to 20 classes, "ovr" beyond. tart-2 beyond its class
         count reads class groups (see `tart.multiclass`).
+    temperature : float or "context", default 1.0
+        Probabilities become p ** (1 / temperature), renormalised (the argmax is unchanged).
+        "context": chosen at fit by cross-validated log-loss on the context alone
+        (`tart.calibration.context_temperature`, up to 4 extra fits; stored as `temperature_`);
+        it fixes the many-class decompositions' under-confidence (docs/multiclass_notes.md).
     """
 
     def __init__(
         self, embedder=None, embedder_kwargs=None, reasoner=None, n_components=None, fill=None,
         projection="class-mean", center="balanced", standardize="auto", n_estimators=8, max_context=None, label_words=None,
-        class_prior="context", device="auto", random_state=0, multiclass="auto",
+        class_prior="context", device="auto", random_state=0, multiclass="auto", temperature=1.0,
     ):
         self.embedder = embedder
         self.embedder_kwargs = embedder_kwargs
@@ -115,24 +120,25 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.multiclass = multiclass
+        self.temperature = temperature
 
     # ---- scikit-learn API ----------------------------------------------------------------
     def fit(self, X, y) -> "TartClassifier":
         """Check and store the context (X, y); embeds X now unless the embedder depends on the context."""
-        _check_kind(X, "fit")
+        inputs.check_kind(X, "fit")
         y_raw = y
-        self.reasoner_ = _resolve_reasoner(self.reasoner, _resolve_device(self.device))
+        self.reasoner_ = _resolve_reasoner(self.reasoner, resolve_device(self.device))
         set_module, cfg = isinstance(self.reasoner_, SetReasoner), self.reasoner_.config
         if self.embedder is None:
             X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
         else:
-            X = _check_items(X, "fit")
+            X = inputs.check_items(X, "fit")
             if y is None:
                 raise ValueError("TartClassifier requires y to be passed, but the target y is None")
             y = column_or_1d(y, warn=True)
             if len(y) != len(X):
                 raise ValueError(f"X has {len(X)} items but y has {len(y)} labels")
-        _check_label_kinds(y_raw)
+        inputs.check_label_kinds(y_raw)
         check_classification_targets(y)
         self.classes_, y01 = np.unique(y, return_inverse=True)
         limit = self._check_params(y, set_module)
@@ -151,11 +157,21 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             self.embedder_ = _resolve_embedder(self.embedder, self.embedder_kwargs)
             self.label_words_ = self._label_words()
             if self._context_dependent():  # embedded at predict time, together with the queries
+                if self.temperature == "context":
+                    raise ValueError('temperature="context" needs an embedder whose features do not '
+                                     "depend on the context; give a number")
                 self.context_ = list(X)
                 return self
-            self.context_ = _as_features(self.embedder_.encode(list(X)), len(X), "context")
+            self.context_ = inputs.as_features(self.embedder_.encode(list(X)), len(X), "context")
         if not self._decomposed():  # sub-tasks fit their own maps (tart.multiclass)
-            _fit_map(self.projection_, _condition(self.context_)[0], self.y_)
+            _fit_map(self.projection_, inputs.condition(self.context_)[0], self.y_)
+        if self.temperature == "context":
+            from tart.calibration import context_temperature
+
+            params = {**self.get_params(deep=False), "embedder": None, "embedder_kwargs": None,
+                      "temperature": 1.0, "label_words": None}
+            self.temperature_ = context_temperature(lambda: type(self)(**params), self.context_, self.y_,
+                                                    seed=0 if self.random_state is None else self.random_state)
         return self
 
     def _check_params(self, y, set_module: bool) -> int | None:
@@ -166,6 +182,10 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"the context has only one class ({self.classes_[0]!r}): TartClassifier "
                              "needs examples of both classes")
         multiclass.check_multiclass(self.multiclass)
+        t = self.temperature
+        if not (t == "context" or (isinstance(t, (int, float, np.floating)) and not isinstance(t, bool)
+                                   and 0 < t < float("inf"))):
+            raise ValueError(f'temperature must be a positive number or "context", got {t!r}')
         if self.projection not in BASES:
             raise ValueError(f"projection must be one of {BASES}, got {self.projection!r}")
         if self.center not in CENTERS:
@@ -192,15 +212,24 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities [n, n_classes], columns in `classes_` order."""
+        proba = self._proba(X)
+        t = self.temperature_ if self.temperature == "context" else self.temperature
+        if t == 1.0:
+            return proba
+        from tart.calibration import apply_temperature
+
+        return apply_temperature(proba, float(t))
+
+    def _proba(self, X) -> np.ndarray:
         check_is_fitted(self, "classes_")
-        ctx_KD, q_MD = _condition(*self._features(X))
+        ctx_KD, q_MD = inputs.condition(*self._features(X))
         if self._decomposed():
             return self._decomposed_proba(ctx_KD, q_MD)
         projection = self.projection_
         if self._context_dependent():  # the context's features came with the queries: a local map
             projection = _fit_map(self._make_projection(), ctx_KD, self.y_)
         with np.errstate(over="ignore"):  # float32 overflow of far-out queries: clipped just below
-            cx_KD, qx_MD = (np.clip(projection.transform(Z, validate=False), -MAPPED_LIMIT, MAPPED_LIMIT)
+            cx_KD, qx_MD = (np.clip(projection.transform(Z, validate=False), -inputs.MAPPED_LIMIT, inputs.MAPPED_LIMIT)
                             for Z in (ctx_KD, q_MD))
         idx_EK, perm_EL = self._members()
         dev = next(self.reasoner_.parameters()).device
@@ -208,7 +237,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         qx = torch.from_numpy(qx_MD).to(dev).expand(len(idx_EK), -1, -1)  # [E, M, d]
         if perm_EL is None:  # the faithful module: logits of classes_[1]
             logits_EM = self.reasoner_.predict(cx, torch.from_numpy(self.y_[idx_EK]).to(dev), qx, validate=False)
-            _check_finite_output(logits_EM)
+            inputs.check_finite_output(logits_EM)
             p1 = torch.sigmoid(logits_EM.double()).mean(0).cpu().numpy()
             if self.prior_logit_ != 0.0:
                 p1 = 1.0 / (1.0 + np.exp(-(ensemble.logit(np.clip(p1, 1e-12, 1 - 1e-12)) + self.prior_logit_)))
@@ -216,7 +245,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         L = len(self.classes_)
         cy = torch.from_numpy(np.take_along_axis(perm_EL, self.y_[idx_EK], 1)).to(dev)  # [E, K']
         logits_EML = self.reasoner_.predict(cx, cy, qx, n_classes=L, validate=False)
-        _check_finite_output(logits_EML)
+        inputs.check_finite_output(logits_EML)
         proba_EML = torch.softmax(logits_EML.double(), -1).cpu().numpy()
         # member e called class c "perm_EL[e, c]": read its column back in classes_ order
         proba_ML = np.mean([p[:, perm] for p, perm in zip(proba_EML, perm_EL)], axis=0) * self.class_weight_
@@ -286,16 +315,16 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     def _features(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Checked (context features [K, D], query features [M, D])."""
-        _check_kind(X, "predict")
+        inputs.check_kind(X, "predict")
         if self.embedder is None:
             return self.context_, validate_data(self, X, dtype=np.float64, reset=False)
-        items = _check_items(X, "predict")
+        items = inputs.check_items(X, "predict")
         if self._context_dependent():
             words = [self.label_words_[i] for i in self.y_]
             ctx, q = self.embedder_.encode_with_context(self.context_, words, items)
-            ctx = _as_features(ctx, len(self.context_), "context")
-            return ctx, _as_features(q, len(items), "query", ctx.shape[1])
-        return self.context_, _as_features(self.embedder_.encode(items), len(items), "query", self.context_.shape[1])
+            ctx = inputs.as_features(ctx, len(self.context_), "context")
+            return ctx, inputs.as_features(q, len(items), "query", ctx.shape[1])
+        return self.context_, inputs.as_features(self.embedder_.encode(items), len(items), "query", self.context_.shape[1])
 
     def _context_dependent(self) -> bool:
         return self.embedder is not None and bool(getattr(self.embedder_, "context_dependent", False))
@@ -312,59 +341,6 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         return DEFAULT_LABEL_WORDS if len(self.classes_) == 2 else tuple(str(c) for c in self.classes_)
 
 
-def _check_kind(X, where: str) -> None:
-    """A TypeError for what is not a collection of rows or items (a single string, a number)."""
-    if isinstance(X, (str, bytes)) or not (hasattr(X, "__iter__") or hasattr(X, "__array__")):
-        raise TypeError(f"{where}: X must be an array of features or a list of items, got a single "
-                        f"{type(X).__name__}")
-
-
-def _check_label_kinds(y) -> None:
-    """A ValueError for labels that mix strings with numbers: numpy would turn [1, "a"] into the
-    strings "1" and "a" without a word."""
-    if isinstance(y, np.ndarray) and y.dtype != object:
-        return
-    try:
-        values = np.asarray(y, dtype=object).ravel()
-    except Exception:  # ragged input: check_classification_targets names it
-        return
-    kinds = {"string" if isinstance(v, (str, bytes, np.str_, np.bytes_)) else
-             "number" if isinstance(v, (int, float, np.number, np.bool_)) else type(v).__name__
-             for v in values}
-    if len(kinds) > 1:
-        raise ValueError(f"y has a mix of label types ({', '.join(sorted(kinds))}): give labels of one kind, "
-                         "e.g. all strings or all integers")
-
-
-# Inputs the maps (float64) and the module (float32) read safely, whatever the scale: see _condition.
-SAFE_EXPONENT = 100
-QUERY_REACH = 2.0**40
-MAPPED_LIMIT = 1e8
-
-
-def _condition(ctx_KD: np.ndarray, q_MD: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """(context, queries) made safe for the maps' float64 arithmetic; ordinary inputs pass unchanged.
-
-    The maps are scale-invariant, so a context whose largest |value| lies outside
-    [2**-SAFE_EXPONENT, 2**SAFE_EXPONENT] (where variances overflow or underflow and every feature
-    would be dropped) is rescaled, with its queries, by a power of two. Query values beyond
-    QUERY_REACH times the context's largest |value| are clipped there (far out either way); mapped
-    features are then clipped to +-MAPPED_LIMIT context scales, where the module's float32 would
-    overflow."""
-    m = float(np.abs(ctx_KD).max())
-    s = 1.0 if m == 0.0 or 2.0**-SAFE_EXPONENT <= m <= 2.0**SAFE_EXPONENT else math.ldexp(1.0, -math.frexp(m)[1])
-    if s != 1.0:
-        ctx_KD = ctx_KD * s
-    if q_MD is None:
-        return ctx_KD, None
-    with np.errstate(over="ignore"):
-        q_MD = q_MD * s if s != 1.0 else q_MD
-    if m > 0.0:
-        lim = QUERY_REACH * m * s
-        q_MD = np.clip(q_MD, -lim, lim)
-    return ctx_KD, q_MD
-
-
 def _fit_map(projection: ContextProjection | SetMap, ctx_KD: np.ndarray, y_K: np.ndarray):
     """Fit the input map on the context; tart-2's in a canonical row order (by features, then
     label), so that it reads the context as a set even when the context's singular values tie
@@ -374,36 +350,6 @@ def _fit_map(projection: ContextProjection | SetMap, ctx_KD: np.ndarray, y_K: np
         order = np.lexsort((y_K,) + tuple(ctx_KD[:, j] for j in reversed(range(ctx_KD.shape[1]))))
         ctx_KD, y_K = ctx_KD[order], y_K[order]
     return projection.fit(ctx_KD, y_K, validate=False)
-
-
-def _check_finite_output(logits: torch.Tensor) -> None:
-    if not torch.isfinite(logits).all():
-        raise ValueError("the reasoning module's outputs are not finite (NaN or inf): its weights or dtype "
-                         "cannot read these features (a float16 module, or non-finite weights?)")
-
-
-def _check_items(X, where: str) -> list:
-    items = list(X)
-    if not items:
-        raise ValueError(f"{where}: X is empty (no items)")
-    return items
-
-
-def _as_features(Z, n: int, what: str, n_features: int | None = None) -> np.ndarray:
-    """An embedder's output, checked once: [n, D] (D as the context's), finite, float64."""
-    Z = np.asarray(Z, dtype=np.float64)
-    if Z.ndim != 2 or len(Z) != n or (n_features is not None and Z.shape[1] != n_features):
-        want = f"[{n}, {'D' if n_features is None else n_features}]"
-        raise ValueError(f"the embedder returned {what} features of shape {Z.shape}, expected {want}")
-    if not np.isfinite(Z).all():
-        raise ValueError(f"the embedder returned NaN or inf {what} features")
-    return Z
-
-
-def _resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _resolve_reasoner(reasoner, device: torch.device) -> Reasoner | SetReasoner:
