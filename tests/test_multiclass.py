@@ -187,3 +187,30 @@ def test_a_saved_multiclass_classifier_predicts_the_same(tmp_path):
     again = TartClassifier.from_pretrained(tmp_path / "m")
     assert again.multiclass == "auto" and list(again.classes_) == ["a", "b", "c"]
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+
+
+def test_temperature_chosen_on_the_context(tiny, tmp_path):
+    X, y, means = _blobs(6, 4, D=6, spread=2.0)
+    plain = TartClassifier(reasoner=tiny).fit(X, y)
+    clf = TartClassifier(reasoner=tiny, temperature="context").fit(X, y)
+    assert 0.25 <= clf.temperature_ <= 8.0
+    p, q = plain.predict_proba(means), clf.predict_proba(means)
+    np.testing.assert_allclose(q.sum(1), 1.0)
+    np.testing.assert_array_equal(p.argmax(1), q.argmax(1))  # a temperature keeps the argmax
+    sharp = TartClassifier(reasoner=tiny, temperature=0.5).fit(X, y).predict_proba(means)
+    assert (sharp.max(1) >= p.max(1) - 1e-12).all()
+    Xb, yb = X[y < 2], y[y < 2]  # two classes: predict is unchanged too
+    b = TartClassifier(reasoner=tiny, temperature=3.0).fit(Xb, yb)
+    np.testing.assert_array_equal(b.predict(Xb), TartClassifier(reasoner=tiny).fit(Xb, yb).predict(Xb))
+    for bad in (0, -1.0, "auto", True):
+        with pytest.raises(ValueError, match="temperature must be"):
+            TartClassifier(reasoner=tiny, temperature=bad).fit(X, y)
+
+
+def test_a_saved_classifier_keeps_its_temperature(tmp_path):
+    X, y, _ = _blobs(4, 3, D=5)
+    clf = TartClassifier(temperature="context", n_estimators=2).fit(X, y)
+    clf.save_pretrained(tmp_path / "m")
+    again = TartClassifier.from_pretrained(tmp_path / "m")
+    assert again.temperature_ == clf.temperature_
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
