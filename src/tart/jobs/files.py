@@ -62,12 +62,17 @@ class Inputs:
         return out
 
 
-def table_format(path: Path) -> str:
-    fmt = TABLE_FORMATS.get(path.suffix.lower())
+def _format(path: Path, formats: dict, what: str, known: str) -> str:
+    fmt = formats.get(path.suffix.lower())
     if fmt is None:
-        raise JobError(f"{path}: unknown file type {path.suffix or '(no suffix)'!r}; tables are "
-                       f"{', '.join(sorted(TABLE_FORMATS))} (or give a folder of images or audio)")
+        raise JobError(f"{path}: unknown {what} {path.suffix or '(no suffix)'!r}; {known}")
     return fmt
+
+
+def table_format(path: Path) -> str:
+    """The reader of an input table, by its suffix (a JobError naming the known ones)."""
+    return _format(path, TABLE_FORMATS, "file type",
+                   f"tables are {', '.join(sorted(TABLE_FORMATS))} (or give a folder of images or audio)")
 
 
 def expand_inputs(specs: list[str | Path]) -> Inputs:
@@ -199,11 +204,8 @@ def read_table(path: Path, columns: list[str]) -> Any:
 
 # ---- outputs ------------------------------------------------------------------------------------
 def output_format(path: Path) -> str:
-    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise JobError(f"{path}: unknown output type {path.suffix or '(no suffix)'!r}; write "
-                       f"{', '.join(sorted(OUTPUT_FORMATS))}")
-    return fmt
+    """The writer of an output file, by its suffix (a JobError naming the known ones)."""
+    return _format(path, OUTPUT_FORMATS, "output type", f"write {', '.join(sorted(OUTPUT_FORMATS))}")
 
 
 def write_table_atomic(df, path: Path) -> None:
