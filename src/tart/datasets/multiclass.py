@@ -58,20 +58,10 @@ def read_multi_table(name: str, source: str | Path | None = None) -> tuple[np.nd
     factor's level order, levels without rows left out. `source`: a folder of .rda files."""
     import pandas as pd
 
-    from tart.datasets.rdata import read_rda
+    from tart.datasets.tables import read_frame
 
     spec = MULTI_TABLES[name]
-    path = Path(source) if source is not None else assets.data_path("mlbench")
-    if path.is_dir():
-        path = path / f"{spec.frame}.rda"
-    if not path.is_file():
-        raise FileNotFoundError(f"{name}: no {path}")
-    objects = read_rda(path)
-    if spec.frame not in objects:
-        raise ValueError(f"{path} holds {', '.join(objects) or 'nothing'}, not {spec.frame}")
-    df = objects[spec.frame]
-    if spec.label not in df.columns:
-        raise ValueError(f"{path}: {spec.frame} has no label column {spec.label!r}")
+    df, path = read_frame(name, spec.frame, spec.label, source)
     lab = df[spec.label]
     if lab.isna().any():
         raise ValueError(f"{name}: {int(lab.isna().sum())} rows of {path} have no label")

@@ -42,6 +42,24 @@ TABLES = {
 }
 
 
+def read_frame(name: str, frame: str, label: str, source: str | Path | None = None):
+    """The data frame `frame` of an mlbench .rda file (`source`: a folder of .rda files or the file
+    itself; default the mlbench asset), checked to hold the label column `label`; returns it and
+    the file it came from."""
+    path = Path(source) if source is not None else assets.data_path("mlbench")
+    if path.is_dir():
+        path = path / f"{frame}.rda"
+    if not path.is_file():
+        raise FileNotFoundError(f"{name}: no {path}")
+    objects = read_rda(path)
+    if frame not in objects:
+        raise ValueError(f"{path} holds {', '.join(objects) or 'nothing'}, not {frame}")
+    df = objects[frame]
+    if label not in df.columns:
+        raise ValueError(f"{path}: {frame} has no label column {label!r}")
+    return df, path
+
+
 def read_table(name: str,
                source: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(X float32 [n, D], y int64 0/1, feature names) of a table in TABLES.
@@ -54,17 +72,7 @@ def read_table(name: str,
     if name not in TABLES:
         raise ValueError(f"unknown table {name!r}; known: {', '.join(TABLES)}")
     spec = TABLES[name]
-    path = Path(source) if source is not None else assets.data_path("mlbench")
-    if path.is_dir():
-        path = path / f"{spec.frame}.rda"
-    if not path.is_file():
-        raise FileNotFoundError(f"{name}: no {path}")
-    objects = read_rda(path)
-    if spec.frame not in objects:
-        raise ValueError(f"{path} holds {', '.join(objects) or 'nothing'}, not {spec.frame}")
-    df = objects[spec.frame]
-    if spec.label not in df.columns:
-        raise ValueError(f"{path}: {spec.frame} has no label column {spec.label!r}")
+    df, path = read_frame(name, spec.frame, spec.label, source)
     labels = df[spec.label].astype(str)
     unknown = sorted(set(labels) - {spec.positive, spec.negative})
     if unknown:
