@@ -42,3 +42,11 @@ def test_readme_property_counts_are_the_reports():
     total, bad = re.search(r"(\d+) cases in all, (\d+) of them", report).groups()
     said = re.search(r"Property tests run (\d+) generated inputs[^,]*, (\d+) of them", readme.replace("\n", " "))
     assert said and said.groups() == (total, bad), "README's property counts differ from the report"
+
+
+def test_readme_throughput_figures_are_the_benchmark_reports():
+    readme = (ROOT / "README.md").read_text()
+    line = next(x for x in readme.split("\n\n") if x.startswith("Throughput on this"))
+    figures = re.findall(r"\b\d+\.\d\b", line.split("):", 1)[1])
+    report = (ROOT / "docs" / "bench_predict.md").read_text()
+    assert figures and all(f"| {f} |" in report for f in figures), figures
