@@ -69,17 +69,10 @@ def embedder_fingerprint(spec: Any, embedder: Any = None) -> str:
         return own
     if spec is None or str(spec) == "features":
         return "identity"
+    from tart.embed.registry import locate
     from tart.fingerprint import model_fingerprint
 
-    name = str(spec)
-    if not isinstance(spec, Path):
-        from tart.embed.registry import ASSET_KINDS
-
-        if name in ASSET_KINDS:
-            from tart import assets
-
-            return model_fingerprint(assets.model_path(name))
-    return model_fingerprint(name)
+    return model_fingerprint(spec if isinstance(spec, Path) else locate(str(spec)))
 
 
 def embedder_identity(clf) -> dict | None:
@@ -328,9 +321,9 @@ def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = No
     clf = cls(**params)
     from tart.pretrained import load_reasoner
 
-    dev = params.get("device", "auto")
-    dev = ("cuda" if torch.cuda.is_available() else "cpu") if dev == "auto" else dev
-    clf.reasoner_ = load_reasoner(reasoner, device=dev).eval()
+    from tart.embed.runtime import resolve_device
+
+    clf.reasoner_ = load_reasoner(reasoner, device=str(resolve_device(params.get("device", "auto")))).eval()
     clf.classes_ = saved_classes(config)
     for name, value in _join_state(config["state"], arrays).items():
         setattr(clf, name, value)
