@@ -1,3 +1,6 @@
+import gzip
+
+import numpy as np
 import pytest
 import torch
 
@@ -15,6 +18,23 @@ def tiny_model() -> Reasoner:
 def task():
     """3 tasks of 48 points on 8 active dims, fixed seed."""
     return LogisticPrior().sample(3, 48, 8, generator=torch.Generator().manual_seed(0))
+
+
+def write_idx(path, arr: np.ndarray) -> None:
+    """An IDX file (gzipped, uint8), the format of the MNIST / Fashion-MNIST files."""
+    header = bytes([0, 0, 8, arr.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in arr.shape)
+    path.write_bytes(gzip.compress(header + arr.astype(np.uint8).tobytes()))
+
+
+@pytest.fixture
+def fashion_idx(tmp_path):
+    """A folder with Fashion-MNIST's four IDX files: 30 training and 20 test images of noise,
+    labels 0..9 in turn."""
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 30), ("t10k", 20)):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+    return tmp_path
 
 
 def needs_asset(name: str):

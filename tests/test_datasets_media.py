@@ -111,27 +111,18 @@ def test_digits_pairs():
 
 # --- Fashion-MNIST -------------------------------------------------------------------------------
 
-def _write_idx(path, arr: np.ndarray) -> None:
-    header = bytes([0, 0, 8, arr.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in arr.shape)
-    path.write_bytes(gzip.compress(header + arr.astype(np.uint8).tobytes()))
-
-
-def test_fashion_mnist_local_idx_files(tmp_path):
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 30), ("t10k", 20)):
-        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
-        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n) % 10)
-    d = load_dataset("fashion_mnist:2-4", source=tmp_path)
-    e = load_dataset("fashion_mnist:pullovers-coat", source=tmp_path)
+def test_fashion_mnist_local_idx_files(fashion_idx):
+    d = load_dataset("fashion_mnist:2-4", source=fashion_idx)
+    e = load_dataset("fashion_mnist:pullovers-coat", source=fashion_idx)
     assert d.name == e.name == "fashion_mnist:pullover-coat"
     assert d.label_names == ("pullover", "coat")
     assert (len(d.train_items), len(d.test_items)) == (6, 4)
-    images = read_idx(tmp_path / "train-images-idx3-ubyte.gz")
+    images = read_idx(fashion_idx / "train-images-idx3-ubyte.gz")
     assert np.array_equal(d.train_items[0], images[2]) and d.train_labels[0] == 0
     assert np.array_equal(d.train_items[1], images[4]) and d.train_labels[1] == 1
-    assert load_dataset("fashion_mnist:top-ankle_boot", source=tmp_path).label_names == (
+    assert load_dataset("fashion_mnist:top-ankle_boot", source=fashion_idx).label_names == (
         "t-shirt/top", "ankle boot")
-    f = tmp_path / "bad-idx1-ubyte.gz"
+    f = fashion_idx / "bad-idx1-ubyte.gz"
     f.write_bytes(gzip.compress(bytes([0, 0, 8, 1]) + (5).to_bytes(4, "big") + b"abc"))
     with pytest.raises(ValueError, match="truncated"):
         read_idx(f)
