@@ -120,6 +120,13 @@ def test_resume_skips_finished_cells_and_retries_errors(tmp_path):
     assert calls == [] and len(rows) == 8 and all(r["status"] == "ok" for r in rows)
     lines = (out / "runs.jsonl").read_text().splitlines()
     assert len(lines) == 4 + 6 and all(json.loads(x)["k"] in (4, 8) for x in lines)
+    # --redo: the named method runs again everywhere; its new rows are the ones read back
+    rows = run_grid(out, ["toy"], [HashEmbedder()], ks=(4, 8), seeds=(0, 1),
+                    methods=["count", "flaky"], redo=["count"], **kw)
+    assert [c[0] for c in calls] == ["count"] * 4 and len(rows) == 8
+    assert len((out / "runs.jsonl").read_text().splitlines()) == 10 + 4
+    with pytest.raises(ValueError, match="nope"):
+        run_grid(out, ["toy"], [HashEmbedder()], ks=(4,), seeds=(0,), methods=["count"], redo=["nope"], **kw)
 
 
 def test_real_methods_skips_and_reports(tmp_path, tiny_path, tiny_reasoner):  # noqa: F811

@@ -292,6 +292,9 @@ def _add_eval_grid(sub) -> None:
     p.add_argument("--reasoner2", default=None,
                    help="the tart2 method's module folder (default: the shipped tart-2)")
     p.add_argument("--retry-skipped", action="store_true", help="recompute cells recorded as skipped")
+    p.add_argument("--redo", nargs="+", default=[], metavar="METHOD",
+                   help="run these methods' cells again although runs.jsonl has them (e.g. after "
+                        "retraining a module); the new rows replace the old ones in the reports")
     p.add_argument("--report-only", action="store_true", help="rebuild the reports from runs.jsonl")
     p.add_argument("--report", default=None, metavar="PATH",
                    help="also write results.md (naming this command) to this Markdown file, the plots "
@@ -316,7 +319,7 @@ def cmd_eval_grid(args) -> int:
     run_grid(args.out, args.datasets, args.embedders, args.ks, args.seeds, args.methods,
              n_test=args.n_test, pool=args.pool, max_k=max_k, reasoner=args.reasoner,
              retry_skipped=args.retry_skipped, progress=not args.no_progress, reasoner2=args.reasoner2,
-             report=args.report, command=command)
+             report=args.report, command=command, redo=args.redo)
     print(f"wrote {args.out}/runs.jsonl, runs.csv, results.md and the plots" + (f"; {args.report}" if args.report else ""))
     return 0
 

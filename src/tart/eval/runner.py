@@ -115,7 +115,8 @@ def run_grid(out_dir: str | Path, datasets: Sequence[str], embedders: Sequence[A
              load: Callable[[str], Any] | None = None, retry_skipped: bool = False,
              progress: bool = True, reasoner2: Any = None, fresh: bool = False,
              on_row: Callable[[dict], None] | None = None, reports: bool = True,
-             report: str | Path | None = None, command: str | None = None) -> list[dict]:
+             report: str | Path | None = None, command: str | None = None,
+             redo: Sequence[str] = ()) -> list[dict]:
     """Run every missing cell, append each to runs.jsonl, then write the reports; returns all rows.
 
     registry: name -> Method (default METHODS); max_k: per-method overrides of the largest k;
@@ -123,12 +124,13 @@ def run_grid(out_dir: str | Path, datasets: Sequence[str], embedders: Sequence[A
     reasoner2: a SetReasoner or folder for the tart2 method (default: the shipped tart-2);
     load: data set loader (default tart.datasets.load_dataset); fresh: start a new runs.jsonl;
     on_row: called with each finished row; reports: rebuild the run folder's reports at the end,
-    and `report` (a Markdown path naming `command`) with them.
+    and `report` (a Markdown path naming `command`) with them; redo: methods whose cells are run
+    again (e.g. after retraining a module); their new rows supersede the old ones.
     """
     from tqdm.auto import tqdm
 
     registry = registry or METHODS
-    unknown = [m for m in methods if m not in registry]
+    unknown = [m for m in (*methods, *redo) if m not in registry]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; available: {', '.join(registry)}")
     if load is None:
@@ -140,8 +142,8 @@ def run_grid(out_dir: str | Path, datasets: Sequence[str], embedders: Sequence[A
     if fresh:
         for path in (log, out / "run.json"):
             path.unlink(missing_ok=True)
-    done = {key(r) for r in read_runs(log)
-            if r["status"] == "ok" or (r["status"] == "skipped" and not retry_skipped)}
+    done = {key(r) for r in read_runs(log) if r["method"] not in redo
+            and (r["status"] == "ok" or (r["status"] == "skipped" and not retry_skipped))}
     names = {id(e): _name(e) for e in embedders}
     todo = {(d, id(e)): sum((d, names[id(e)], m, k, s) not in done for s in seeds for k in ks for m in methods)
             for d in datasets for e in embedders}
