@@ -1,4 +1,5 @@
-"""`tart predict --engine ray` on a local 2-CPU Ray: the same predictions as the local engine."""
+"""`tart predict --engine ray` on a local 2-CPU Ray: the same output files as the local engine, and
+a stopped job resumed (by either engine) without redoing its finished chunks."""
 
 import json
 
@@ -63,6 +64,95 @@ def test_ray_engine_matches_the_local_engine(local_ray, job_files, tmp_path):
     errs = [json.loads(x) for x in (tmp_path / "ray.parquet.errors.jsonl").read_text().splitlines()]
     assert errs == [json.loads(x) for x in (tmp_path / "local.parquet.errors.jsonl").read_text().splitlines()]
     assert errs[0]["id"] == "k9"
+    assert (tmp_path / "ray.parquet").read_bytes() == (tmp_path / "local.parquet").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def reference(job_files, tmp_path_factory):
+    """An uninterrupted local run's output and errors file (bytes), 41 rows in 6 chunks of 8."""
+    model, inp = job_files
+    out = tmp_path_factory.mktemp("ref") / "ref.parquet"
+    res = run_local(PredictJob(model, [str(inp)], out, id_column="key", chunk_size=8, progress=False))
+    assert (res.predicted, res.failed) == (40, 1)
+    return out.read_bytes(), out.with_name("ref.parquet.errors.jsonl").read_bytes()
+
+
+def _watch(monkeypatch, engine="ray", stop_after=None):
+    """Record the chunks an engine writes and the rows sent to Ray; with stop_after=N, the engine
+    stops (as on Ctrl-C) when it is about to write its (N+1)-th chunk."""
+    import ray.data
+
+    import tart.jobs.local
+    import tart.jobs.ray_engine
+
+    engine = {"ray": tart.jobs.ray_engine, "local": tart.jobs.local}[engine]
+    seen = {"written": [], "sent": 0}
+    real_write, real_from = engine.write_part, ray.data.from_pandas
+
+    def write_part(parts, j, df, errors):
+        if stop_after is not None and len(seen["written"]) == stop_after:
+            raise KeyboardInterrupt
+        seen["written"].append(j)
+        real_write(parts, j, df, errors)
+
+    def from_pandas(frames, *a, **kw):
+        seen["sent"] += sum(len(f) for f in frames)
+        return real_from(frames, *a, **kw)
+
+    monkeypatch.setattr(engine, "write_part", write_part)
+    monkeypatch.setattr(ray.data, "from_pandas", from_pandas)
+    return seen
+
+
+def _parts(out):
+    return sorted(p.name for p in out.with_name(f".{out.name}.parts").iterdir())
+
+
+@needs_asset("minilm")
+def test_a_stopped_ray_job_resumes_without_redoing_finished_chunks(local_ray, job_files, reference,
+                                                                   tmp_path, monkeypatch):
+    model, inp = job_files
+    job = PredictJob(model, [str(inp)], tmp_path / "out.parquet", id_column="key", chunk_size=8,
+                     progress=False, workers=2)
+    first = _watch(monkeypatch, stop_after=2)
+    with pytest.raises(KeyboardInterrupt):
+        run_ray(job)
+    assert first == {"written": [0, 1], "sent": 41} and not job.output.exists()
+    assert _parts(job.output) == ["manifest.json", "part-000000.parquet", "part-000001.errors.jsonl",
+                                  "part-000001.parquet"]  # row 9 (empty) failed in chunk 1
+    monkeypatch.undo()
+    again = _watch(monkeypatch)
+    res = run_ray(job)
+    assert again == {"written": [2, 3, 4, 5], "sent": 41 - 16}  # only the unfinished chunks
+    assert (res.resumed_chunks, res.rows, res.predicted, res.failed) == (2, 41, 40, 1)
+    assert job.output.read_bytes() == reference[0]
+    assert (tmp_path / "out.parquet.errors.jsonl").read_bytes() == reference[1]
+    assert not (tmp_path / ".out.parquet.parts").exists()
+
+
+@needs_asset("minilm")
+def test_either_engine_resumes_the_other_ones_job(local_ray, job_files, reference, tmp_path, monkeypatch):
+    model, inp = job_files
+
+    def job(engine):
+        return PredictJob(model, [str(inp)], tmp_path / "out.parquet", id_column="key", chunk_size=8,
+                          progress=False, engine=engine, workers=2)
+
+    _watch(monkeypatch, "local", stop_after=2)
+    with pytest.raises(KeyboardInterrupt):  # local: chunks 0 and 1 done
+        run_local(job("local"))
+    monkeypatch.undo()
+    seen = _watch(monkeypatch, "ray", stop_after=1)
+    with pytest.raises(KeyboardInterrupt):  # ray takes over the local job's parts: chunk 2 done
+        run_ray(job("ray"))
+    assert seen == {"written": [2], "sent": 41 - 16}
+    assert _parts(job("ray").output)[-2:] == ["part-000001.parquet", "part-000002.parquet"]
+    monkeypatch.undo()
+    seen = _watch(monkeypatch, "local")
+    res = run_local(job("local"))  # local finishes the job Ray continued
+    assert seen["written"] == [3, 4, 5] and (res.resumed_chunks, res.predicted, res.failed) == (3, 40, 1)
+    assert (tmp_path / "out.parquet").read_bytes() == reference[0]
+    assert (tmp_path / "out.parquet.errors.jsonl").read_bytes() == reference[1]
 
 
 @needs_asset("minilm")

@@ -5,9 +5,11 @@ relative path) are cut into chunks of `chunk_size` rows. Each finished chunk is 
 file in `.<output>.parts/` beside the output (Parquet, written to a temporary name and renamed, so a
 part file is complete or absent), with its failed rows in a sibling `.errors.jsonl`. The folder's
 `manifest.json` holds the job's fingerprint: the saved classifier's digest, the inputs (path,
-size, modification time) and every option that changes the output. Run the same command again
-after a crash or a kill and the finished chunks are skipped; any other job finding the folder is
-refused (or, with `--overwrite`, starts afresh). At the end the parts are streamed, in order, into a
+size, modification time) and every option that changes the output (not the engine: the Ray engine,
+`tart.jobs.ray_engine`, writes the same parts with the functions here, so a job started on one
+engine may be finished on the other). Run the same command again after a crash or a kill and the
+finished chunks are skipped; any other job finding the folder is refused (or, with `--overwrite`,
+starts afresh). At the end the parts are streamed, in order, into a
 temporary file beside the output, renamed onto it (the output path never holds a truncated file),
 and the parts folder is removed. Rows that failed are listed in `<output>.errors.jsonl` with their
 id and the reason; the command then exits with status 3 (`EXIT_ROW_ERRORS`).
@@ -22,13 +24,14 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from tart.jobs import files
 from tart.jobs.files import JobError
 
-__all__ = ["PredictJob", "JobResult", "EXIT_ROW_ERRORS", "run_local", "prepare", "chunks",
-           "errors_path", "parts_dir"]
+__all__ = ["PredictJob", "JobResult", "EXIT_ROW_ERRORS", "run_local", "prepare", "chunks", "claim",
+           "already_complete", "finished_chunks", "write_part", "finish", "assemble", "errors_path",
+           "parts_dir"]
 
 EXIT_ROW_ERRORS = 3  # the job finished, but some rows could not be read or embedded
 MANIFEST = "manifest.json"
@@ -85,6 +88,10 @@ class Prepared:
     fingerprint: str
     config: dict
 
+    @property
+    def n_chunks(self) -> int:
+        return -(-self.rows // self.job.chunk_size)
+
 
 def prepare(job: PredictJob) -> Prepared:
     """Check everything that can be checked before any work: inputs, columns, output."""
@@ -121,7 +128,7 @@ def prepare(job: PredictJob) -> Prepared:
     if id_name == LABEL_COLUMN or id_name.startswith("proba_"):
         raise JobError(f"the id column {id_name!r} clashes with the output's columns")
     digest = folder_digest(job.model)
-    options = {k: v for k, v in asdict(job).items() if k in ("column", "id_column", "chunk_size", "engine")}
+    options = {k: v for k, v in asdict(job).items() if k in ("column", "id_column", "chunk_size")}
     options["column"], options["output"] = column, str(job.output.resolve())
     fp = hashlib.sha256(json.dumps({"model": digest, "inputs": inputs.fingerprint_parts(),
                                     "options": options}, sort_keys=True).encode()).hexdigest()
@@ -159,14 +166,14 @@ def chunks(prep: Prepared) -> Iterator[tuple[int, list, list]]:
 
 
 # ---- the job folder -------------------------------------------------------------------------------
-def _claim(prep: Prepared) -> Path | None:
+def claim(prep: Prepared) -> Path | None:
     """Make or reuse the parts folder; returns None when the output is already complete for this
-    very job (a kill between the final rename and the clean-up)."""
+    very job (a kill between the final rename and the clean-up: see `already_complete`)."""
     job, out = prep.job, prep.job.output
     parts = parts_dir(out)
     manifest = _read_manifest(parts)
     same = manifest is not None and manifest.get("fingerprint") == prep.fingerprint
-    n_chunks = -(-prep.rows // job.chunk_size)
+    n_chunks = prep.n_chunks
     if out.exists() and not job.overwrite:
         # finished: marked so, or killed between the output's rename and the mark (every part is
         # there, and only this job's assembly writes the output while its parts folder exists)
@@ -220,6 +227,19 @@ def _part(parts: Path, j: int) -> Path:
     return parts / f"part-{j:06d}.parquet"
 
 
+def finished_chunks(parts: Path, n_chunks: int) -> set[int]:
+    """The chunks whose part file is in the parts folder (written by either engine)."""
+    return {j for j in range(n_chunks) if _part(parts, j).exists()}
+
+
+def write_part(parts: Path, j: int, df, errors: list[dict]) -> None:
+    """Write chunk j's part: its error records (if any), then its rows (the completion mark), each
+    to a temporary name renamed into place. `df` has the output's columns with the id as "id"."""
+    if errors:
+        _write_errors(_part(parts, j).with_suffix(".errors.jsonl"), errors)
+    files.write_table_atomic(df, _part(parts, j))  # last: the chunk's completion mark
+
+
 def _write_errors(path: Path, records: list[dict]) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w") as f:
@@ -262,21 +282,41 @@ def assemble(prep: Prepared, parts: Path, n_chunks: int, empty_like) -> tuple[in
     return predicted, failed
 
 
+def finish(prep: Prepared, parts: Path, empty_like=None) -> tuple[int, int]:
+    """Assemble every part into the output and the errors file, mark the job complete and remove
+    the parts folder; (predicted, failed). `empty_like`: the output's columns when no row was
+    labelled (default: those of part 0)."""
+    if empty_like is None:
+        import pandas as pd
+
+        empty_like = pd.read_parquet(_part(parts, 0)).iloc[:0]
+    predicted, failed = assemble(prep, parts, prep.n_chunks, empty_like)
+    manifest = _read_manifest(parts) or {}
+    _write_manifest(parts, {**manifest, "complete": True})
+    _remove(parts)
+    return predicted, failed
+
+
+def already_complete(prep: Prepared) -> JobResult:
+    """The result of a job `claim` found complete: only the parts folder was left to remove."""
+    job = prep.job
+    _remove(parts_dir(job.output))
+    errs = errors_path(job.output)
+    return JobResult(job.output, errs if errs.exists() else None, prep.rows, -1, -1, 0.0)
+
+
 def run_local(job: PredictJob, predictor=None) -> JobResult:
     """Run (or resume) a prediction job on this machine; see the module docstring."""
     from tart.jobs.predictor import Predictor
 
     t0 = time.perf_counter()
     prep = prepare(job)
-    parts = _claim(prep)
+    parts = claim(prep)
     if parts is None:  # finished before; only the clean-up was left
-        _remove(parts_dir(job.output))
-        errs = errors_path(job.output)
-        return JobResult(job.output, errs if errs.exists() else None, prep.rows, -1, -1, 0.0)
+        return already_complete(prep)
     predictor = predictor or Predictor(job.model, device=job.device, batch_size=job.batch_size)
     done_rows = resumed = 0
-    n_chunks = -(-prep.rows // job.chunk_size)
-    done = {j for j in range(n_chunks) if _part(parts, j).exists()}
+    done = finished_chunks(parts, prep.n_chunks)
     from tqdm.auto import tqdm
 
     bar = tqdm(total=prep.rows, unit="item", desc="tart predict", disable=not job.progress,
@@ -299,21 +339,12 @@ def run_local(job: PredictJob, predictor=None) -> JobResult:
             predictor.on_progress = None
             if empty_like is None:
                 empty_like = df.iloc[:0]
-            if errors:
-                _write_errors(_part(parts, j).with_suffix(".errors.jsonl"), errors)
-            files.write_table_atomic(df, _part(parts, j))  # last: the chunk's completion mark
+            write_part(parts, j, df, errors)
             bar.update(len(ids) - moved[0])  # rows that failed before embedding
             done_rows += len(ids)
     finally:
         bar.close()
-    if empty_like is None:  # every chunk was done before: take the columns from a part
-        import pandas as pd
-
-        empty_like = pd.read_parquet(_part(parts, 0)).iloc[:0]
-    predicted, failed = assemble(prep, parts, n_chunks, empty_like)
-    manifest = _read_manifest(parts) or {}
-    _write_manifest(parts, {**manifest, "complete": True})
-    _remove(parts)
+    predicted, failed = finish(prep, parts, empty_like)  # none: every chunk was done before
     return JobResult(job.output, errors_path(job.output) if failed else None, prep.rows, predicted,
                      failed, time.perf_counter() - t0, predictor.embed_seconds, resumed,
                      {"predictor_seconds": predictor.total_seconds})

@@ -18,7 +18,7 @@ import numpy as np
 
 from tart.jobs.files import JobError
 
-__all__ = ["Predictor", "decode_item", "output_frame", "prob_column", "LABEL_COLUMN"]
+__all__ = ["Predictor", "decode_item", "chunk_output", "output_frame", "prob_column", "LABEL_COLUMN"]
 
 LABEL_COLUMN = "label"
 
@@ -131,15 +131,22 @@ class Predictor:
         list of error records {"id", "error"})."""
         t0 = time.perf_counter()
         ids = list(ids)
-        ok, proba, index, errors = self.label(values)
-        df = self.frame([ids[i] for i in ok], proba, index)
-        err = [{"id": _plain(ids[i]), "error": errors[i]} for i in sorted(errors)]
+        df, err = chunk_output(self.classes, ids, *self.label(values))
         self.total_seconds += time.perf_counter() - t0
         return df, err
 
     def frame(self, ids: list, proba: np.ndarray, index: np.ndarray, id_name: str = "id"):
         """The output rows: id, label (the class, its type kept), proba_<class> per class."""
         return output_frame(self.classes, ids, proba, index, id_name)
+
+
+def chunk_output(classes: np.ndarray, ids: list, ok: list[int], proba: np.ndarray, index: np.ndarray,
+                 errors: dict[int, str]):
+    """What `Predictor.predict` returns for a batch, from `Predictor.label`'s answer and the
+    batch's ids: (the output rows of the labelled positions, error records {"id", "error"} in
+    position order). The Ray engine builds its part files with it from the actors' answers."""
+    df = output_frame(classes, [ids[i] for i in ok], proba, index)
+    return df, [{"id": _plain(ids[i]), "error": errors[i]} for i in sorted(errors)]
 
 
 def output_frame(classes: np.ndarray, ids: list, proba: np.ndarray, index: np.ndarray, id_name: str = "id"):
