@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tart import TartClassifier
-from tart.multiclass import couple_pairwise
+from tart.multiclass import couple_groups, couple_pairwise, set_groups
 from tart.reasoner import Reasoner, preset
 from tart.set_reasoner import SetReasoner, SetReasonerConfig
 
@@ -110,6 +110,83 @@ def test_tart2_beyond_its_class_count_by_groups(tiny2):
     np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-9)
     clf = TartClassifier(reasoner=tiny2, n_estimators=2, max_context=12).fit(X, y)
     np.testing.assert_allclose(clf.predict_proba(X[:5]).sum(1), 1.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("multiclass", ["coupled", "groups"])
+def test_tart2_decompositions_labels_probabilities_and_single_examples(tiny2, multiclass):
+    X, y, means = _blobs(3, 7, D=8, spread=4.0)  # 7 classes: beyond tiny2's 4
+    names = np.array(["g", "e", "a", "f", "c", "b", "d"])
+    clf = TartClassifier(reasoner=tiny2, multiclass=multiclass, n_estimators=4).fit(X, names[y])
+    assert list(clf.classes_) == list("abcdefg")
+    p = clf.predict_proba(means)
+    assert p.shape == (7, 7) and np.all(p >= 0)
+    np.testing.assert_allclose(p.sum(1), 1.0, atol=1e-9)
+    np.testing.assert_array_equal(clf.predict(means), clf.classes_[p.argmax(1)])
+    keep = np.r_[0, 3:len(y)]  # class 0 keeps one example; one member (n_estimators=1)
+    for n_est in (1, 8):
+        q = TartClassifier(reasoner=tiny2, multiclass=multiclass, n_estimators=n_est).fit(X[keep], y[keep])
+        np.testing.assert_allclose(q.predict_proba(X).sum(1), 1.0, atol=1e-9)
+    every = TartClassifier(reasoner=tiny2, multiclass=multiclass).fit(X[::3], y[::3])  # one example each
+    np.testing.assert_allclose(every.predict_proba(X).sum(1), 1.0, atol=1e-9)
+
+
+def test_tart2_auto_is_coupled_and_names_are_checked_per_module(tiny, tiny2):
+    X, y, _ = _blobs(3, 6, D=8)
+    auto = TartClassifier(reasoner=tiny2).fit(X, y).predict_proba(X)
+    coupled = TartClassifier(reasoner=tiny2, multiclass="coupled").fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(auto, coupled)
+    with pytest.raises(ValueError, match="multiclass must be one of .* for tart-2"):
+        TartClassifier(reasoner=tiny2, multiclass="ovr").fit(X, y)
+    with pytest.raises(ValueError, match="multiclass must be one of"):
+        TartClassifier(reasoner=tiny, multiclass="coupled").fit(X, y)
+
+
+@pytest.mark.parametrize("L, size", [(11, 3), (26, 9), (5, 4)])
+def test_linked_groups_are_small_and_one_member_connects_every_class(L, size):
+    groups = list(set_groups(L, size, 1, np.random.default_rng(0), linked=True))
+    assert len(groups) == -(-L // size) and all(len(g) <= size + 1 for g in groups)
+    assert sorted(set(np.concatenate(groups).tolist())) == list(range(L))
+    reached = set(groups[0].tolist())
+    for _ in groups:  # classes reachable from group 0 through shared classes
+        for g in groups:
+            if reached & set(g.tolist()):
+                reached |= set(g.tolist())
+    assert reached == set(range(L))
+
+
+def _conditionals(p, groups):
+    """Exact R[m, t, c] = p_c / sum_{j in t} p_j and the membership G[t, c]."""
+    G = np.zeros((len(groups), p.shape[1]))
+    for t, g in enumerate(groups):
+        G[t, g] = 1.0
+    R = p[:, None, :] * G / (p @ G.T)[..., None]
+    return R, G
+
+
+def test_group_coupling_recovers_a_distribution_from_exact_conditionals():
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(12), size=3)
+    groups = list(set_groups(12, 4, 2, rng, linked=True))
+    R, G = _conditionals(p, groups)
+    np.testing.assert_allclose(couple_groups(R, G), p, atol=1e-8)
+
+
+def test_group_coupling_with_pairs_is_pairwise_coupling():
+    """Groups of two: exact conditionals give couple_pairwise's answer (and p); noisy ones satisfy
+    the Bradley-Terry likelihood's stationarity condition (Hastie & Tibshirani's pairwise coupling,
+    which differs from Wu-Lin-Weng's method 2 when the r_ij are inconsistent)."""
+    p = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
+    pairs = [np.array([i, j]) for i in range(3) for j in range(i + 1, 3)]
+    R, G = _conditionals(p, pairs)
+    Rp = p[:, :, None] / (p[:, :, None] + p[:, None, :])
+    np.testing.assert_allclose(couple_groups(R, G), couple_pairwise(Rp), atol=1e-8)
+    np.testing.assert_allclose(couple_groups(R, G), p, atol=1e-8)
+    noisy = np.clip(R + np.random.default_rng(1).normal(scale=0.1, size=R.shape) * G, 0.05, None) * G
+    noisy /= noisy.sum(2, keepdims=True)
+    q = couple_groups(noisy, G)
+    np.testing.assert_allclose(q.sum(1), 1.0)
+    # d/dp_c of the log-likelihood is zero: sum_{t ∋ c} r_t(c) = p_c sum_{t ∋ c} 1 / sum_{j in t} p_j
+    np.testing.assert_allclose(noisy.sum(1), q * ((1.0 / (q @ G.T)) @ G), atol=1e-7)
 
 
 def test_tart2_shipped_module_with_twelve_classes():

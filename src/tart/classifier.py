@@ -89,10 +89,11 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         "auto" (CUDA when available), "cpu", "cuda", ...
     random_state : int or None
         Seeds the ensemble's orderings, subsets and permutations.
-    multiclass : {"auto", "ovr", "ovo"}, default "auto"
+    multiclass : {"auto", "ovr", "ovo"} or (tart-2) {"auto", "groups", "coupled"}, default "auto"
         More than two classes with the faithful binary module: pairwise coupling ("ovo") or
         one-vs-rest ("ovr"); "auto": "ovo" up to 20 classes, "ovr" beyond. tart-2 beyond its class
-        count reads class groups (see `tart.multiclass`).
+        count reads class groups, with an "other" class ("groups") or coupled by a generalized
+        Bradley-Terry model ("coupled"); "auto": `tart.multiclass.SET_DEFAULT` (see `tart.multiclass`).
     temperature : float or "context", default 1.0
         Probabilities become p ** (1 / temperature), renormalised (the argmax is unchanged).
         "context": chosen at fit by cross-validated log-loss on the context alone
@@ -181,7 +182,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         if L < 2:
             raise ValueError(f"the context has only one class ({self.classes_[0]!r}): TartClassifier "
                              "needs examples of both classes")
-        multiclass.check_multiclass(self.multiclass)
+        (multiclass.check_set_multiclass if set_module else multiclass.check_multiclass)(self.multiclass)
         t = self.temperature
         if not (t == "context" or (isinstance(t, (int, float, np.floating)) and not isinstance(t, bool)
                                    and 0 < t < float("inf"))):
@@ -300,8 +301,9 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                       random_state=self.random_state, device=dev)
         if isinstance(self.reasoner_, SetReasoner):
             return multiclass.set_groups_proba(
-                self.reasoner_, ctx_KD, self.y_, q_MD, len(self.classes_), n_components=self.n_components,
-                standardize=self.standardize, max_context=self.max_context, **common)
+                self.reasoner_, ctx_KD, self.y_, q_MD, len(self.classes_), method=self.multiclass,
+                n_components=self.n_components, standardize=self.standardize, max_context=self.max_context,
+                **common)
         return multiclass.faithful_proba(
             self.reasoner_, self._make_projection, ctx_KD, self.y_, q_MD, len(self.classes_),
             method=multiclass.check_multiclass(self.multiclass), max_context=self.max_context_, **common)

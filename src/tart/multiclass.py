@@ -32,25 +32,36 @@ Members: every sub-task gets `max(1, ceil(2 * n_estimators / L))` members ("ovr"
 differ in their orderings and negative draws. All sub-tasks whose sub-contexts have the same size
 run in one batched pass of the module (balanced contexts: one pass).
 
-tart-2 beyond its class count C ("groups"): each member shuffles the classes and splits them into
-groups of at most C - 1; a group's sub-task holds its classes' examples plus an "other" class of
-about a class's worth of examples drawn, stratified, from the classes outside the group. tart-2
-reads base rates, so a group's probabilities (its classes and "other") are divided by their shares of the sub-context
-and multiplied by their priors (other: the classes outside the group), renormalised in the
-group, then every class's score (averaged over members) is normalised over all L classes. Members:
+tart-2 beyond its class count C, `multiclass=`: every member shuffles the classes and splits
+them into ceil(L / (C - 1)) segments (so both schemes run the same number of sub-tasks); members:
 `max(1, n_estimators // 2)` shufflings. Each sub-task gets its own tart-2 input map; all run in
-one batched pass per sub-context size.
+one batched pass per sub-context size. tart-2 reads base rates, so a sub-task's probabilities are
+divided by its classes' shares of the sub-context and multiplied by their priors, renormalised in
+the group. "auto" is "coupled" (docs/multiclass_decomposition.md measures the two: better
+accuracy and log-loss).
+
+- "coupled": each segment plus the first class of the next one (cyclically) is a group of at
+  most C classes, so one member's groups already connect all classes; a group's sub-task holds
+  its classes' examples only and gives r_g(c) = P(c | c in g, x). All members' groups are coupled
+  into one distribution over the L classes by the generalized Bradley-Terry model (Huang, Weng &
+  Lin 2006; `couple_groups`).
+- "groups": each segment (at most C - 1 classes) plus an "other" class of about a class's worth
+  of examples drawn, stratified, from the classes outside the group ("other"'s prior: the classes
+  outside); every class's in-group probability, averaged over members, is normalised over all L
+  classes.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 
 DECOMPOSITIONS = ("auto", "ovr", "ovo")
+SET_DECOMPOSITIONS = ("auto", "groups", "coupled")  # tart-2 beyond its class count
+SET_DEFAULT = "coupled"
 MAPPED_LIMIT = 1e8
 
 
@@ -209,44 +220,87 @@ def couple_pairwise(R_MLL: np.ndarray) -> np.ndarray:
 
 
 # ---- tart-2 beyond its class count -----------------------------------------------------------
+def check_set_multiclass(value) -> str:
+    """tart-2's decomposition beyond its class count ("auto": SET_DEFAULT), or a ValueError."""
+    if value not in SET_DECOMPOSITIONS:
+        raise ValueError(f"multiclass must be one of {SET_DECOMPOSITIONS} for tart-2, got {value!r}")
+    return SET_DEFAULT if value == "auto" else value
+
+
+def set_groups(n_classes: int, size: int, n_members: int, rng: np.random.Generator, *,
+               linked: bool) -> Iterator[np.ndarray]:
+    """Class groups: each member shuffles the classes and splits them into ceil(L / size)
+    segments; `linked` appends to each segment the first class of the next one (cyclically), so
+    one member's groups (at most size + 1 classes) already connect all classes."""
+    for _ in range(n_members):
+        segs = np.array_split(rng.permutation(n_classes), math.ceil(n_classes / size))
+        for i, s in enumerate(segs):
+            yield np.append(s, segs[(i + 1) % len(segs)][0]) if linked else s
+
+
+def couple_groups(R_MTL: np.ndarray, G_TL: np.ndarray, *, tol: float = 1e-10, max_iter: int = 5000) -> np.ndarray:
+    """Generalized Bradley-Terry coupling (Huang, Weng & Lin 2006, single-class teams): p [M, L]
+    maximising sum_t sum_{c in t} r_t(c) log(p_c / sum_{j in t} p_j), with R[m, t, c] =
+    P(c | c in group t) (rows sum to 1 over the group) and G[t, c] = 1 if c is in group t. Their
+    MM update p_c <- sum_{t ∋ c} r_t(c) / sum_{t ∋ c} 1 / sum_{j in t} p_j, normalised, to
+    convergence. The groups must connect all classes (else the split between parts is arbitrary)."""
+    G = np.asarray(G_TL, dtype=np.float64)
+    return bradley_terry(np.where(G > 0, R_MTL, 0.0).sum(1), G, tol=tol, max_iter=max_iter)
+
+
+def bradley_terry(S_ML: np.ndarray, G_TL: np.ndarray, *, tol: float = 1e-10, max_iter: int = 5000) -> np.ndarray:
+    """`couple_groups` from the sums S[m, c] = sum_{t ∋ c} r_t(c) (all the update needs)."""
+    G = np.asarray(G_TL, dtype=np.float64)
+    num = np.clip(S_ML, 1e-12 * G.sum(0), None)
+    p = np.full(num.shape, 1.0 / G.shape[1])
+    for _ in range(max_iter):
+        new = num / ((1.0 / (p @ G.T)) @ G)
+        new /= new.sum(1, keepdims=True)
+        done = np.abs(new - p).max() <= tol
+        p = new
+        if done:
+            break
+    return p
+
+
 def set_groups_proba(reasoner, X_KD: np.ndarray, y: np.ndarray, Q_MD: np.ndarray, n_classes: int, *,
-                     n_components: int | None = None, standardize="auto", n_estimators: int = 8,
-                     max_context: int | None = None, class_prior="context", random_state=0,
-                     device="cpu") -> np.ndarray:
-    """Probabilities [M, L] from tart-2 for L above its class count: groups plus an "other" class."""
+                     method: str = "auto", n_components: int | None = None, standardize="auto",
+                     n_estimators: int = 8, max_context: int | None = None, class_prior="context",
+                     random_state=0, device="cpu") -> np.ndarray:
+    """Probabilities [M, L] from tart-2 for L above its class count C: "groups" (groups of C - 1
+    plus an "other" class, scores averaged) or "coupled" (linked groups of at most C classes,
+    coupled by `couple_groups`)."""
     from tart.projection import fit_set_map, apply_set_map
 
     L, C = n_classes, reasoner.config.n_classes
+    method = check_set_multiclass(method)
+    coupled = method == "coupled"
     rng = np.random.default_rng(random_state)
     lp = log_prior(class_prior, y, L)
     members = [np.flatnonzero(y == c) for c in range(L)]
-    size = C - 1
-    n_groups = math.ceil(L / size)
-    n_members = max(1, n_estimators // 2)
     tasks = []  # (context idx, labels, group classes)
-    for _ in range(n_members):
-        for group in np.array_split(rng.permutation(L), n_groups):
-            inside = np.concatenate([members[c] for c in group])
+    for group in set_groups(L, C - 1, max(1, n_estimators // 2), rng, linked=coupled):
+        inside = np.concatenate([members[c] for c in group])
+        where = np.full(L, -1)
+        where[group] = np.arange(len(group))
+        lab, idx = where[y[inside]], inside
+        if not coupled:  # plus "other": about a class's worth, stratified over the classes outside
             outside = [members[c] for c in range(L) if c not in set(group.tolist())]
             n_other = min(max(1, round(len(inside) / len(group)), min(len(group), L - len(group))),
                           sum(map(len, outside)))
             other = _draw_stratified(outside, n_other, rng)
-            where = np.full(L, -1)
-            where[group] = np.arange(len(group))
-            lab = np.concatenate([where[y[inside]], np.full(len(other), len(group))])
+            lab = np.concatenate([lab, np.full(len(other), len(group))])
             idx = np.concatenate([inside, other])
-            if max_context is not None and len(idx) > max_context:
-                from tart.ensemble import subset_with_every_class
-                keep = subset_with_every_class(lab, max_context, rng)
-                idx, lab = idx[keep], lab[keep]
-            tasks.append((idx, lab.astype(np.int64), group))
-    d = reasoner.config.n_dims
-    out_dims = n_components or d
-    score = np.zeros((len(Q_MD), L))
-    count = np.zeros(L)
+        if max_context is not None and len(idx) > max_context:
+            from tart.ensemble import subset_with_every_class
+            keep = subset_with_every_class(lab, max_context, rng)
+            idx, lab = idx[keep], lab[keep]
+        tasks.append((idx, lab.astype(np.int64), group))
+    out_dims = n_components or reasoner.config.n_dims
+    S = np.zeros((len(Q_MD), L))  # every class's in-group probabilities, summed over its groups
     by_size: dict[tuple[int, int], list[int]] = {}
     for t, (idx, lab, group) in enumerate(tasks):
-        by_size.setdefault((len(idx), len(group) + 1), []).append(t)
+        by_size.setdefault((len(idx), len(group) + (not coupled)), []).append(t)
     Q = torch.from_numpy(np.asarray(Q_MD, dtype=np.float64))
     for (K, n_lab), ids in by_size.items():
         x = torch.from_numpy(np.stack([X_KD[tasks[t][0]] for t in ids]))
@@ -262,10 +316,15 @@ def set_groups_proba(reasoner, X_KD: np.ndarray, y: np.ndarray, Q_MD: np.ndarray
             idx, lab, group = tasks[t]
             share = (np.bincount(lab, minlength=n_lab) + 1.0) / (len(lab) + n_lab)
             # the sub-task's base rates swapped for the priors ("other": the classes outside)
-            prior = np.append(np.exp(lp[group]), max(1.0 - np.exp(lp[group]).sum(), 1e-12))
+            prior = np.exp(lp[group])
+            if not coupled:
+                prior = np.append(prior, max(1.0 - prior.sum(), 1e-12))
             u = p / share * prior
-            score[:, group] += u[:, : len(group)] / u.sum(1, keepdims=True)
-            count[group] += 1
-    score = score / count
-    score = np.clip(score, 1e-300, None)
+            S[:, group] += u[:, : len(group)] / u.sum(1, keepdims=True)
+    G = np.zeros((len(tasks), L))
+    for t, (_, _, group) in enumerate(tasks):
+        G[t, group] = 1.0
+    if coupled:
+        return bradley_terry(S, G)
+    score = np.clip(S / G.sum(0), 1e-300, None)
     return score / score.sum(1, keepdims=True)

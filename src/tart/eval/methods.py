@@ -141,11 +141,19 @@ def tart_on_features(**settings) -> Callable[[Context, Test], np.ndarray]:
     return fn
 
 
-def m_tart2(ctx: Context, test: Test) -> np.ndarray:
-    """TartClassifier(reasoner="tart2") on the stream embeddings: tart-2 with its own input map."""
-    from tart.classifier import TartClassifier
+def tart2_on_features(**settings) -> Callable[[Context, Test], np.ndarray]:
+    """TartClassifier(reasoner="tart2", **settings) on the stream embeddings: tart-2 with its own input map."""
+    def fn(ctx: Context, test: Test) -> np.ndarray:
+        from tart.classifier import TartClassifier
 
-    return TartClassifier(reasoner=ctx.setup.reasoner2 or "tart2").fit(ctx.X, ctx.y).predict_proba(test.X)
+        clf = TartClassifier(**{"reasoner": ctx.setup.reasoner2 or "tart2", **settings})
+        return clf.fit(ctx.X, ctx.y).predict_proba(test.X)
+
+    fn.__doc__ = f"TartClassifier(reasoner='tart2', {settings or 'defaults'}) on the stream embeddings."
+    return fn
+
+
+m_tart2 = tart2_on_features()
 
 
 def tart_temperature(reasoner2: bool = False) -> Callable[[Context, Test], np.ndarray]:
@@ -236,6 +244,10 @@ def m_setfit(ctx: Context, test: Test) -> np.ndarray:
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("tart", tart_on_features(), about="TartClassifier defaults on the stream embeddings"),
     Method("tart2", m_tart2, about="TartClassifier with the tart-2 module (set layout, its own map)"),
+    Method("tart2-groups", tart2_on_features(multiclass="groups"),
+           about='tart2, beyond its class count by groups with an "other" class'),
+    Method("tart2-coupled", tart2_on_features(multiclass="coupled"),
+           about="tart2, beyond its class count by linked groups coupled (generalized Bradley-Terry)"),
     Method("tart-ovo", tart_on_features(multiclass="ovo"),
            about="TartClassifier, more than two classes by pairwise coupling (default: one-vs-rest)"),
     Method("tart-ts", tart_temperature(), about="tart with a temperature chosen on the context (CV log-loss)"),
