@@ -40,7 +40,8 @@ def golden_classifier_cases():
     """`TartClassifier.predict_proba` on fixed features, seed 20261129: name -> (kwargs, X, y, queries).
     The shipped `tart` at k = 64 (imbalanced, so the class prior acts), with the original's settings,
     and at k = 300 (longer than the module holds: the subset ensemble; one dim of huge variance, so
-    standardize="auto" acts); `tart2` with 4 classes at k = 64 and at k = 200 with max_context=64."""
+    standardize="auto" acts); `tart2` with 4 classes at k = 64 and at k = 200 with max_context=64;
+    all at temperature 1 (the modules' own probabilities) but the last two, at the default "auto"."""
     rng = np.random.default_rng(20261129)
     cases = {}
     for name, kwargs, counts, D in [
@@ -50,11 +51,13 @@ def golden_classifier_cases():
         ("tart_k300", {}, (170, 130), 48),
         ("tart2_k64", {"reasoner": "tart2"}, (20, 16, 16, 12), 24),
         ("tart2_k200_max64", {"reasoner": "tart2", "max_context": 64}, (70, 60, 40, 30), 48),
+        ("tart_k64_auto", {"temperature": "auto"}, (40, 24), 24),
+        ("tart2_k64_auto", {"reasoner": "tart2", "temperature": "auto"}, (20, 16, 16, 12), 24),
     ]:
         X, y = _gaussian_classes(rng, counts, D)
         Xq, _ = _gaussian_classes(rng, (4,) * len(counts), D)
         if name == "tart_k300":
             X[:, -1] *= 40.0
             Xq[:, -1] *= 40.0
-        cases[name] = ({"device": "cpu", **kwargs}, X, y, Xq)
+        cases[name] = ({"device": "cpu", "temperature": 1.0, **kwargs}, X, y, Xq)
     return cases

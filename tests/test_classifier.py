@@ -79,7 +79,7 @@ def test_matches_a_direct_reasoner_call():
     X, y = _blobs(60)
     torch.manual_seed(0)
     model = Reasoner(preset("tiny")).eval()
-    clf = TartClassifier(reasoner=model, n_estimators=1, random_state=3).fit(X[:40], y[:40])
+    clf = TartClassifier(reasoner=model, n_estimators=1, random_state=3, temperature=1.0).fit(X[:40], y[:40])
     order = np.random.default_rng(3).permutation(40)
     p = ContextProjection(16, basis="class-mean").fit(X[:40], y[:40])
     logits = model.predict(
@@ -95,7 +95,7 @@ def test_class_prior_shifts_the_log_odds_by_the_context_base_rate():
     Xq = X[np.setdiff1d(np.arange(80), idx)]
     logit = {}
     for prior in ("uniform", "context", 0.9):
-        clf = TartClassifier(class_prior=prior).fit(X[idx], y[idx])
+        clf = TartClassifier(class_prior=prior, temperature=1.0).fit(X[idx], y[idx])
         logit[prior] = clf.decision_function(Xq)
     np.testing.assert_allclose(logit["context"] - logit["uniform"], np.log(11 / 31), atol=1e-6)
     np.testing.assert_allclose(logit[0.9] - logit["uniform"], np.log(9.0), atol=1e-6)
@@ -342,7 +342,7 @@ def test_a_user_module_is_left_as_it_was(kind):
     X, y = _blobs(20)
     devices = ["meta", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
-        clf = TartClassifier(reasoner=module, device=device, n_estimators=2).fit(X, y)
+        clf = TartClassifier(reasoner=module, device=device, n_estimators=2, temperature=1.0).fit(X, y)
         assert clf.reasoner_ is not module and not clf.reasoner_.training
         assert next(clf.reasoner_.parameters()).device.type == device
         assert clf.reasoner is module  # the parameter itself is the caller's object (sklearn)
@@ -395,3 +395,13 @@ def test_non_finite_module_output_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(clf.reasoner_, "predict", lambda *a, **k: torch.full((1, 3), float("nan")))
     with pytest.raises(ValueError, match="not finite"):
         clf.predict_proba(X[:3])
+
+
+def test_auto_temperature_is_one_with_a_context_dependent_embedder():
+    """The context's features change with every predict call, so no temperature can be chosen at
+    fit: "auto" (the default) uses 1 and "context" is refused by name."""
+    texts, labels = _texts(40)
+    clf = TartClassifier(embedder=_ToyContextEmbedder(), n_estimators=2).fit(texts, labels)
+    assert clf.temperature_ == 1.0
+    with pytest.raises(ValueError, match='temperature="context" needs an embedder'):
+        TartClassifier(embedder=_ToyContextEmbedder(), temperature="context").fit(texts, labels)

@@ -96,7 +96,7 @@ def test_subsets_keep_every_class_with_thousands_of_points(tiny, monkeypatch):
         return real(reasoner, tasks, device)
 
     monkeypatch.setattr(mc, "_run_binary", spy)
-    clf = TartClassifier(reasoner=tiny, max_context=40, n_estimators=2).fit(X, y)
+    clf = TartClassifier(reasoner=tiny, max_context=40, n_estimators=2, temperature=1.0).fit(X, y)
     p = clf.predict_proba(X[:50])
     assert p.shape == (50, 30)
     assert len(seen) == 30 and all(k <= 40 and pos >= 1 and neg >= 1 for k, pos, neg in seen)
@@ -268,9 +268,12 @@ def test_a_saved_multiclass_classifier_predicts_the_same(tmp_path):
 
 def test_temperature_chosen_on_the_context(tiny, tmp_path):
     X, y, means = _blobs(6, 4, D=6, spread=2.0)
-    plain = TartClassifier(reasoner=tiny).fit(X, y)
+    plain = TartClassifier(reasoner=tiny, temperature=1.0).fit(X, y)
     clf = TartClassifier(reasoner=tiny, temperature="context").fit(X, y)
-    assert 0.25 <= clf.temperature_ <= 8.0
+    assert 0.25 <= clf.temperature_ <= 8.0 and plain.temperature_ == 1.0
+    auto = TartClassifier(reasoner=tiny).fit(X, y)  # the default, "auto": "context" on features
+    assert auto.temperature == "auto" and auto.temperature_ == clf.temperature_
+    np.testing.assert_array_equal(auto.predict_proba(means), clf.predict_proba(means))
     p, q = plain.predict_proba(means), clf.predict_proba(means)
     np.testing.assert_allclose(q.sum(1), 1.0)
     np.testing.assert_array_equal(p.argmax(1), q.argmax(1))  # a temperature keeps the argmax
@@ -278,8 +281,8 @@ def test_temperature_chosen_on_the_context(tiny, tmp_path):
     assert (sharp.max(1) >= p.max(1) - 1e-12).all()
     Xb, yb = X[y < 2], y[y < 2]  # two classes: predict is unchanged too
     b = TartClassifier(reasoner=tiny, temperature=3.0).fit(Xb, yb)
-    np.testing.assert_array_equal(b.predict(Xb), TartClassifier(reasoner=tiny).fit(Xb, yb).predict(Xb))
-    for bad in (0, -1.0, "auto", True):
+    np.testing.assert_array_equal(b.predict(Xb), TartClassifier(reasoner=tiny, temperature=1.0).fit(Xb, yb).predict(Xb))
+    for bad in (0, -1.0, "warm", True, float("nan")):
         with pytest.raises(ValueError, match="temperature must be"):
             TartClassifier(reasoner=tiny, temperature=bad).fit(X, y)
 

@@ -2,7 +2,9 @@
 `TartClassifier(temperature="context")` and the grid's tart-ts method.
 
 `context_temperature(make, X, y)`: cross-validation on the context: for up to `folds` folds, hold
-out one example of each class (classes with a single example stay in), fit `make()` on the rest,
+out one example of each class (classes with a single example stay in; which ones is decided by a
+seeded hash of each example's features, so renaming the classes or reordering the context picks
+the same ones), fit `make()` on the rest,
 predict the held-out ones; the temperature T in [0.25, 8] (log grid) that minimises the log-loss of
 those held-out predictions, p ** (1/T) renormalised, is returned, shrunk towards 1 by the number of
 held-out predictions (T = 1 when there are none). `apply_temperature(proba, T)` applies it.
@@ -10,6 +12,7 @@ held-out predictions (T = 1 when there are none). `apply_temperature(proba, T)` 
 
 from __future__ import annotations
 
+import hashlib
 from typing import Callable
 
 import numpy as np
@@ -28,12 +31,15 @@ def apply_temperature(proba: np.ndarray, t: float) -> np.ndarray:
 def context_temperature(make: Callable, X: np.ndarray, y: np.ndarray, folds: int = 4, seed: int = 0) -> float:
     """The temperature minimising cross-validated log-loss on the context (see the module doc)."""
     y = np.asarray(y)
-    classes, counts = np.unique(y, return_counts=True)
-    rng = np.random.default_rng(seed)
-    order = {c: rng.permutation(np.flatnonzero(y == c)) for c in classes if counts[classes == c][0] > 1}
+    rows = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+    salt = str(seed).encode()
+    rank = np.array([hashlib.blake2b(r.tobytes(), digest_size=8, key=salt).digest() for r in rows])
+    classes, y_idx = np.unique(y, return_inverse=True)
+    order = [idx[np.argsort(rank[idx], kind="stable")] for idx in (np.flatnonzero(y_idx == c) for c in
+                                                                  range(len(classes))) if len(idx) > 1]
     probas, truths = [], []
     for f in range(folds):
-        held = np.array([idx[f] for c, idx in order.items() if f < len(idx) - 1], dtype=np.int64)
+        held = np.sort(np.array([idx[f] for idx in order if f < len(idx) - 1], dtype=np.int64))
         if len(held) == 0:
             break
         keep = np.setdiff1d(np.arange(len(y)), held)

@@ -94,17 +94,18 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         one-vs-rest ("ovr"); "auto": "ovo" up to 20 classes, "ovr" beyond. tart-2 beyond its class
         count reads class groups, with an "other" class ("groups") or coupled by a generalized
         Bradley-Terry model ("coupled"); "auto": `tart.multiclass.SET_DEFAULT` (see `tart.multiclass`).
-    temperature : float or "context", default 1.0
+    temperature : float, "context" or "auto", default "auto"
         Probabilities become p ** (1 / temperature), renormalised (the argmax is unchanged).
         "context": chosen at fit by cross-validated log-loss on the context alone
-        (`tart.calibration.context_temperature`, up to 4 extra fits; stored as `temperature_`);
-        it fixes the many-class decompositions' under-confidence (docs/multiclass_notes.md).
+        (`tart.calibration.context_temperature`, up to 4 extra fits); "auto": "context" when the
+        embedder's features do not depend on the context, else 1. The value used is stored as
+        `temperature_`; docs/calibration.md measures it against temperature 1.
     """
 
     def __init__(
         self, embedder=None, embedder_kwargs=None, reasoner=None, n_components=None, fill=None,
         projection="class-mean", center="balanced", standardize="auto", n_estimators=8, max_context=None, label_words=None,
-        class_prior="context", device="auto", random_state=0, multiclass="auto", temperature=1.0,
+        class_prior="context", device="auto", random_state=0, multiclass="auto", temperature="auto",
     ):
         self.embedder = embedder
         self.embedder_kwargs = embedder_kwargs
@@ -160,13 +161,15 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             if self._context_dependent():  # embedded at predict time, together with the queries
                 if self.temperature == "context":
                     raise ValueError('temperature="context" needs an embedder whose features do not '
-                                     "depend on the context; give a number")
+                                     'depend on the context; give a number or "auto"')
+                self.temperature_ = 1.0 if self.temperature == "auto" else float(self.temperature)
                 self.context_ = list(X)
                 return self
             self.context_ = inputs.as_features(self.embedder_.encode(list(X)), len(X), "context")
         if not self._decomposed():  # sub-tasks fit their own maps (tart.multiclass)
             _fit_map(self.projection_, inputs.condition(self.context_)[0], self.y_)
-        if self.temperature == "context":
+        self.temperature_ = 1.0 if self.temperature in ("auto", "context") else float(self.temperature)
+        if self.temperature in ("auto", "context"):
             from tart.calibration import context_temperature
 
             params = {**self.get_params(deep=False), "embedder": None, "embedder_kwargs": None,
@@ -184,9 +187,9 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                              "needs examples of both classes")
         (multiclass.check_set_multiclass if set_module else multiclass.check_multiclass)(self.multiclass)
         t = self.temperature
-        if not (t == "context" or (isinstance(t, (int, float, np.floating)) and not isinstance(t, bool)
-                                   and 0 < t < float("inf"))):
-            raise ValueError(f'temperature must be a positive number or "context", got {t!r}')
+        if not (t in ("auto", "context") or (isinstance(t, (int, float, np.floating))
+                                              and not isinstance(t, bool) and 0 < t < float("inf"))):
+            raise ValueError(f'temperature must be a positive number, "context" or "auto", got {t!r}')
         if self.projection not in BASES:
             raise ValueError(f"projection must be one of {BASES}, got {self.projection!r}")
         if self.center not in CENTERS:
@@ -214,7 +217,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities [n, n_classes], columns in `classes_` order."""
         proba = self._proba(X)
-        t = self.temperature_ if self.temperature == "context" else self.temperature
+        t = getattr(self, "temperature_", self.temperature)  # saved before temperature_: the number
         if t == 1.0:
             return proba
         from tart.calibration import apply_temperature

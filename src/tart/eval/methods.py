@@ -156,22 +156,6 @@ def tart2_on_features(**settings) -> Callable[[Context, Test], np.ndarray]:
 m_tart2 = tart2_on_features()
 
 
-def tart_temperature(reasoner2: bool = False) -> Callable[[Context, Test], np.ndarray]:
-    """TartClassifier's probabilities sharpened or softened by a temperature chosen on the context
-    alone (tart.eval.calibration.context_temperature: cross-validated log-loss on the context)."""
-    def fn(ctx: Context, test: Test) -> np.ndarray:
-        from tart.classifier import TartClassifier
-        from tart.eval.calibration import apply_temperature, context_temperature
-
-        make = (lambda: TartClassifier(reasoner=ctx.setup.reasoner2 or "tart2")) if reasoner2 else \
-            (lambda: TartClassifier(reasoner=ctx.setup.reasoner))
-        t = context_temperature(make, ctx.X, ctx.y, seed=ctx.seed)
-        return apply_temperature(make().fit(ctx.X, ctx.y).predict_proba(test.X), t)
-
-    fn.__doc__ = "TartClassifier with a temperature chosen on the context (cross-validated log-loss)."
-    return fn
-
-
 def _tart_in_context(mode: str) -> Callable[[Context, Test], np.ndarray]:
     def fn(ctx: Context, test: Test) -> np.ndarray:
         from tart.classifier import TartClassifier
@@ -250,8 +234,13 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            about="tart2, beyond its class count by linked groups coupled (generalized Bradley-Terry)"),
     Method("tart-ovo", tart_on_features(multiclass="ovo"),
            about="TartClassifier, more than two classes by pairwise coupling (default: one-vs-rest)"),
-    Method("tart-ts", tart_temperature(), about="tart with a temperature chosen on the context (CV log-loss)"),
-    Method("tart2-ts", tart_temperature(True), about="tart2 with a temperature chosen on the context"),
+    Method("tart-t1", tart_on_features(temperature=1.0),
+           about="tart at temperature 1: the module's probabilities as they come (the default: "
+                 "a temperature chosen on the context)"),
+    Method("tart2-t1", tart2_on_features(temperature=1.0), about="tart2 at temperature 1"),
+    Method("tart-ts", tart_on_features(temperature="context"),
+           about='tart with temperature="context" (what "auto" does on fixed features)'),
+    Method("tart2-ts", tart2_on_features(temperature="context"), about='tart2 with temperature="context"'),
     Method("tart-original", tart_on_features(**ORIGINAL_SETTINGS),
            about="TartClassifier with the original's projection (PCA, no scaling, context mean)"),
     Method("tart-vanilla", _tart_in_context("vanilla"), ("text", "causal-lm", "binary"),
