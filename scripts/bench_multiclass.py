@@ -98,7 +98,7 @@ def timing(args) -> None:
     X = means[y] + rng.normal(size=(len(y), D))
     Q = means + rng.normal(size=(L, D))
     print(f"torch threads {torch.get_num_threads()}")
-    for name, kw in (("tart (one-vs-rest)", {}), ("tart2 (class groups)", {"reasoner": "tart2"})):
+    for name, kw in (("tart (one-vs-rest)", {}), ("tart2 (coupled class groups)", {"reasoner": "tart2"})):
         TartClassifier(**kw).fit(X[:4], y[:4] % 2)  # load the module once (not timed)
         times, acc = [], None
         for _ in range(args.repeats):

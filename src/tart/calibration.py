@@ -1,13 +1,14 @@
 """A temperature for a classifier's probabilities, chosen on the context alone (no test labels):
 `TartClassifier(temperature="context")` and the grid's tart-ts method.
 
-`context_temperature(make, X, y)`: cross-validation on the context: for up to `folds` folds, hold
-out one example of each class (classes with a single example stay in; which ones is decided by a
-seeded hash of each example's features, so renaming the classes or reordering the context picks
-the same ones), fit `make()` on the rest,
-predict the held-out ones; the temperature T in [0.25, 8] (log grid) that minimises the log-loss of
-those held-out predictions, p ** (1/T) renormalised, is returned, shrunk towards 1 by the number of
-held-out predictions (T = 1 when there are none). `apply_temperature(proba, T)` applies it.
+`context_temperature(make, X, y)`: stratified k-fold cross-validation on the context: each class's
+examples are dealt round-robin into `folds` folds in the order of a seeded hash of their features
+(so renaming the classes or reordering the context deals the same folds; a class with a single
+example always stays in), and folds are run, `make()` fitted on the rest and the held-out
+examples predicted, until `enough` held-out predictions are gathered (or the folds run out). The
+temperature T in [0.25, 8] (log grid) that minimises the log-loss of those predictions,
+p ** (1/T) renormalised, is returned, shrunk towards 1 by the number n of held-out predictions
+(log T scaled by n / (n + 10); T = 1 when there are none). `apply_temperature(proba, T)` applies it.
 """
 
 from __future__ import annotations
@@ -28,26 +29,30 @@ def apply_temperature(proba: np.ndarray, t: float) -> np.ndarray:
     return p / p.sum(1, keepdims=True)
 
 
-def context_temperature(make: Callable, X: np.ndarray, y: np.ndarray, folds: int = 4, seed: int = 0) -> float:
+def context_temperature(make: Callable, X: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,
+                        enough: int = 64) -> float:
     """The temperature minimising cross-validated log-loss on the context (see the module doc)."""
     y = np.asarray(y)
     rows = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
     salt = str(seed).encode()
     rank = np.array([hashlib.blake2b(r.tobytes(), digest_size=8, key=salt).digest() for r in rows])
-    classes, y_idx = np.unique(y, return_inverse=True)
-    order = [idx[np.argsort(rank[idx], kind="stable")] for idx in (np.flatnonzero(y_idx == c) for c in
-                                                                  range(len(classes))) if len(idx) > 1]
+    fold_of = np.full(len(y), -1)  # -1: never held out
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        if len(idx) > 1:  # round-robin: every fold leaves at least one example of the class in
+            fold_of[idx[np.argsort(rank[idx], kind="stable")]] = np.arange(len(idx)) % folds
     probas, truths = [], []
     for f in range(folds):
-        held = np.sort(np.array([idx[f] for idx in order if f < len(idx) - 1], dtype=np.int64))
+        held = np.flatnonzero(fold_of == f)
         if len(held) == 0:
             break
-        keep = np.setdiff1d(np.arange(len(y)), held)
+        keep = np.flatnonzero(fold_of != f)
         clf = make().fit(X[keep], y[keep])
-        p = clf.predict_proba(X[held])
         col = {c: i for i, c in enumerate(clf.classes_)}
-        probas.append(p)
+        probas.append(clf.predict_proba(X[held]))
         truths.append(np.array([col[v] for v in y[held]]))
+        if sum(map(len, truths)) >= enough:
+            break
     if not probas:
         return 1.0
     P, t = np.concatenate(probas), np.concatenate(truths)
