@@ -1,20 +1,25 @@
 """Merge the multi-class grid's run folders (scripts/multiclass_grid.sh) into results/multiclass_all
 (runs.jsonl + run.json, for `tart eval --report-only`) and keep a copy of the rows in
-docs/results/multiclass_runs.jsonl."""
+docs/results/multiclass_runs.jsonl. Rows of methods the default now covers are left out:
+tart-ts / tart2-ts (a context temperature, the default since temperature="auto"; the grid runs
+tart-t1 / tart2-t1 for the probabilities at temperature 1)."""
 import json
 from pathlib import Path
 
 out = Path("results/multiclass_all")
 out.mkdir(parents=True, exist_ok=True)
+SUPERSEDED = {"tart-ts", "tart2-ts"}
 lines, meta = [], {}
 for part in ("multiclass", "multiclass_media", "multiclass_text"):
     folder = Path("results") / part
     if (folder / "runs.jsonl").is_file():
-        lines += (folder / "runs.jsonl").read_text().splitlines()
+        lines += [x for x in (folder / "runs.jsonl").read_text().splitlines()
+                  if x.strip() and json.loads(x)["method"] not in SUPERSEDED]
     if (folder / "run.json").is_file():
         m = json.loads((folder / "run.json").read_text())
         for k, v in m.items():
-            meta[k] = list(dict.fromkeys([*meta.get(k, []), *v])) if isinstance(v, list) else v
+            meta[k] = [x for x in dict.fromkeys([*meta.get(k, []), *v]) if x not in SUPERSEDED] \
+                if isinstance(v, list) else v
 (out / "runs.jsonl").write_text("\n".join(lines) + "\n")
 (out / "run.json").write_text(json.dumps(meta, indent=1))
 Path("docs/results").mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
 #!/bin/bash
 # The multi-class grid behind docs/multiclass.md, as it was run (each line resumable: rerun to
 # continue; the parts ran side by side on a shared 2-core CPU, one thread each), then the merge
-# and the report.
+# and the report. After retraining tart-2 or changing a default, rerun the lines with
+# `--redo tart2 tart2-t1` (or the methods changed) appended.
 export OMP_NUM_THREADS=1
-M="tart tart-ts tart2 logreg-full lda ncm knn linear-head"
+M="tart tart-t1 tart2 tart2-t1 logreg-full lda ncm knn linear-head"
 T="tart eval --ks 4 8 16 32 --seeds 0 1 --n-test 200 --pool 1000 --no-progress --methods $M"
 $T --out results/multiclass --datasets vehicle vowel glass soybean letter --embedders features
 $T --out results/multiclass_media --datasets digits fashion_mnist --embedders mobilenet-v2

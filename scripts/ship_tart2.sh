@@ -19,7 +19,7 @@ $PY scripts/update_golden.py tart2
 $PY scripts/update_golden.py classifier
 $TART eval-synthetic --model tart2 --n-tasks 64 --report docs/tart2_synthetic.md > /dev/null
 
-M="--methods tart2 tart logreg-full lda ncm knn --seeds 0 1 2 --redo tart2 --no-progress"
+M="--methods tart2 tart2-t1 tart tart-t1 logreg-full lda ncm knn --seeds 0 1 2 --redo tart2 tart2-t1 --no-progress"
 KS="--ks 16 32 64 128 256"
 $TART eval --datasets amazon_food tweets --embedders minilm smollm2 $KS $M --out docs/tart2/text
 $TART eval --datasets spoken_keywords:pin-bin --embedders whisper-tiny-en $KS $M --out docs/tart2/audio

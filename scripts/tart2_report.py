@@ -5,7 +5,7 @@ mean accuracy over (data set, embedder) pairs of tart-2, the faithful tart and e
 gap of tart-2 to the best baseline, and the same per pair. The runs it reads (each resumable;
 defaults: 400 class-balanced test items, contexts from a pool of 800):
 
-    M="--methods tart2 tart logreg-full lda ncm knn --seeds 0 1 2"
+    M="--methods tart2 tart2-t1 tart tart-t1 logreg-full lda ncm knn --seeds 0 1 2"
     tart eval --datasets amazon_food tweets --embedders minilm smollm2 --ks 16 32 64 128 256 $M \
         --out docs/tart2/text
     tart eval --datasets spoken_keywords:pin-bin --embedders whisper-tiny-en --ks 16 32 64 128 256 $M \
@@ -15,7 +15,9 @@ defaults: 400 class-balanced test items, contexts from a pool of 800):
     tart eval --datasets sonar ionosphere pima --embedders features --ks 16 32 64 $M --out docs/tart2/tables
 
     python scripts/tart2_report.py docs/tart2/text docs/tart2/audio docs/tart2/images -- docs/tart2/tables
-(folders after `--` form the separate "small tables" table).
+(folders after `--` form the separate "small tables" table). scripts/ship_tart2.sh reruns the
+tart2 cells of these folders (`--redo`) after a new module is shipped; scripts/calibration_report.py
+reads the same folders for the calibration tables (the `-t1` methods: temperature 1).
 """
 
 import sys
