@@ -11,17 +11,21 @@ raise, and a broken one must raise the error that names its fault.
 Structure (shapes, dtypes, scales, faults, label types) is drawn by hypothesis; the values come
 from a numpy generator seeded by a drawn integer, which keeps the cases fast. Most cases run tiny
 seeded modules built here; a few run the shipped ones. Runs are derandomized (the same cases every
-run, no example database) unless TART_PROPERTY_RANDOM=1.
+run, each property seeded by its name, no example database) unless TART_PROPERTY_RANDOM=1.
 
 The number of cases each property ran, and how they ended, is counted here;
-`TART_PROPERTY_REPORT=docs/reliability_properties.md pytest tests/test_properties.py` writes it.
+`TART_PROPERTY_REPORT=docs/reliability_properties.md pytest tests/test_properties.py` writes it, and
+`TART_PROPERTY_CASE_LOG=FILE` appends one line per case (property, digest of the input, outcome,
+a refusal's message) so that two runs can be compared case by case.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import os
 import re
+import subprocess
 import sys
 import time
 import warnings
@@ -30,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from tart import TartClassifier
@@ -39,11 +43,23 @@ from tart.set_reasoner import SetReasoner, SetReasonerConfig
 
 RANDOM = os.environ.get("TART_PROPERTY_RANDOM") == "1"
 SCALE = float(os.environ.get("TART_PROPERTY_SCALE", "1"))  # more (or fewer) cases per property
+# a file to append one line per case to: the property, a digest of the generated input, the outcome
+# (and a refusal's message); two runs' logs diff case by case
+CASE_LOG = os.environ.get("TART_PROPERTY_CASE_LOG")
 
 
-def _settings(n: int):
-    return settings(max_examples=max(1, int(n * SCALE)), deadline=None, derandomize=not RANDOM,
-                    database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+def _settings(n: int, prop: str):
+    """n cases (times SCALE), seeded by the property's name unless TART_PROPERTY_RANDOM=1: derandomize
+    alone seeds a test by a digest of its source text, so any edit to a property's body (a comment,
+    a log call) drew other cases and moved the report's counts."""
+    config = settings(max_examples=max(1, int(n * SCALE)), deadline=None, derandomize=not RANDOM,
+                      database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+    def deco(test):
+        test = config(test)
+        return test if RANDOM else seed(int.from_bytes(hashlib.sha256(prop.encode()).digest()[:8], "big"))(test)
+
+    return deco
 
 
 # ---- what every property counts ------------------------------------------------------------
@@ -51,9 +67,39 @@ COUNTS: dict[str, collections.Counter] = collections.defaultdict(collections.Cou
 SECONDS: dict[str, float] = collections.defaultdict(float)
 
 
-def _record(prop: str, outcome: str) -> None:
+def _record(prop: str, outcome: str, case=None, note: str = "") -> None:
     COUNTS[prop]["cases"] += 1
     COUNTS[prop][outcome] += 1
+    if CASE_LOG:
+        with open(CASE_LOG, "a") as f:
+            f.write(f"{prop}\t{_digest(case)}\t{outcome}\t{' '.join(note.split())}\n")
+
+
+def _digest(case) -> str:
+    """A digest of a generated case (arrays and tensors by dtype, shape and bytes)."""
+    h = hashlib.sha256()
+
+    def feed(x):
+        if isinstance(x, torch.Tensor):
+            x = x.detach().cpu().contiguous().numpy()
+        if isinstance(x, np.ndarray):
+            h.update(f"{x.dtype}{x.shape}".encode())
+            h.update(x.tobytes() if x.dtype != object else repr(x.tolist()).encode())
+        elif isinstance(x, (list, tuple)):
+            h.update(f"{type(x).__name__}{len(x)}".encode())
+            for v in x:
+                feed(v)
+        elif isinstance(x, (set, frozenset)):
+            h.update(repr(sorted(map(repr, x))).encode())
+        elif isinstance(x, dict):
+            for key in sorted(x, key=repr):
+                feed(key)
+                feed(x[key])
+        else:
+            h.update(f"{type(x).__name__}:{x!r}".encode())
+
+    feed(case)
+    return h.hexdigest()[:16]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -67,14 +113,20 @@ def _report(request):
 
 def _write_report(path: Path) -> None:
     total = sum(c["cases"] for c in COUNTS.values())
-    bad = sum(c["cases"] - c["valid"] for c in COUNTS.values())
+    bad = sum(c["ValueError"] + c["TypeError"] for c in COUNTS.values())
+    skipped = sum(n for c in COUNTS.values() for key, n in c.items() if key.startswith("skipped"))
     lines = [
         "# Property-based tests of the public API: cases run",
         "",
         "Written by `TART_PROPERTY_REPORT=docs/reliability_properties.md .venv/bin/python -m pytest "
-        "tests/test_properties.py` (hypothesis, derandomized, 300 cases per property; the split of the "
-        "TartClassifier properties' cases between valid and refused varies by a few percent from run to "
-        "run, a cause not yet found; written only when every test in the file passed). Each case is a "
+        "tests/test_properties.py` (hypothesis, derandomized: each property seeded by its name, the same "
+        "cases every run, 300 per property; written only when every test in the file passed). The counts "
+        "change only with the code: runs on the same code logged (`TART_PROPERTY_CASE_LOG=FILE`) the same "
+        "cases with the same outcomes, under OMP_NUM_THREADS=1 and 2 and different PYTHONHASHSEEDs. "
+        "A split that differs between two regenerations comes from edits made between them: to src/tart "
+        "(the commit the counts describe is stated at the end, with any uncommitted changes), or, before "
+        "each property was seeded by its name, to a property's body (hypothesis seeded each test by a "
+        "digest of its source text). Each case is a "
         "generated input to `TartClassifier` (reasoner=\"tart\" / \"tart2\") or to `Reasoner.predict` / "
         "`SetReasoner.predict`: shapes, dtypes (float16/32/64, int, bool), NaN/inf, constant features, "
         "duplicate rows, scales from 1e-300 to 1e300, one-example classes, label types (int, str, "
@@ -85,7 +137,8 @@ def _write_report(path: Path) -> None:
         "module (tart) reads its context in order by design (its members are random orderings), so "
         "context-order invariance is asserted for tart-2 only; query-order invariance for both.",
         "",
-        f"{total} cases in all, {bad} of them inputs the API must refuse (each refused with a clear error).",
+        f"{total} cases in all, {bad} of them inputs the API must refuse (each refused with a clear error)"
+        + (f"; {skipped} scale cases skipped (scaled values out of float64's normal range)." if skipped else "."),
         "",
         "| property | cases | valid -> probabilities | refused: ValueError | refused: TypeError | seconds |",
         "|---|---:|---:|---:|---:|---:|",
@@ -103,9 +156,27 @@ def _write_report(path: Path) -> None:
         lines += ["", "Faults injected (cases; a case may carry several):", "",
                   "| fault | cases |", "|---|---:|"]
         lines += [f"| {name} | {n} |" for name, n in sorted(faults.items())]
-    lines += ["", f"Python {sys.version.split()[0]}, torch {torch.__version__}, numpy {np.__version__}."]
+    lines += ["", f"Python {sys.version.split()[0]}, torch {torch.__version__}, numpy {np.__version__}; "
+              f"{_code_under_test()}"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
+
+
+def _code_under_test() -> str:
+    """The commit of src/tart, and the files in it with uncommitted changes (they change the counts)."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = [line[3:] for line in git("status", "--porcelain", "--", "src/tart").splitlines()]
+    except (OSError, subprocess.CalledProcessError):
+        return "src/tart not in a git checkout."
+    return (f"src/tart at commit {commit}"
+            + (f", with uncommitted changes to {', '.join(dirty)}." if dirty else " (no uncommitted changes)."))
 
 
 def _timed(prop):
@@ -262,11 +333,11 @@ def _run_classifier(prop: str, reasoner, case, check_order: bool) -> None:
             clf.fit(X, y)
             proba, pred = clf.predict_proba(Xq), clf.predict(Xq)
     except (ValueError, TypeError) as e:
-        _record(prop, type(e).__name__)
+        _record(prop, type(e).__name__, case, str(e))
         assert fault, f"a valid case was refused: {type(e).__name__}: {e}"
         assert any(re.search(FAULT_WORDS[f], str(e)) for f in fault), f"the error names none of {fault}: {e}"
         return
-    _record(prop, "valid")
+    _record(prop, "valid", case)
     assert not fault, f"a case with {fault} was not refused"
     _check_proba(clf, proba, pred, len(Xq))
     np.testing.assert_array_equal(np.sort(clf.classes_), np.unique(np.asarray(y)))
@@ -287,7 +358,7 @@ def _run_classifier(prop: str, reasoner, case, check_order: bool) -> None:
 def test_classifier_valid_probabilities_or_a_clear_error(name):
     prop = f"TartClassifier(tiny {name}): probabilities or a clear error"
 
-    @_settings(300)
+    @_settings(300, prop)
     @given(case=classifier_cases(name))
     def run(case):
         _run_classifier(prop, TINY[name], case, check_order=True)
@@ -301,7 +372,7 @@ def test_shipped_modules_valid_inputs(name):
     float16/float32 input of scale 1e200 or more still overflows to inf and is refused."""
     prop = f"TartClassifier(reasoner={name!r}, shipped): no faults put in"
 
-    @_settings(25)
+    @_settings(25, prop)
     @given(case=classifier_cases(name, faults=False))
     def run(case):
         _run_classifier(prop, name, case, check_order=True)
@@ -316,7 +387,7 @@ def test_classifier_invariant_to_a_common_scale(name):
     variances, and one at 1e-300 to underflow them: every feature dropped, the prior returned)."""
     prop = f"TartClassifier(tiny {name}): invariant to a common scale 2**e"
 
-    @_settings(100)
+    @_settings(100, prop)
     @given(case=classifier_cases(name, faults=False, dtypes=(np.float64,), scales=(1e-3, 1.0, 1e3)),
            e=st.sampled_from([-1000, -600, -300, -120, -40, 40, 120, 300, 600, 1000]))
     def run(case, e):
@@ -326,10 +397,10 @@ def test_classifier_invariant_to_a_common_scale(name):
         nonzero = np.abs(np.r_[X.ravel(), Xq.ravel()])
         nonzero = nonzero[nonzero > 0]
         if len(nonzero) and not (nonzero.min() * s > np.finfo(np.float64).tiny and nonzero.max() * s < 1e300):
-            _record(prop, "skipped: scaled values leave float64's normal range")
+            _record(prop, "skipped: scaled values leave float64's normal range", (case, e))
             return
         proba = TartClassifier(reasoner=TINY[name], device="cpu", **params).fit(X * s, y).predict_proba(Xq * s)
-        _record(prop, "valid")
+        _record(prop, "valid", (case, e))
         np.testing.assert_allclose(proba, ref, rtol=0, atol=1e-6)
 
     _timed(prop)(run)()
@@ -413,13 +484,13 @@ def _run_module(prop: str, case, set_layout: bool) -> None:
     try:
         out = module.predict(cx, cy, qx)
     except (ValueError, TypeError) as e:
-        _record(prop, type(e).__name__)
+        _record(prop, type(e).__name__, case, str(e))
         if not fault and scale >= 1e30:  # beyond float32's reach for the module: refused by name
             fault = {"too large"}
         assert fault, f"a valid case was refused: {type(e).__name__}: {e}"
         assert any(re.search(MODULE_FAULT_WORDS[f], str(e)) for f in fault), f"the error names none of {fault}: {e}"
         return
-    _record(prop, "valid")
+    _record(prop, "valid", case)
     assert not fault, f"a case with {fault} was not refused"
     assert torch.isfinite(out).all() and out.dtype == torch.float32
     B, M = (1, qx.shape[0]) if unbatched else qx.shape[:2]
@@ -449,7 +520,7 @@ def _run_module(prop: str, case, set_layout: bool) -> None:
     (True, "SetReasoner.predict (tiny): probabilities or a clear error"),
 ])
 def test_module_predict_valid_or_a_clear_error(set_layout, prop):
-    @_settings(300)
+    @_settings(300, prop)
     @given(case=module_cases(set_layout=set_layout))
     def run(case):
         _run_module(prop, case, set_layout=set_layout)
