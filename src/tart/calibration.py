@@ -2,9 +2,10 @@
 `TartClassifier(temperature="context")` and the grid's tart-ts method.
 
 `context_temperature(make, X, y)`: stratified k-fold cross-validation on the context: each class's
-examples are dealt round-robin into `folds` folds in the order of a seeded hash of their features
-(so renaming the classes or reordering the context deals the same folds; a class with a single
-example always stays in), and folds are run, `make()` fitted on the rest and the held-out
+examples, sorted by their features (lexicographically: exactly the same order after renaming the
+classes, reordering the context or scaling every feature by a common power of two), are dealt
+round-robin into `folds` folds, starting at fold `seed` (a class with a single example always
+stays in), and folds are run, `make()` fitted on the rest and the held-out
 examples predicted, until `enough` held-out predictions are gathered (or the folds run out). The
 temperature T in [0.25, 8] (log grid) that minimises the log-loss of those predictions,
 p ** (1/T) renormalised, is returned, shrunk towards 1 by the number n of held-out predictions
@@ -13,7 +14,6 @@ p ** (1/T) renormalised, is returned, shrunk towards 1 by the number n of held-o
 
 from __future__ import annotations
 
-import hashlib
 from typing import Callable
 
 import numpy as np
@@ -33,14 +33,13 @@ def context_temperature(make: Callable, X: np.ndarray, y: np.ndarray, folds: int
                         enough: int = 64) -> float:
     """The temperature minimising cross-validated log-loss on the context (see the module doc)."""
     y = np.asarray(y)
-    rows = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
-    salt = str(seed).encode()
-    rank = np.array([hashlib.blake2b(r.tobytes(), digest_size=8, key=salt).digest() for r in rows])
+    rows_KD = np.asarray(X, dtype=np.float64).reshape(len(y), -1)
     fold_of = np.full(len(y), -1)  # -1: never held out
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
         if len(idx) > 1:  # round-robin: every fold leaves at least one example of the class in
-            fold_of[idx[np.argsort(rank[idx], kind="stable")]] = np.arange(len(idx)) % folds
+            by_features = idx[np.lexsort(rows_KD[idx].T[::-1])]  # first feature, then the next, ...
+            fold_of[by_features] = (np.arange(len(idx)) + seed) % folds
     probas, truths = [], []
     for f in range(folds):
         held = np.flatnonzero(fold_of == f)
