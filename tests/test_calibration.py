@@ -14,6 +14,7 @@ class _Sharpened:
 
     fits: list = []
     labels: list = []
+    predicted: list = []
 
     def __init__(self, power: float = 3.0):
         self.power = power
@@ -25,6 +26,7 @@ class _Sharpened:
         return self
 
     def predict_proba(self, X):
+        _Sharpened.predicted.append(len(X))
         q = np.clip(X[:, 0], 1e-6, 1 - 1e-6)
         return apply_temperature(np.stack([1 - q, q], 1), 1 / self.power)
 
@@ -59,7 +61,10 @@ def test_folds_hold_out_each_example_at_most_once_and_stop_when_enough():
     assert len(held) == 5 and sum(held) == 200 and max(held) - min(held) <= 2  # each example once
     _Sharpened.fits = []
     context_temperature(_Sharpened, X, y, folds=5, enough=64)
-    assert len(_Sharpened.fits) == 2  # about 40 + 40 held out >= 64: stop
+    assert len(_Sharpened.fits) == 2  # about 40 + 24 of the next 40 held out: 64, stop
+    _Sharpened.fits, _Sharpened.predicted = [], []
+    context_temperature(_Sharpened, X, y, folds=5, enough=30)
+    assert len(_Sharpened.fits) == 1 and _Sharpened.predicted == [30]  # only what is needed
     _Sharpened.fits, _Sharpened.labels = [], []
     y1 = y.copy()
     y1[0] = 2  # a class with one example: never held out, so in every fit

@@ -6,7 +6,9 @@ examples, sorted by their features (lexicographically: exactly the same order af
 classes, reordering the context or scaling every feature by a common power of two), are dealt
 round-robin into `folds` folds, starting at fold `seed` (a class with a single example always
 stays in), and folds are run, `make()` fitted on the rest and the held-out
-examples predicted, until `enough` held-out predictions are gathered (or the folds run out). The
+examples predicted, until `enough` held-out predictions are gathered (or the folds run out; a
+fold holding out more than are still needed predicts that many, spread over the features' order,
+which bounds the cost with many classes). The
 temperature T in [0.25, 8] (log grid) that minimises the log-loss of those predictions,
 p ** (1/T) renormalised, is returned, shrunk towards 1 by the number n of held-out predictions
 (log T scaled by n / (n + 10); T = 1 when there are none). `apply_temperature(proba, T)` applies it.
@@ -46,6 +48,9 @@ def context_temperature(make: Callable, X: np.ndarray, y: np.ndarray, folds: int
         if len(held) == 0:
             break
         keep = np.flatnonzero(fold_of != f)
+        need = enough - sum(map(len, truths))
+        if len(held) > need:  # predict only what is needed, spread over the features' order
+            held = held[np.lexsort(rows_KD[held].T[::-1])][np.linspace(0, len(held) - 1, need).astype(int)]
         clf = make().fit(X[keep], y[keep])
         col = {c: i for i, c in enumerate(clf.classes_)}
         probas.append(clf.predict_proba(X[held]))
