@@ -12,7 +12,8 @@ HARDWARE=${2:?usage: ship_tart2.sh RUN_DIR HARDWARE}
 PY=${PY:-.venv/bin/python}
 TART="$PY -m tart.cli"
 
-$TART export-model --run "$RUN" --out src/tart/weights/tart2 --dtype float16 --hardware "$HARDWARE"
+$TART export-model --run "$RUN" --out src/tart/weights/tart2 --dtype float16 --hardware "$HARDWARE" \
+    --notes "${NOTES:-}"   # NOTES: the card's opening paragraph (how the run was made)
 mkdir -p docs/training_tart2
 cp "$RUN"/metrics.jsonl "$RUN"/train_config.json "$RUN"/train_config_history.jsonl docs/training_tart2/
 $PY scripts/update_golden.py tart2
