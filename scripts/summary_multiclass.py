@@ -8,7 +8,7 @@ import numpy as np
 from tart.eval.report import read_runs
 
 rows = [r for r in read_runs("results/multiclass_all/runs.jsonl") if r["status"] == "ok" and 4 <= r["k"] <= 32]
-M = ("tart", "tart-ts", "tart2", "logreg-full")
+M = ("tart", "tart2", "logreg-full", "lda")
 
 
 def cellmean(rs, metric):

@@ -129,4 +129,5 @@ def test_shipped_tart2_is_nearly_label_symmetric():
     p = torch.softmax(model.predict(cx, cy, qx), -1)
     p_swapped = torch.softmax(model.predict(cx, 1 - cy, qx), -1).flip(-1)
     assert (p - p_swapped).abs().max() < 0.1
-    assert (p.argmax(-1) == p_swapped.argmax(-1)).float().mean() > 0.95
+    flipped = p.argmax(-1) != p_swapped.argmax(-1)  # decisions differ only where it is unsure
+    assert flipped.float().mean() <= 0.1 and ((p[flipped, 1] - 0.5).abs() < 0.1).all()

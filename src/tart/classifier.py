@@ -52,8 +52,11 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     embedder_kwargs : dict, optional
         Passed to `tart.embed.get_embedder` with a name (e.g. {"mode": "vanilla"}).
     reasoner : None, "tart", "tart2", path, Reasoner or SetReasoner
-        None or "tart": the faithful binary module shipped with the package; "tart2": the shipped
-        set-layout module (multi-class, its own input map); or a model folder or module.
+        "tart": the faithful binary module shipped with the package; "tart2": the shipped
+        set-layout module (multi-class, its own input map); or a model folder or module. None
+        (the default): "tart" for two classes, "tart2" for more (native multi-class; measured
+        against the faithful module's decompositions in docs/multiclass_notes.md); "tart" also
+        when `multiclass` names one of its decompositions ("ovr", "ovo").
     n_components : int, optional
         Components the map keeps; default the module's feature width (tart: 16, tart-2: 64).
     fill : {"zeros", "tile"}, optional
@@ -129,8 +132,6 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         """Check and store the context (X, y); embeds X now unless the embedder depends on the context."""
         inputs.check_kind(X, "fit")
         y_raw = y
-        self.reasoner_ = _resolve_reasoner(self.reasoner, resolve_device(self.device))
-        set_module, cfg = isinstance(self.reasoner_, SetReasoner), self.reasoner_.config
         if self.embedder is None:
             X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=1)
         else:
@@ -143,6 +144,9 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         inputs.check_label_kinds(y_raw)
         check_classification_targets(y)
         self.classes_, y01 = np.unique(y, return_inverse=True)
+        self.reasoner_ = _resolve_reasoner(default_reasoner(self.reasoner, len(self.classes_), self.multiclass),
+                                           resolve_device(self.device))
+        set_module, cfg = isinstance(self.reasoner_, SetReasoner), self.reasoner_.config
         limit = self._check_params(y, set_module)
         self.max_context_ = self.max_context or limit or len(y01)
         self.y_ = y01.astype(np.int64)
@@ -355,6 +359,14 @@ def _fit_map(projection: ContextProjection | SetMap, ctx_KD: np.ndarray, y_K: np
         order = np.lexsort((y_K,) + tuple(ctx_KD[:, j] for j in reversed(range(ctx_KD.shape[1]))))
         ctx_KD, y_K = ctx_KD[order], y_K[order]
     return projection.fit(ctx_KD, y_K, validate=False)
+
+
+def default_reasoner(reasoner, n_classes: int, multiclass: str = "auto"):
+    """The module `reasoner` names for `n_classes` classes: None is "tart" for two, "tart2" for more
+    (unless `multiclass` names one of the faithful module's decompositions, "ovr" or "ovo")."""
+    if reasoner is None:
+        return "tart2" if n_classes > 2 and multiclass not in ("ovr", "ovo") else "tart"
+    return reasoner
 
 
 def _resolve_reasoner(reasoner, device: torch.device) -> Reasoner | SetReasoner:

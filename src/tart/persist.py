@@ -203,7 +203,9 @@ def save(clf, path: str | Path, extra: dict | None = None) -> Path:
             from tart.fingerprint import model_fingerprint
             from tart.pretrained import default_model_dir
 
-            name = reasoner or "tart"
+            from tart.classifier import default_reasoner
+
+            name = default_reasoner(reasoner, len(clf.classes_), clf.multiclass)
             reasoner_info = {"shipped": name, "param": reasoner,
                              "fingerprint": model_fingerprint(default_model_dir(name))}
         else:  # a model folder or a module object: its weights are copied in

@@ -134,7 +134,7 @@ def tart_on_features(**settings) -> Callable[[Context, Test], np.ndarray]:
     def fn(ctx: Context, test: Test) -> np.ndarray:
         from tart.classifier import TartClassifier
 
-        clf = TartClassifier(**{"reasoner": ctx.setup.reasoner, **settings})
+        clf = TartClassifier(**{"reasoner": ctx.setup.reasoner or "tart", **settings})
         return clf.fit(ctx.X, ctx.y).predict_proba(test.X)
 
     fn.__doc__ = f"TartClassifier({settings or 'defaults'}) on the stream embeddings."
@@ -164,7 +164,7 @@ def _tart_in_context(mode: str) -> Callable[[Context, Test], np.ndarray]:
         setup = ctx.setup
         emb = setup.shared(("embedder", mode), lambda: CachedEmbedder(
             get_embedder(setup.lm_path, kind="causal-lm", mode=mode), cache_dir=setup.emb.cache_dir))
-        clf = TartClassifier(embedder=emb, reasoner=setup.reasoner, label_words=setup.label_words)
+        clf = TartClassifier(embedder=emb, reasoner=setup.reasoner or "tart", label_words=setup.label_words)
         try:
             return clf.fit(ctx.items, ctx.y).predict(test.items)
         except ValueError as e:
