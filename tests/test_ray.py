@@ -49,12 +49,15 @@ def test_plan_workers_uses_gpus_when_the_cluster_has_them():
 
 
 @needs_asset("minilm")
-def test_ray_engine_matches_the_local_engine(local_ray, job_files, tmp_path):
+def test_ray_engine_matches_the_local_engine(local_ray, job_files, tmp_path, capsys):
     model, inp = job_files
     local = run_local(PredictJob(model, [str(inp)], tmp_path / "local.parquet", id_column="key",
                                  chunk_size=8, progress=False))
+    capsys.readouterr()
     remote = run_ray(PredictJob(model, [str(inp)], tmp_path / "ray.parquet", id_column="key",
-                                chunk_size=8, progress=False, workers=2))
+                                chunk_size=8, progress=True, workers=2))
+    bar = capsys.readouterr().err  # the driver's progress bar counts the rows as they come back
+    assert "tart predict (ray, 2 workers)" in bar and "41/41" in bar
     assert (remote.rows, remote.predicted, remote.failed) == (local.rows, local.predicted, local.failed) == (41, 40, 1)
     a, b = pd.read_parquet(tmp_path / "local.parquet"), pd.read_parquet(tmp_path / "ray.parquet")
     assert list(a.columns) == list(b.columns) == ["key", "label", "proba_0", "proba_1"]

@@ -144,11 +144,17 @@ def _label_on_ray(prep: Prepared, parts, frames: list, pending: dict[int, list])
         fn_constructor_kwargs={"model_dir": str(job.model.resolve()), "device": job.device,
                                "batch_size": job.batch_size, "threads": threads, "chunk_size": size},
         **per_actor)
+    from tqdm.auto import tqdm
+
     arrived: dict[int, list] = {}  # chunk -> its labelled rows so far
     empty_like = None
+    todo = sum(map(len, pending.values()))
+    bar = tqdm(total=prep.rows, initial=prep.rows - todo, unit="item", desc=f"tart predict (ray, {n_actors} "
+               "workers)", disable=not job.progress, dynamic_ncols=True, smoothing=0.1)
     batches = iter(labelled.iter_batches(batch_format="pandas", batch_size=None))
     try:
         for batch in batches:
+            bar.update(len(batch))
             for j, rows in batch.groupby(batch[_ROW].to_numpy() // size, sort=True):
                 arrived.setdefault(j, []).append(rows)
                 if sum(map(len, arrived[j])) < len(pending[j]):
@@ -158,6 +164,7 @@ def _label_on_ray(prep: Prepared, parts, frames: list, pending: dict[int, list])
                 empty_like = df.iloc[:0] if empty_like is None else empty_like
     finally:
         batches.close()  # stops Ray's executor now, not when the generator is collected
+        bar.close()
     if pending:
         raise RuntimeError(f"Ray returned no labels for chunks {sorted(pending)[:5]}: rerun the command")
     return {"workers": n_actors, **per_actor}, empty_like
