@@ -102,3 +102,17 @@ def test_unfitted_and_object_embedder_refused(tmp_path):
     clf = TartClassifier(embedder=Emb(), n_estimators=2).fit(list(X), y)
     with pytest.raises(SavedClassifierError, match="by name or path"):
         clf.save_pretrained(tmp_path / "m")
+
+
+def test_a_classifier_saved_before_the_temperature_loads_at_temperature_one(tmp_path):
+    """Saved by a version without the `temperature` parameter (or without `temperature_`): it
+    predicted at temperature 1, and loads that way."""
+    X, y, Q = _data()
+    clf = TartClassifier(n_estimators=2, temperature=1.0).fit(X, y)
+    clf.save_pretrained(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    del config["params"]["temperature"], config["state"]["temperature_"]
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    back = TartClassifier.from_pretrained(tmp_path / "m")
+    assert back.temperature == 1.0 and back.temperature_ == 1.0
+    np.testing.assert_array_equal(back.predict_proba(Q), clf.predict_proba(Q))

@@ -320,6 +320,7 @@ def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = No
     params["reasoner"] = info.get("param", reasoner) if "shipped" in info else reasoner
     if device is not None:
         params["device"] = device
+    params.setdefault("temperature", 1.0)  # saved before the parameter existed: temperature 1
     clf = cls(**params)
     from tart.pretrained import load_reasoner
 
@@ -329,6 +330,8 @@ def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = No
     clf.classes_ = saved_classes(config)
     for name, value in _join_state(config["state"], arrays).items():
         setattr(clf, name, value)
+    if not hasattr(clf, "temperature_"):  # saved before fit always stored it: the number given
+        clf.temperature_ = float(params["temperature"])
     clf.context_ = arrays["context"].copy() if "context" in arrays else list(_from_json(config["context_items"]))
     proj_cls = _import(config["projection"]["class"])
     projection = proj_cls.__new__(proj_cls)
