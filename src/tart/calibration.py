@@ -1,5 +1,5 @@
 """A temperature for a classifier's probabilities, chosen on the context alone (no test labels):
-`TartClassifier(temperature="context")` and the grid's tart-ts method.
+`TartClassifier(temperature="auto")` (the default) and `"context"`.
 
 `context_temperature(make, X, y)`: stratified k-fold cross-validation on the context: each class's
 examples, sorted by their features (lexicographically: exactly the same order after renaming the
@@ -19,6 +19,8 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+
+from tart.inputs import feature_order
 
 GRID = np.exp(np.linspace(np.log(0.25), np.log(8.0), 41))
 
@@ -40,8 +42,7 @@ def context_temperature(make: Callable, X: np.ndarray, y: np.ndarray, folds: int
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
         if len(idx) > 1:  # round-robin: every fold leaves at least one example of the class in
-            by_features = idx[np.lexsort(rows_KD[idx].T[::-1])]  # first feature, then the next, ...
-            fold_of[by_features] = (np.arange(len(idx)) + seed) % folds
+            fold_of[idx[feature_order(rows_KD[idx])]] = (np.arange(len(idx)) + seed) % folds
     probas, truths = [], []
     for f in range(folds):
         held = np.flatnonzero(fold_of == f)
@@ -50,7 +51,7 @@ def context_temperature(make: Callable, X: np.ndarray, y: np.ndarray, folds: int
         keep = np.flatnonzero(fold_of != f)
         need = enough - sum(map(len, truths))
         if len(held) > need:  # predict only what is needed, spread over the features' order
-            held = held[np.lexsort(rows_KD[held].T[::-1])][np.linspace(0, len(held) - 1, need).astype(int)]
+            held = held[feature_order(rows_KD[held])][np.linspace(0, len(held) - 1, need).astype(int)]
         clf = make().fit(X[keep], y[keep])
         col = {c: i for i, c in enumerate(clf.classes_)}
         probas.append(clf.predict_proba(X[held]))

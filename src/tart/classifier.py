@@ -172,7 +172,6 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             self.context_ = inputs.as_features(self.embedder_.encode(list(X)), len(X), "context")
         if not self._decomposed():  # sub-tasks fit their own maps (tart.multiclass)
             _fit_map(self.projection_, inputs.condition(self.context_)[0], self.y_)
-        self.temperature_ = 1.0 if self.temperature in ("auto", "context") else float(self.temperature)
         if self.temperature in ("auto", "context"):
             from tart.calibration import context_temperature
 
@@ -180,6 +179,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                       "temperature": 1.0, "label_words": None}
             self.temperature_ = context_temperature(lambda: type(self)(**params), self.context_, self.y_,
                                                     seed=0 if self.random_state is None else self.random_state)
+        else:
+            self.temperature_ = float(self.temperature)
         return self
 
     def _check_params(self, y, set_module: bool) -> int | None:
@@ -221,12 +222,11 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities [n, n_classes], columns in `classes_` order."""
         proba = self._proba(X)
-        t = getattr(self, "temperature_", self.temperature)  # saved before temperature_: the number
-        if t == 1.0:
+        if self.temperature_ == 1.0:
             return proba
         from tart.calibration import apply_temperature
 
-        return apply_temperature(proba, float(t))
+        return apply_temperature(proba, self.temperature_)
 
     def _proba(self, X) -> np.ndarray:
         check_is_fitted(self, "classes_")
@@ -356,7 +356,7 @@ def _fit_map(projection: ContextProjection | SetMap, ctx_KD: np.ndarray, y_K: np
     (binary or duplicated features), where the SVD's basis of the tied subspace would otherwise
     depend on the order of the rows."""
     if isinstance(projection, SetMap):
-        order = np.lexsort((y_K,) + tuple(ctx_KD[:, j] for j in reversed(range(ctx_KD.shape[1]))))
+        order = inputs.feature_order(ctx_KD, y_K)
         ctx_KD, y_K = ctx_KD[order], y_K[order]
     return projection.fit(ctx_KD, y_K, validate=False)
 

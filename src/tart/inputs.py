@@ -84,3 +84,10 @@ def as_features(Z, n: int, what: str, n_features: int | None = None) -> np.ndarr
     if not np.isfinite(Z).all():
         raise ValueError(f"the embedder returned NaN or inf {what} features")
     return Z
+
+
+def feature_order(X_KD: np.ndarray, tiebreak: np.ndarray | None = None) -> np.ndarray:
+    """The rows' order sorted by their features (first feature, then the next, ...; then `tiebreak`):
+    the same rows in any input order, and after any common positive scale that keeps their order."""
+    keys = list(np.asarray(X_KD).T[::-1])
+    return np.lexsort(keys if tiebreak is None else [tiebreak, *keys])
