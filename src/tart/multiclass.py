@@ -59,10 +59,11 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from tart.inputs import MAPPED_LIMIT
+
 DECOMPOSITIONS = ("auto", "ovr", "ovo")
 SET_DECOMPOSITIONS = ("auto", "groups", "coupled")  # tart-2 beyond its class count
 SET_DEFAULT = "coupled"
-MAPPED_LIMIT = 1e8
 
 
 OVO_MAX_CLASSES = 20  # "auto": pairwise coupling up to here (L(L-1)/2 sub-tasks), one-vs-rest beyond
