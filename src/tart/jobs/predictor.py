@@ -135,10 +135,6 @@ class Predictor:
         self.total_seconds += time.perf_counter() - t0
         return df, err
 
-    def frame(self, ids: list, proba: np.ndarray, index: np.ndarray, id_name: str = "id"):
-        """The output rows: id, label (the class, its type kept), proba_<class> per class."""
-        return output_frame(self.classes, ids, proba, index, id_name)
-
 
 def chunk_output(classes: np.ndarray, ids: list, ok: list[int], proba: np.ndarray, index: np.ndarray,
                  errors: dict[int, str]):
@@ -150,6 +146,7 @@ def chunk_output(classes: np.ndarray, ids: list, ok: list[int], proba: np.ndarra
 
 
 def output_frame(classes: np.ndarray, ids: list, proba: np.ndarray, index: np.ndarray, id_name: str = "id"):
+    """The output rows: id, label (the class, its type kept), proba_<class> per class."""
     import pandas as pd
 
     labels = pd.Series(classes[index].tolist() if len(index) else [],
