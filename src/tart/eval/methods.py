@@ -129,31 +129,19 @@ def on_features(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
     return method
 
 
-def tart_on_features(**settings) -> Callable[[Context, Test], np.ndarray]:
-    """TartClassifier(**settings) on the stream embeddings, with the setup's reasoner."""
+def tart_on_features(family: str = "tart", **settings) -> Callable[[Context, Test], np.ndarray]:
+    """TartClassifier(**settings) on the stream embeddings, with the setup's module of `family`:
+    the faithful "tart" (`Setup.reasoner`) or "tart2" (`Setup.reasoner2`, with its own input map);
+    the shipped one when the setup names none."""
     def fn(ctx: Context, test: Test) -> np.ndarray:
         from tart.classifier import TartClassifier
 
-        clf = TartClassifier(**{"reasoner": ctx.setup.reasoner or "tart", **settings})
+        module = (ctx.setup.reasoner2 if family == "tart2" else ctx.setup.reasoner) or family
+        clf = TartClassifier(**{"reasoner": module, **settings})
         return clf.fit(ctx.X, ctx.y).predict_proba(test.X)
 
-    fn.__doc__ = f"TartClassifier({settings or 'defaults'}) on the stream embeddings."
+    fn.__doc__ = f"TartClassifier(reasoner={family!r}, {settings or 'defaults'}) on the stream embeddings."
     return fn
-
-
-def tart2_on_features(**settings) -> Callable[[Context, Test], np.ndarray]:
-    """TartClassifier(reasoner="tart2", **settings) on the stream embeddings: tart-2 with its own input map."""
-    def fn(ctx: Context, test: Test) -> np.ndarray:
-        from tart.classifier import TartClassifier
-
-        clf = TartClassifier(**{"reasoner": ctx.setup.reasoner2 or "tart2", **settings})
-        return clf.fit(ctx.X, ctx.y).predict_proba(test.X)
-
-    fn.__doc__ = f"TartClassifier(reasoner='tart2', {settings or 'defaults'}) on the stream embeddings."
-    return fn
-
-
-m_tart2 = tart2_on_features()
 
 
 def _tart_in_context(mode: str) -> Callable[[Context, Test], np.ndarray]:
@@ -227,20 +215,20 @@ def m_setfit(ctx: Context, test: Test) -> np.ndarray:
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("tart", tart_on_features(), about="TartClassifier defaults on the stream embeddings"),
-    Method("tart2", m_tart2, about="TartClassifier with the tart-2 module (set layout, its own map)"),
-    Method("tart2-groups", tart2_on_features(multiclass="groups"),
+    Method("tart2", tart_on_features("tart2"), about="TartClassifier with the tart-2 module (set layout, its own map)"),
+    Method("tart2-groups", tart_on_features("tart2", multiclass="groups"),
            about='tart2, beyond its class count by groups with an "other" class'),
-    Method("tart2-coupled", tart2_on_features(multiclass="coupled"),
+    Method("tart2-coupled", tart_on_features("tart2", multiclass="coupled"),
            about="tart2, beyond its class count by linked groups coupled (generalized Bradley-Terry)"),
     Method("tart-ovo", tart_on_features(multiclass="ovo"),
            about="TartClassifier, more than two classes by pairwise coupling (default: one-vs-rest)"),
     Method("tart-t1", tart_on_features(temperature=1.0),
            about="tart at temperature 1: the module's probabilities as they come (the default: "
                  "a temperature chosen on the context)"),
-    Method("tart2-t1", tart2_on_features(temperature=1.0), about="tart2 at temperature 1"),
+    Method("tart2-t1", tart_on_features("tart2", temperature=1.0), about="tart2 at temperature 1"),
     Method("tart-ts", tart_on_features(temperature="context"),
            about='tart with temperature="context" (what "auto" does on fixed features)'),
-    Method("tart2-ts", tart2_on_features(temperature="context"), about='tart2 with temperature="context"'),
+    Method("tart2-ts", tart_on_features("tart2", temperature="context"), about='tart2 with temperature="context"'),
     Method("tart-original", tart_on_features(**ORIGINAL_SETTINGS),
            about="TartClassifier with the original's projection (PCA, no scaling, context mean)"),
     Method("tart-vanilla", _tart_in_context("vanilla"), ("text", "causal-lm", "binary"),
