@@ -246,5 +246,29 @@ def test_setfit_on_the_packaged_minilm():
     from tart.eval.finetune import setfit
 
     texts, y = _texts(12, 4)
-    pred = setfit(texts[:8], y[:8], texts[8:], num_iterations=1, max_steps=2, batch_size=4)
-    assert pred.shape == (4,) and set(pred) <= {0, 1}
+    proba = setfit(texts[:8], y[:8], texts[8:], num_iterations=1, max_steps=2, batch_size=4)
+    assert proba.shape == (4, 2) and np.allclose(proba.sum(1), 1.0)
+    y3 = np.arange(9) % 3  # three classes: one probability column each
+    proba3 = setfit(texts[:9], y3, texts[9:], num_iterations=1, max_steps=2, batch_size=4)
+    assert proba3.shape == (3, 3) and np.allclose(proba3.sum(1), 1.0)
+
+
+def test_icl_on_three_classes(tmp_path, tiny_path, tiny_reasoner):  # noqa: F811
+    """In-context learning is multi-class: one label word per class (the class names), a
+    probability per class, so the grid reports its ECE and log-loss too."""
+    rng = np.random.default_rng(0)
+    words = (["stale", "awful"], ["plain", "okay"], ["tasty", "lovely"])
+
+    def texts(n, seed):
+        y = np.arange(n) % 3
+        return [f"{rng.choice(words[v])} snack {seed}-{i}" for i, v in enumerate(y)], y
+
+    (tr, ytr), (te, yte) = texts(60, 1), texts(30, 2)
+    ds = Dataset("toy3", tr, ytr, te, yte, ("negative", "neutral", "positive"), "synthetic")
+    rows = run_grid(tmp_path / "run", ["toy3"], [str(tiny_path)], ks=(2,), seeds=(0,),
+                    methods=["icl", "icl-calibrated", "tart"], n_test=30, pool=60, reasoner=tiny_reasoner,
+                    load=lambda n: ds, cache_dir=tmp_path / "emb", progress=False, reports=False)
+    cell = {r["method"]: r for r in rows}
+    for m in ("icl", "icl-calibrated"):
+        assert cell[m]["status"] == "ok" and cell[m]["n_classes"] == 3, cell[m]
+        assert cell[m]["ece"] is not None and cell[m]["log_loss"] is not None

@@ -98,3 +98,31 @@ def test_curriculum_and_mapped_batches():
     assert ((small.cx_BKd.abs().sum(1) > 0).sum(1) <= 5).all()  # 5 points span few directions
     with pytest.raises(ValueError):
         SetCurriculum(k_min=10, k_max=5)
+
+
+def test_dense_signal_spreads_the_class_difference_without_making_tasks_trivial():
+    """dense_signal: R log-uniform up to max_signal_dims (sparse and dense tasks), each direction
+    weaker as R grows, so dense tasks are not all separable as they are at full strength."""
+    from tart.priors import signal_dims
+
+    dense, full = MixturePrior(max_signal_dims=64, dense_signal=True), MixturePrior(max_signal_dims=64)
+    g = _g(11)
+    rs = [signal_dims(dense, 128, g)[0] for _ in range(400)]
+    assert min(rs) == 1 and max(rs) > 40 and np.median(rs) < 16  # log-uniform: most tasks sparse
+    assert signal_dims(dense, 128, _g(0))[1] <= 1.0 and signal_dims(full, 128, _g(0))[1] == 1.0
+    assert max(signal_dims(dense, 3, g)[0] for _ in range(50)) <= 3  # never more than the width
+
+    def separable_share(prior):
+        shares = []
+        for seed in range(6):  # R is shared by a batch: several batches
+            t = prior.sample(8, 800, 64, _g(100 + seed), components=("gaussian",))
+            for x, y in zip(t.x_BND.numpy(), t.y_BN.numpy()):
+                if len(np.unique(y[:600])) < 2 or len(np.unique(y)) != len(np.unique(y[:600])):
+                    continue
+                acc = (LogisticRegression(max_iter=3000).fit(x[:600], y[:600]).predict(x[600:]) == y[600:]).mean()
+                shares.append(acc > 0.99)
+        return np.mean(shares)
+
+    strong = MixturePrior(max_signal_dims=64, noise_frac=0.0, table_frac=0.0, sep_range=(1.0, 3.0))
+    weak = MixturePrior(max_signal_dims=64, noise_frac=0.0, table_frac=0.0, sep_range=(1.0, 3.0), dense_signal=True)
+    assert separable_share(weak) < separable_share(strong) - 0.15

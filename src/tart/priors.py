@@ -51,6 +51,10 @@ class MixturePrior:
     have (the module's C_max). beta_range: spectrum decay exponents. alpha_range: logit scales
     of the regression components (log-uniform). sep_range: class-mean separation of the
     Gaussian components, in noise standard deviations (log-uniform). max_signal_dims: largest R.
+    dense_signal: False draws R uniform in [1, max_signal_dims] at full strength per direction;
+    True draws R log-uniform (sparse and dense signals alike, as real embeddings spread a class
+    difference over many directions) and scales each direction's strength by sqrt(min(1, 4 / R)),
+    so a task's difficulty does not grow with R (otherwise dense tasks are all separable).
     table_frac: share of tasks with per-feature scales and offsets. noise_frac / max_flip: share of
     tasks with label noise and its largest rate.
     """
@@ -62,6 +66,7 @@ class MixturePrior:
     alpha_range: tuple = (0.5, 10.0)
     sep_range: tuple = (0.3, 3.0)
     max_signal_dims: int = 16
+    dense_signal: bool = False
     table_frac: float = 0.3
     noise_frac: float = 0.5
     max_flip: float = 0.2
@@ -125,20 +130,28 @@ def _uniform_int(lo: int, hi: int, shape, g) -> torch.Tensor:
     return torch.randint(lo, hi + 1, shape, generator=g)
 
 
-def _space(prior: MixturePrior, B: int, D: int, g):
-    """A raw space per task: returns (sqrt_lam_BD, Q_BDD, idx_BR).
+def signal_dims(prior: MixturePrior, D: int, g) -> tuple[int, float]:
+    """R, the number of signal directions (shared by the batch), and each one's strength."""
+    r_max = min(D, prior.max_signal_dims)
+    if not prior.dense_signal:
+        return int(_uniform_int(1, r_max, (), g)), 1.0
+    R = int(_log_uniform(1, r_max + 1, (), g).floor().clamp(1, r_max))
+    return R, math.sqrt(min(1.0, 4.0 / R))
 
-    Covariance Q diag(lambda) Q^T with lambda_j = j^-beta; the signal lives along R (drawn in
-    [1, min(D, max_signal_dims)], shared by the batch) of the eigen-directions, chosen with a bias
-    towards the larger-variance ones.
+
+def _space(prior: MixturePrior, B: int, D: int, g):
+    """A raw space per task: returns (sqrt_lam_BD, Q_BDD, idx_BR, strength).
+
+    Covariance Q diag(lambda) Q^T with lambda_j = j^-beta; the signal lives along R
+    (`signal_dims`) of the eigen-directions, chosen with a bias towards the larger-variance ones.
     """
-    R = int(_uniform_int(1, min(D, prior.max_signal_dims), (), g))
+    R, strength = signal_dims(prior, D, g)
     beta_B1 = prior.beta_range[0] + (prior.beta_range[1] - prior.beta_range[0]) * torch.rand(B, 1, generator=g)
     lam_BD = torch.arange(1, D + 1).float()[None] ** -beta_B1
     Q_BDD = torch.linalg.qr(torch.randn(B, D, D, generator=g))[0]
     bias_BD = lam_BD ** torch.rand(B, 1, generator=g)  # 0: uniform over directions, 1: by variance
     idx_BR = torch.multinomial(bias_BD, R, replacement=False, generator=g)
-    return lam_BD.sqrt(), Q_BDD, idx_BR
+    return lam_BD.sqrt(), Q_BDD, idx_BR, strength
 
 
 def _noise(sqrt_lam_BD, N: int, g) -> torch.Tensor:
@@ -159,10 +172,10 @@ def _signal(e_BND, sqrt_lam_BD, idx_BR) -> torch.Tensor:
 
 def _discriminative(prior, B, N, D, g, n_classes_B, head):
     """Shared body of logistic / softmax / mlp: z from the noise, labels from `head(z)` logits."""
-    sqrt_lam, Q, idx = _space(prior, B, D, g)
+    sqrt_lam, Q, idx, strength = _space(prior, B, D, g)
     e = _noise(sqrt_lam, N, g)
     z_BNR = _signal(e, sqrt_lam, idx)
-    logits_BNL = head(z_BNR)
+    logits_BNL = head(z_BNR, strength)
     L = logits_BNL.shape[-1]
     unused = torch.arange(L) >= n_classes_B[:, None]
     logits_BNL = logits_BNL.masked_fill(unused[:, None], float("-inf"))
@@ -175,8 +188,8 @@ def sample_logistic(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawT
     alpha_B = _log_uniform(*prior.alpha_range, (B,), g)
     b_B = 0.5 * torch.randn(B, generator=g)
 
-    def head(z_BNR):
-        w_BR = torch.randn(B, z_BNR.shape[-1], generator=g)
+    def head(z_BNR, strength):
+        w_BR = torch.randn(B, z_BNR.shape[-1], generator=g) * strength
         s_BN = alpha_B[:, None] * torch.einsum("bnr,br->bn", z_BNR, w_BR) + b_B[:, None]
         return torch.stack([torch.zeros_like(s_BN), s_BN], -1)
 
@@ -189,8 +202,8 @@ def sample_softmax(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTa
     n_classes = _uniform_int(min(3, L), L, (B,), g)
     alpha_B = _log_uniform(*prior.alpha_range, (B,), g)
 
-    def head(z_BNR):
-        W_BLR = torch.randn(B, L, z_BNR.shape[-1], generator=g)
+    def head(z_BNR, strength):
+        W_BLR = torch.randn(B, L, z_BNR.shape[-1], generator=g) * strength
         b_BL = 0.5 * torch.randn(B, L, generator=g)
         return alpha_B[:, None, None] * torch.einsum("bnr,blr->bnl", z_BNR, W_BLR) + b_BL[:, None]
 
@@ -203,7 +216,7 @@ def sample_mlp(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
     n_classes = _uniform_int(2, L, (B,), g)
     alpha_B = _log_uniform(*prior.alpha_range, (B,), g)
 
-    def head(z_BNR):
+    def head(z_BNR, strength):  # scale-free already (normalised by R and by the outputs' spread)
         R = z_BNR.shape[-1]
         W1 = torch.randn(B, R, H, generator=g) * _log_uniform(0.5, 3.0, (B, 1, 1), g) / math.sqrt(R)
         b1 = torch.randn(B, 1, H, generator=g)
@@ -219,7 +232,7 @@ def _generative(prior, B, N, D, g, clusters_per_class: int):
     """Gaussian classes (or clusters) sharing the task's anisotropic noise; means low-rank."""
     L = prior.max_classes
     n_classes = _uniform_int(2, L, (B,), g)
-    sqrt_lam, Q, idx = _space(prior, B, D, g)
+    sqrt_lam, Q, idx, strength = _space(prior, B, D, g)
     R = idx.shape[1]
     # class proportions: Dirichlet with a concentration from strongly imbalanced to balanced
     conc_B1 = _log_uniform(0.5, 50.0, (B, 1), g)
@@ -230,7 +243,7 @@ def _generative(prior, B, N, D, g, clusters_per_class: int):
     sub_BN = torch.randint(0, P, (B, N), generator=g)
     n_sub_BL = _uniform_int(1, P, (B, L), g)  # clusters each class really uses
     sub_BN = sub_BN % n_sub_BL.gather(1, y_BN)
-    sep_B = _log_uniform(*prior.sep_range, (B,), g)
+    sep_B = _log_uniform(*prior.sep_range, (B,), g) * strength
     means_BLPR = torch.randn(B, L, P, R, generator=g) * sep_B[:, None, None, None]
     if P > 1:  # clusters of a class scatter around the class centre
         means_BLPR = means_BLPR[:, :, :1] + 0.7 * sep_B[:, None, None, None] * torch.randn(B, L, P, R, generator=g)

@@ -7,7 +7,8 @@ read-out Linear(width -> 1) gives the logit of y_i at x_i's position (it sees th
 
 Shared-context prediction: every query of a context sits at the same position 2k and, under causal
 attention, sees exactly the same prefix, so `predict` encodes the context once and lets all m
-queries attend to it (each also to itself) in one pass. This is exact, not an approximation.
+queries attend to its cached keys and values (each also to itself): exact, not an approximation,
+and O(M K) per layer rather than the O((M + 2K)^2) of one masked pass over context and queries.
 
 Shape legend: B batch, N points, K context points, M queries, D feature dims, T tokens,
 C width (n_embd), H heads.
@@ -15,6 +16,7 @@ C width (n_embd), H heads.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -72,7 +74,11 @@ def preset(name: str) -> ReasonerConfig:
 
 
 class SelfAttention(nn.Module):
-    def __init__(self, cfg: ReasonerConfig):
+    """Multi-head self-attention, run three ways: `forward` (training, a mask or causal),
+    `context` (the context's tokens among themselves; returns their keys and values) and `query`
+    (each query attends to those cached keys/values and to itself, never to other queries)."""
+
+    def __init__(self, cfg: TransformerShape):
         super().__init__()
         self.n_head = cfg.n_head
         self.c_attn = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
@@ -84,14 +90,30 @@ class SelfAttention(nn.Module):
         q, k, v = self.c_attn(h_BTC).split(C, dim=2)
         return (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
 
+    def _merge(self, out_BHTc: torch.Tensor) -> torch.Tensor:
+        B, H, T, c = out_BHTc.shape
+        return self.c_proj(out_BHTc.transpose(1, 2).reshape(B, T, H * c))
+
     def forward(self, h_BTC: torch.Tensor, mask_TT: torch.Tensor | None) -> torch.Tensor:
-        B, T, C = h_BTC.shape
         q, k, v = self.heads(h_BTC)
         if mask_TT is None:  # plain causal: lets SDPA pick its flash kernel
-            out_BHTc = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:
-            out_BHTc = F.scaled_dot_product_attention(q, k, v, attn_mask=mask_TT)
-        return self.c_proj(out_BHTc.transpose(1, 2).reshape(B, T, C))
+            return self._merge(F.scaled_dot_product_attention(q, k, v, is_causal=True))
+        return self._merge(F.scaled_dot_product_attention(q, k, v, attn_mask=mask_TT))
+
+    def context(self, h_BKC: torch.Tensor, causal: bool):
+        """Attention among the context's tokens (causal or full); returns (output, (keys, values))."""
+        q, k, v = self.heads(h_BKC)
+        return self._merge(F.scaled_dot_product_attention(q, k, v, is_causal=causal)), (k, v)
+
+    def query(self, h_BMC: torch.Tensor, kv) -> torch.Tensor:
+        """Each query attends to the context's keys/values and to its own: O(M K), not O((M + K)^2)."""
+        k_ctx, v_ctx = kv
+        q, k, v = self.heads(h_BMC)
+        scale = 1.0 / math.sqrt(q.shape[-1])
+        s_ctx_BHMK = q @ k_ctx.transpose(-1, -2) * scale
+        s_self_BHM1 = (q * k).sum(-1, keepdim=True) * scale
+        p = torch.softmax(torch.cat([s_ctx_BHMK, s_self_BHM1], dim=-1).float(), dim=-1).to(q.dtype)
+        return self._merge(p[..., :-1] @ v_ctx + p[..., -1:] * v)
 
 
 class MLP(nn.Module):
@@ -122,6 +144,16 @@ class Block(PreNorm):
     def forward(self, h: torch.Tensor, mask_TT: torch.Tensor | None) -> torch.Tensor:
         h = h + self.attn(self.ln_1(h), mask_TT)
         return h + self.mlp(self.ln_2(h))
+
+    def context(self, h_BTC: torch.Tensor):
+        """The context's tokens (causal, as in training) and their keys/values for the queries."""
+        out, kv = self.attn.context(self.ln_1(h_BTC), causal=True)
+        h_BTC = h_BTC + out
+        return h_BTC + self.mlp(self.ln_2(h_BTC)), kv
+
+    def query(self, h_BMC: torch.Tensor, kv) -> torch.Tensor:
+        h_BMC = h_BMC + self.attn.query(self.ln_1(h_BMC), kv)
+        return h_BMC + self.mlp(self.ln_2(h_BMC))
 
 
 class Reasoner(checkpoint.PretrainedMixin, nn.Module):
@@ -189,8 +221,9 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
         qx_BMD = query_x.to(p.device, p.dtype)
         B, K, D = cx_BKD.shape
         ctx_BTD = torch.stack([cx_BKD, self._y_tokens(cy_BK, cx_BKD)], dim=2).view(B, 2 * K, D)
+        cache = self._encode_context(ctx_BTD)
         outs = [
-            self._predict_chunk(ctx_BTD, qx_BMD[:, i : i + query_chunk])
+            self._predict_chunk(cache, qx_BMD[:, i : i + query_chunk])
             for i in range(0, qx_BMD.shape[1], query_chunk)
         ]
         logits_BM = torch.cat(outs, dim=1).float()
@@ -211,16 +244,22 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
             for j in range(query_x.shape[1])
         ], dim=1)
 
-    def _predict_chunk(self, ctx_BTD: torch.Tensor, qx_BMD: torch.Tensor) -> torch.Tensor:
-        T, M, dev = ctx_BTD.shape[1], qx_BMD.shape[1], ctx_BTD.device
-        # Context rows: causal. Query rows: the whole context plus the query itself.
-        mask_SS = torch.zeros(T + M, T + M, dtype=torch.bool, device=dev)
-        mask_SS[:T, :T] = torch.ones(T, T, dtype=torch.bool, device=dev).tril()
-        mask_SS[T:, :T] = True
-        mask_SS[T:, T:] = torch.eye(M, dtype=torch.bool, device=dev)
-        pos_S = torch.cat([torch.arange(T, device=dev), torch.full((M,), T, device=dev)])
-        tokens_BSD = torch.cat([ctx_BTD, qx_BMD], dim=1)
-        return self._run(tokens_BSD, pos_S, mask_SS)[:, T:]
+    def _encode_context(self, ctx_BTD: torch.Tensor) -> list:
+        """Per-layer (keys, values) of the context's 2K tokens (causal): computed once per context."""
+        h_BTC = self.read_in(ctx_BTD) + self.wpe(torch.arange(ctx_BTD.shape[1], device=ctx_BTD.device))
+        cache = []
+        for block in self.h:
+            h_BTC, kv = block.context(h_BTC)
+            cache.append(kv)
+        return cache
+
+    def _predict_chunk(self, cache: list, qx_BMD: torch.Tensor) -> torch.Tensor:
+        """Every query at position T (the context's length), attending to the cache and itself."""
+        T = cache[0][0].shape[2]
+        h_BMC = self.read_in(qx_BMD) + self.wpe(torch.tensor(T, device=qx_BMD.device))
+        for block, kv in zip(self.h, cache):
+            h_BMC = block.query(h_BMC, kv)
+        return self.read_out(self.ln_f(h_BMC)).squeeze(-1)
 
     def _check_predict_inputs(self, cx: torch.Tensor, cy: torch.Tensor, qx: torch.Tensor, query_chunk: int = 1) -> None:
         check_kinds(cx, cy, qx, query_chunk)

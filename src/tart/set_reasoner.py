@@ -17,7 +17,6 @@ H heads, c head width, L classes (n_classes).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -59,34 +58,9 @@ def preset(name: str) -> SetReasonerConfig:
     return checkpoint.preset_config(PRESETS, name, "tart-2 preset")
 
 
-class SetAttention(SelfAttention):
-    """The faithful module's attention parameters, run the set layout's way: the context attends
-    to itself (`context`), each query to the context and itself (`query`)."""
-
-    def _merge(self, out_BHTc: torch.Tensor) -> torch.Tensor:
-        B, H, T, c = out_BHTc.shape
-        return self.c_proj(out_BHTc.transpose(1, 2).reshape(B, T, H * c))
-
-    def context(self, h_BKC: torch.Tensor):
-        """Full attention among the context; returns (output, (keys, values)) for the queries."""
-        q, k, v = self.heads(h_BKC)
-        return self._merge(F.scaled_dot_product_attention(q, k, v)), (k, v)
-
-    def query(self, h_BMC: torch.Tensor, kv) -> torch.Tensor:
-        """Each query attends to the context's keys/values and to its own, never to other queries."""
-        k_ctx, v_ctx = kv
-        q, k, v = self.heads(h_BMC)
-        scale = 1.0 / math.sqrt(q.shape[-1])
-        s_ctx_BHMK = q @ k_ctx.transpose(-1, -2) * scale
-        s_self_BHM1 = (q * k).sum(-1, keepdim=True) * scale
-        p = torch.softmax(torch.cat([s_ctx_BHMK, s_self_BHM1], dim=-1).float(), dim=-1).to(q.dtype)
-        out_BHMc = p[..., :-1] @ v_ctx + p[..., -1:] * v
-        return self._merge(out_BHMc)
-
-
 class SetBlock(PreNorm):
     def __init__(self, cfg: SetReasonerConfig):
-        super().__init__(cfg, SetAttention(cfg))
+        super().__init__(cfg, SelfAttention(cfg))
         self.c_fc = nn.Linear(cfg.n_embd, cfg.mlp_ratio * cfg.n_embd)
         self.c_proj = nn.Linear(cfg.mlp_ratio * cfg.n_embd, cfg.n_embd)
 
@@ -94,7 +68,7 @@ class SetBlock(PreNorm):
         return h + self.c_proj(F.gelu(self.c_fc(self.ln_2(h)), approximate="tanh"))
 
     def context(self, h_BKC: torch.Tensor):
-        out, kv = self.attn.context(self.ln_1(h_BKC))
+        out, kv = self.attn.context(self.ln_1(h_BKC), causal=False)
         return self._mlp(h_BKC + out), kv
 
     def query(self, h_BMC: torch.Tensor, kv) -> torch.Tensor:

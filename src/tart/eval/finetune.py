@@ -104,7 +104,8 @@ def lora(model_path: str | Path, texts: Sequence[str], y: np.ndarray, queries: S
 
 def setfit(texts: Sequence[str], y: np.ndarray, queries: Sequence[str], model_path: str | Path | None = None,
            num_iterations: int = 5, max_steps: int = 60, batch_size: int = 16, seed: int = 0) -> np.ndarray:
-    """SetFit (sentence-pair contrastive fine-tuning + logistic head), default the packaged MiniLM."""
+    """SetFit (sentence-pair contrastive fine-tuning + logistic head), default the packaged MiniLM;
+    any number of classes (labels 0..L-1, all in the context). Probabilities [m, L]."""
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
 
@@ -115,4 +116,7 @@ def setfit(texts: Sequence[str], y: np.ndarray, queries: Sequence[str], model_pa
                                  num_iterations=num_iterations, max_steps=max_steps, seed=seed,
                                  save_strategy="no", report_to="none", show_progress_bar=False)
         Trainer(model=model, args=args, train_dataset=train).train()
-    return np.asarray(model.predict(list(queries)), dtype=int)
+    proba = np.asarray(model.predict_proba(list(queries), as_numpy=True), dtype=np.float64)
+    if proba.shape[1] != len(np.unique(y)):
+        raise ValueError(f"SetFit's head has {proba.shape[1]} classes, the context {len(np.unique(y))}")
+    return proba

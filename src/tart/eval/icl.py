@@ -1,17 +1,19 @@
 """In-context learning baseline: the same causal LM reads k labelled examples and the query.
 
 The prompt is TART's template, `Sentence: {text}\\nLabel: {label}\\n` per context example, then
-`Sentence: {query}\\nLabel:`; the prediction compares the next-token log-probabilities of the two
-label words (their first tokens, with the template's leading space), never parsed generated text.
+`Sentence: {query}\\nLabel:`; the prediction compares the next-token log-probabilities of the
+label words, one per class, any number (their first tokens, with the template's leading space),
+never parsed generated text. `predict_proba` renormalises their probabilities over the words.
 The k-example prompt runs once and its key/value cache is reused for every batch of queries
 (`tart.embed.prompted.PromptedLM`, shared with the text embedder).
 
 Small LMs are biased towards one label word, so `decision_function` also offers contextual
 calibration (Zhao et al., 2021) without looking at any test label: the same prompt is scored with
-content-free queries ("N/A", "", "[MASK]"), their label probabilities are averaged, and the
-calibrated log-odds are the raw log-odds minus the content-free log-odds.
+content-free queries ("N/A", "", "[MASK]"), their label probabilities are averaged, and each
+class's probability is divided by its content-free probability (then renormalised); for two
+classes, the calibrated log-odds are the raw log-odds minus the content-free log-odds.
 
-Legend: B batch, T tokens, V vocabulary, D hidden width.
+Legend: B batch, T tokens, V vocabulary, D hidden width, L label words (classes).
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ class ICLClassifier:
         self.max_chars, self.batch_size = max_chars, batch_size
         self.template = Template.parse(template)
         self.label_words = tuple(label_words)
-        if len(self.label_words) != 2:
-            raise ValueError(f"label_words needs 2 words, got {label_words!r}")
+        if len(self.label_words) < 2:
+            raise ValueError(f"label_words needs a word per class, at least 2, got {label_words!r}")
         self.label_ids = label_token_ids(self.tokenizer, self.template, self.label_words)
 
     def _clip(self, text: str) -> str:
@@ -72,33 +74,54 @@ class ICLClassifier:
 
     @torch.inference_mode()
     def label_logprobs(self, queries: Sequence[str]) -> np.ndarray:
-        """Log-probabilities [m, 2] of the two label words as the next token after each query."""
+        """Log-probabilities [m, L] of the label words as the next token after each query."""
         seqs = [self.tokenizer(self.template.question(self._clip(q)), add_special_tokens=False)["input_ids"]
                 for q in queries]
         self.lm.check_window(self._n_prefix + max(map(len, seqs)), "prompt + longest query")
-        out = np.zeros((len(seqs), 2))
+        out = np.zeros((len(seqs), len(self.label_ids)))
         for batch, hidden_BTD in self.lm.batches(seqs, self.batch_size, prefix=self._kv):
             last_BD = hidden_BTD[torch.arange(len(batch)), torch.tensor([len(seqs[j]) - 1 for j in batch])]
             logp_BV = torch.log_softmax(self.head(last_BD).float(), dim=-1)
             out[batch] = logp_BV[:, self.label_ids].cpu().numpy()
         return out
 
+    def content_free_probs(self) -> np.ndarray:
+        """The label words' probabilities [L] (renormalised) for the content-free queries, averaged."""
+        return _renormalised(self.label_logprobs(list(CONTENT_FREE))).mean(0)
+
     def content_free_logodds(self) -> float:
-        """Log-odds of label 1 for the content-free queries (their probabilities averaged)."""
-        p_C2 = _two_way(self.label_logprobs(list(CONTENT_FREE))).mean(0)
-        return float(np.log(p_C2[1]) - np.log(p_C2[0]))
+        """Log-odds of label 1 for the content-free queries (two label words)."""
+        p_L = self._binary(self.content_free_probs())
+        return float(np.log(p_L[1]) - np.log(p_L[0]))
+
+    def predict_proba(self, queries: Sequence[str], calibrate: bool = False) -> np.ndarray:
+        """Probabilities [m, L] of the classes: the label words' probabilities renormalised over
+        the words; `calibrate` divides each by its content-free probability first."""
+        lp_ML = self.label_logprobs(queries)
+        if calibrate:
+            lp_ML = lp_ML - np.log(self.content_free_probs())
+        return _renormalised(lp_ML)
 
     def decision_function(self, queries: Sequence[str], calibrate: bool = False) -> np.ndarray:
-        """Log-odds [m] of label 1 over label 0; `calibrate` subtracts the content-free log-odds."""
+        """Log-odds [m] of label 1 over label 0 (two label words); `calibrate` subtracts the
+        content-free log-odds."""
         lp_M2 = self.label_logprobs(queries)
+        self._binary(lp_M2[0])
         raw_M = lp_M2[:, 1] - lp_M2[:, 0]
         return raw_M - self.content_free_logodds() if calibrate else raw_M
 
     def predict(self, queries: Sequence[str], calibrate: bool = False) -> np.ndarray:
-        return (self.decision_function(queries, calibrate) > 0).astype(int)
+        """Class indices [m]: the most probable label word."""
+        return self.predict_proba(queries, calibrate).argmax(1)
+
+    def _binary(self, row: np.ndarray) -> np.ndarray:
+        if len(row) != 2:
+            raise ValueError(f"log-odds need two label words; this classifier has {len(row)} "
+                             "(use predict_proba)")
+        return row
 
 
-def _two_way(lp_M2: np.ndarray) -> np.ndarray:
-    """Probabilities renormalised over the two label words."""
-    p = np.exp(lp_M2 - lp_M2.max(1, keepdims=True))
+def _renormalised(lp_ML: np.ndarray) -> np.ndarray:
+    """Probabilities renormalised over the label words."""
+    p = np.exp(lp_ML - lp_ML.max(1, keepdims=True))
     return p / p.sum(1, keepdims=True)

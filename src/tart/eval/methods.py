@@ -36,7 +36,7 @@ class Setup:
     dataset: str
     embedder: str
     modality: str  # "text" | "audio" | "image" | "table"
-    label_words: tuple[str, str]
+    label_words: tuple[str, ...]  # one per class (the data set's class names)
     pool_items: list
     y_pool: np.ndarray
     test_items: list
@@ -164,17 +164,18 @@ def _tart_in_context(mode: str) -> Callable[[Context, Test], np.ndarray]:
     return fn
 
 
-def _icl_scores(ctx: Context, test: Test) -> tuple[np.ndarray, float]:
-    """Raw log-odds on the test set and the content-free log-odds: one pass for both ICL rows."""
+def _icl_scores(ctx: Context, test: Test) -> tuple[np.ndarray, np.ndarray]:
+    """Label-word log-probs [m, L] on the test set and the content-free probabilities [L]: one
+    pass for both ICL rows."""
     from tart.eval.icl import ICLClassifier
 
     setup = ctx.setup
 
-    def score() -> tuple[np.ndarray, float]:
+    def score() -> tuple[np.ndarray, np.ndarray]:
         icl = setup.shared("icl-model", lambda: ICLClassifier(setup.lm_path, label_words=setup.label_words))
         try:
             icl.fit(ctx.items, ctx.y)
-            return icl.decision_function(test.items), icl.content_free_logodds()
+            return icl.label_logprobs(test.items), icl.content_free_probs()
         except ValueError as e:  # the prompt no longer fits the window
             raise SkipCell(f"in-context learning stops at k={ctx.k}: {e}") from e
 
@@ -185,14 +186,18 @@ def _icl_scores(ctx: Context, test: Test) -> tuple[np.ndarray, float]:
 
 
 def m_icl(ctx: Context, test: Test) -> np.ndarray:
-    """The LM reads the k labelled texts in its prompt; label words' next-token log-probs."""
-    return (_icl_scores(ctx, test)[0] > 0).astype(int)
+    """The LM reads the k labelled texts in its prompt; the label words' next-token probabilities."""
+    from tart.eval.icl import _renormalised
+
+    return _renormalised(_icl_scores(ctx, test)[0])
 
 
 def m_icl_calibrated(ctx: Context, test: Test) -> np.ndarray:
     """In-context learning with contextual calibration (content-free inputs)."""
-    raw, cf = _icl_scores(ctx, test)
-    return (raw - cf > 0).astype(int)
+    from tart.eval.icl import _renormalised
+
+    lp_ML, cf_L = _icl_scores(ctx, test)
+    return _renormalised(lp_ML - np.log(cf_L))
 
 
 def m_linear_head(ctx: Context, test: Test) -> np.ndarray:
@@ -235,8 +240,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            about="TartClassifier, vanilla embeddings (all k examples in one prompt)"),
     Method("tart-loo", _tart_in_context("loo"), ("text", "causal-lm", "binary"), max_k=64,
            about="TartClassifier, leave-one-out embeddings (k prompts: expensive, k <= 64)"),
-    Method("icl", m_icl, ("text", "causal-lm", "binary"), about="in-context learning, label-word log-probs"),
-    Method("icl-calibrated", m_icl_calibrated, ("text", "causal-lm", "binary"),
+    Method("icl", m_icl, ("text", "causal-lm"), about="in-context learning, label-word log-probs"),
+    Method("icl-calibrated", m_icl_calibrated, ("text", "causal-lm"),
            about="in-context learning with contextual calibration"),
     Method("logreg-projected", on_features(probes.logreg_projected), ("binary",),
            about="logistic regression, TART's projected features"),
@@ -247,5 +252,5 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("linear-head", m_linear_head, about="linear head trained with torch on the frozen embeddings"),
     Method("lora", m_lora, ("text", "causal-lm", "binary"), max_k=64,
            about="LoRA fine-tuning of the causal LM, label-word log-probs (peft)"),
-    Method("setfit", m_setfit, ("text", "binary"), max_k=64, about="SetFit with the packaged MiniLM"),
+    Method("setfit", m_setfit, ("text",), max_k=64, about="SetFit with the packaged MiniLM"),
 )}
