@@ -31,7 +31,25 @@ def table(group_key):
     return out
 
 
-if sys.argv[1:] == ["embedder"]:
+def text_table():
+    """tweets3 per embedder, every method that ran there (the text-only baselines included)."""
+    methods = ("tart", "tart2", "logreg-full", "lda", "ncm", "knn", "linear-head", "setfit", "icl", "icl-calibrated")
+    out = ["| method | " + " | ".join(f"tweets3 ({e}) acc / ECE" for e in ("minilm", "smollm2")) + " |", "|---|---|---|"]
+    for m in methods:
+        vals = []
+        for e in ("minilm", "smollm2"):
+            rs = [r for r in rows if r["dataset"] == "tweets3" and r["embedder"] == e and r["method"] == m]
+            ece = [r["ece"] for r in rs if r.get("ece") is not None]
+            vals.append(f"{np.mean([r['acc'] for r in rs]):.3f} / " + (f"{np.mean(ece):.3f}" if ece else "-")
+                        + f" ({len(rs)} cells)" if rs else "-")
+        if any(v != "-" for v in vals):
+            out.append(f"| {m} | " + " | ".join(vals) + " |")
+    return out
+
+
+if sys.argv[1:] == ["text"]:
+    print("\n".join(text_table()))
+elif sys.argv[1:] == ["embedder"]:
     print("\n".join(table(lambda r: r["embedder"]) + table(lambda r: "all (data set, embedder) pairs")[2:]))
 else:
     print("\n".join(table(lambda r: f"{r['dataset']} ({r['embedder']})")))
