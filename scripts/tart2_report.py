@@ -70,10 +70,16 @@ def section(title: str, folders: list[str]) -> str:
 
 
 def main(argv: list[str]) -> None:
+    command = " ".join(argv)
+    out, title = ROOT / "docs" / "tart2_real.md", "tart-2 on real data"
+    if argv[:1] == ["--out"]:  # another report (e.g. an ablation): --out PATH [--title TEXT] FOLDERS...
+        out, argv = Path(argv[1]), argv[2:]
+    if argv[:1] == ["--title"]:
+        title, argv = argv[1], argv[2:]
     split = argv.index("--") if "--" in argv else len(argv)
     grid, tables = argv[:split], argv[split + 1:]
-    text = ["# tart-2 on real data", "",
-            "Written by `python scripts/tart2_report.py " + " ".join(argv) + "` from the `tart eval` runs",
+    text = [f"# {title}", "",
+            "Written by `python scripts/tart2_report.py " + command + "` from the `tart eval` runs",
             "its docstring lists. Baselines: logistic regression on the full standardised features with C",
             "by cross-validation (`logreg-full`), shrinkage LDA on standardised features (`lda`), nearest",
             "class mean by cosine (`ncm`), cosine k-NN with k by cross-validation (`knn`); `tart` is the",
@@ -82,7 +88,6 @@ def main(argv: list[str]) -> None:
         text += [section("Embeddings (the grid's binary pairs)", grid), ""]
     if tables:
         text += [section("Small numeric tables", tables), ""]
-    out = ROOT / "docs" / "tart2_real.md"
     out.write_text("\n".join(text))
     print(out.read_text())
 

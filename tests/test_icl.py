@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import needs_asset
-from tart.eval.icl import CONTENT_FREE, ICLClassifier, _renormalised
+from tart.eval.icl import CONTENT_FREE, ICLClassifier, renormalised
 from test_embed import CORPUS, _fp32_for_exactness_checks, tiny_path  # noqa: F401  (fixtures)
 
 
@@ -29,7 +29,7 @@ def test_cached_prompt_scoring_equals_a_full_forward(tiny_path):  # noqa: F811
         np.testing.assert_allclose(row, ref, atol=1e-4)
     raw = icl.decision_function(queries)
     np.testing.assert_allclose(raw, lp[:, 1] - lp[:, 0])
-    cf = _renormalised(icl.label_logprobs(list(CONTENT_FREE))).mean(0)
+    cf = renormalised(icl.label_logprobs(list(CONTENT_FREE))).mean(0)
     np.testing.assert_allclose(icl.decision_function(queries, calibrate=True), raw - np.log(cf[1] / cf[0]))
     assert set(icl.predict(queries)) <= {0, 1}
 
@@ -48,7 +48,7 @@ def test_any_number_of_label_words(tiny_path):  # noqa: F811
     p = icl.predict_proba(queries)
     assert p.shape == (len(queries), 3) and np.allclose(p.sum(1), 1.0)
     np.testing.assert_allclose(p, np.exp(lp) / np.exp(lp).sum(1, keepdims=True))
-    cf = _renormalised(icl.label_logprobs(list(CONTENT_FREE))).mean(0)
+    cf = renormalised(icl.label_logprobs(list(CONTENT_FREE))).mean(0)
     cal = p / cf
     np.testing.assert_allclose(icl.predict_proba(queries, calibrate=True), cal / cal.sum(1, keepdims=True))
     assert list(icl.predict(queries)) == list(p.argmax(1))

@@ -87,7 +87,7 @@ class ICLClassifier:
 
     def content_free_probs(self) -> np.ndarray:
         """The label words' probabilities [L] (renormalised) for the content-free queries, averaged."""
-        return _renormalised(self.label_logprobs(list(CONTENT_FREE))).mean(0)
+        return renormalised(self.label_logprobs(list(CONTENT_FREE))).mean(0)
 
     def content_free_logodds(self) -> float:
         """Log-odds of label 1 for the content-free queries (two label words)."""
@@ -100,7 +100,7 @@ class ICLClassifier:
         lp_ML = self.label_logprobs(queries)
         if calibrate:
             lp_ML = lp_ML - np.log(self.content_free_probs())
-        return _renormalised(lp_ML)
+        return renormalised(lp_ML)
 
     def decision_function(self, queries: Sequence[str], calibrate: bool = False) -> np.ndarray:
         """Log-odds [m] of label 1 over label 0 (two label words); `calibrate` subtracts the
@@ -121,7 +121,7 @@ class ICLClassifier:
         return row
 
 
-def _renormalised(lp_ML: np.ndarray) -> np.ndarray:
+def renormalised(lp_ML: np.ndarray) -> np.ndarray:
     """Probabilities renormalised over the label words."""
     p = np.exp(lp_ML - lp_ML.max(1, keepdims=True))
     return p / p.sum(1, keepdims=True)

@@ -187,17 +187,17 @@ def _icl_scores(ctx: Context, test: Test) -> tuple[np.ndarray, np.ndarray]:
 
 def m_icl(ctx: Context, test: Test) -> np.ndarray:
     """The LM reads the k labelled texts in its prompt; the label words' next-token probabilities."""
-    from tart.eval.icl import _renormalised
+    from tart.eval.icl import renormalised
 
-    return _renormalised(_icl_scores(ctx, test)[0])
+    return renormalised(_icl_scores(ctx, test)[0])
 
 
 def m_icl_calibrated(ctx: Context, test: Test) -> np.ndarray:
     """In-context learning with contextual calibration (content-free inputs)."""
-    from tart.eval.icl import _renormalised
+    from tart.eval.icl import renormalised
 
     lp_ML, cf_L = _icl_scores(ctx, test)
-    return _renormalised(lp_ML - np.log(cf_L))
+    return renormalised(lp_ML - np.log(cf_L))
 
 
 def m_linear_head(ctx: Context, test: Test) -> np.ndarray:
