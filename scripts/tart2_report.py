@@ -20,6 +20,7 @@ tart2 cells of these folders (`--redo`) after a new module is shipped; scripts/c
 reads the same folders for the calibration tables (the `-t1` methods: temperature 1).
 """
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def section(title: str, folders: list[str]) -> str:
 
 
 def main(argv: list[str]) -> None:
-    command = " ".join(argv)
+    command = shlex.join(argv)
     out, title = ROOT / "docs" / "tart2_real.md", "tart-2 on real data"
     if argv[:1] == ["--out"]:  # another report (e.g. an ablation): --out PATH [--title TEXT] FOLDERS...
         out, argv = Path(argv[1]), argv[2:]
