@@ -47,7 +47,38 @@ def text_table():
     return out
 
 
-if sys.argv[1:] == ["text"]:
+def plot(path: str = "docs/multiclass_summary.png") -> None:
+    """Mean accuracy over the (data set, embedder) pairs against k per class, one line per method
+    (at each k, the pairs where every plotted method finished)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = ("tart2", "tart", "logreg-full", "lda", "knn", "ncm")
+    acc = {m: cellmean([r for r in rows if r["method"] == m], "acc") for m in methods}
+    ks = sorted({c[2] for c in acc["tart2"]})
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m in methods:
+        ys = []
+        for k in ks:
+            cells = set.intersection(*({c for c in acc[mm] if c[2] == k} for mm in methods))
+            ys.append(np.mean([acc[m][c] for c in cells]))
+        ax.plot(ks, ys, marker="o", label=m, linewidth=2.5 if m == "tart2" else 1.2)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.set_xlabel("examples per class (k)")
+    ax.set_ylabel("mean accuracy over data sets x embedders")
+    ax.set_title("Multi-class grid (scripts/summary_multiclass.py plot)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
+if sys.argv[1:] == ["plot"]:
+    plot()
+elif sys.argv[1:] == ["text"]:
     print("\n".join(text_table()))
 elif sys.argv[1:] == ["embedder"]:
     print("\n".join(table(lambda r: r["embedder"]) + table(lambda r: "all (data set, embedder) pairs")[2:]))
