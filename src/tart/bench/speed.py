@@ -116,7 +116,7 @@ def bench_inference(
         cx, cy, qx = task.x_BND[:, :k], task.y_BN[:, :k], task.x_BND[:, k:]
         shared = lambda: model.predict(cx, cy, qx)  # noqa: E731
         logits_shared = shared()  # warm-up
-        t_shared = min(_timed(shared, 1, dev) for _ in range(3))
+        t_shared = min(_timed(shared, 1, dev) for _ in range(5))
         n_loop = min(n_queries, loop_queries or (n_queries if dev.type == "cuda" else 64))
         loop = lambda: model.predict_per_query(cx, cy, qx[:, :n_loop])  # noqa: E731
         logits_loop = loop()  # warm-up, and the equivalence check
@@ -188,7 +188,7 @@ def bench_inference_set(
 
     def rate(fn) -> float:
         fn()  # warm-up
-        return n_queries / min(_timed(fn, 1, dev) for _ in range(3))
+        return n_queries / min(_timed(fn, 1, dev) for _ in range(5))
 
     g = torch.Generator(dev).manual_seed(0)
     rows = []
