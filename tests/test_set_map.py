@@ -118,3 +118,49 @@ def test_without_validation_the_same_on_valid_inputs():
     X, y = _two_classes()
     want = SetMap(8).fit(X, y).transform(X[:7])
     np.testing.assert_array_equal(SetMap(8).fit(X, y, validate=False).transform(X[:7], validate=False), want)
+
+
+# ---- whiten=True (a module trained with whiten_map) ---------------------------------------------
+def test_shrunk_within_is_ledoit_wolf():
+    from sklearn.covariance import ledoit_wolf_shrinkage
+
+    from tart.projection import shrunk_within
+
+    rng = np.random.default_rng(4)
+    for K, D in ((10, 50), (200, 20), (30, 384)):
+        W = rng.normal(size=(K, D)) * rng.uniform(0.1, 3, size=D)
+        a, mu = shrunk_within(torch.from_numpy(W)[None], torch.ones(1, D, dtype=torch.bool))
+        assert float(a[0]) == pytest.approx(ledoit_wolf_shrinkage(W, assume_centered=True), rel=1e-9)
+        assert float(mu[0]) == pytest.approx((W**2).sum() / (K * D), rel=1e-12)
+
+
+def test_whitened_map_equalises_within_class_spread_with_many_examples():
+    """Many examples: little shrinkage, so the within-class covariance of the mapped context is
+    close to a multiple of the identity; the unwhitened map keeps its spread of variances."""
+    X, y = _two_classes(k=2000, D=10)
+    for whiten, spread in ((True, 1.5), (False, 10.0)):
+        Z = SetMap(10, standardize=False, whiten=whiten).fit(X, y).transform(X).astype(np.float64)
+        W = Z - np.stack([Z[y == c].mean(0) for c in (0, 1)])[y]
+        ev = np.linalg.eigvalsh(W.T @ W / len(W))
+        assert (ev.max() / ev.min() < spread) if whiten else (ev.max() / ev.min() > spread)
+    Z = SetMap(10, whiten=True).fit(X, y).transform(X)
+    np.testing.assert_allclose((Z**2).sum() / Z.size, 1.0, rtol=1e-5)  # one global scale still
+
+
+def test_whitened_map_keeps_the_invariances_and_zero_rows():
+    X, y = _two_classes(k=12, D=30)
+    m = SetMap(16, whiten=True).fit(X, y)
+    Z = m.transform(X)
+    assert np.isfinite(Z).all() and np.all(Z[:, m.n_kept_:] == 0)
+    np.testing.assert_allclose(SetMap(16, whiten=True).fit(X, 1 - y).transform(X), Z, atol=1e-9)
+    Q = np.linalg.qr(np.random.default_rng(3).normal(size=(30, 30)))[0]
+    Zr = SetMap(16, standardize=False, whiten=True).fit(X @ Q, y).transform(X @ Q)
+    Zp = SetMap(16, standardize=False, whiten=True).fit(X, y).transform(X)
+    np.testing.assert_allclose(Zr @ Zr.T, Zp @ Zp.T, atol=1e-4)
+    rng = np.random.default_rng(0)
+    Xb = torch.from_numpy(rng.normal(size=(3, 25, 12)))
+    yb = torch.from_numpy(rng.integers(0, 3, size=(3, 25)))
+    Zb = apply_set_map(fit_set_map(Xb, yb, 6, whiten=True), Xb)
+    for b in range(3):
+        one = apply_set_map(fit_set_map(Xb[b : b + 1], yb[b : b + 1], 6, whiten=True), Xb[b : b + 1])[0]
+        torch.testing.assert_close((Zb[b] @ Zb[b].T), one @ one.T)

@@ -40,7 +40,7 @@ def test_tart2_config_validation_and_recipes():
         tiny_cfg(preset="tart").model_config()
     with pytest.raises(ValueError):
         tiny_cfg(curriculum=asdict(SetCurriculum(k_min=50, k_max=10)))
-    for name in ("tart2-cpu", "tart2-gpu", "tart2-tiny"):
+    for name in ("tart2-cpu", "tart2-gpu", "tart2-tiny", "tart2-cpu-dense", "tart2-cpu-white"):
         assert recipe(name).family == "tart2"
 
 
@@ -100,3 +100,31 @@ def test_bench_tart2_train_and_inference():
     assert bench_inference_set("tiny", "tiny", ks=(16,), n_queries=8, device="cpu")["ratio_at_256"] is None
     with pytest.raises(ValueError, match="points"):
         bench_train_set("tiny", "tiny", points=9, n_queries=8, device="cpu")
+
+
+def test_a_module_for_the_whitened_map_trains_saves_and_is_read_with_it(tmp_path):
+    """whiten_map: `--init-from` a module of the same sizes saved before the key existed, trained
+    on whitened batches, saved with the key, and the classifier maps its inputs the same way."""
+    import numpy as np
+
+    from tart.classifier import TartClassifier
+
+    base = train(tiny_cfg(steps=2), tmp_path / "plain", progress=False)
+    cfg_file = tmp_path / "plain" / "config.json"
+    old = json.loads(cfg_file.read_text())
+    old.pop("whiten_map")  # as a folder saved before the key existed
+    cfg_file.write_text(json.dumps(old))
+    assert SetReasoner.from_pretrained(tmp_path / "plain").config.whiten_map is False
+    white = train(tiny_cfg(steps=2, model={"whiten_map": True}, init_from=str(tmp_path / "plain")),
+                  tmp_path / "white", progress=False)
+    assert white.config.whiten_map and not base.config.whiten_map
+    loaded = SetReasoner.from_pretrained(tmp_path / "white")
+    assert loaded.config.whiten_map
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 6)), np.arange(20) % 2
+    clf = TartClassifier(reasoner=loaded, embedder=None).fit(X, y)
+    assert clf.projection_.whiten and np.allclose(clf.predict_proba(X).sum(1), 1.0)
+    with pytest.raises(ValueError, match="differs"):  # other sizes are still refused
+        train(tiny_cfg(steps=1, model={"n_embd": 64}, init_from=str(tmp_path / "plain")), tmp_path / "x",
+              progress=False)
+    assert recipe("tart2-cpu-white").model == {"whiten_map": True}

@@ -317,8 +317,10 @@ class PretrainedMixin:
             raise CheckpointError(f"{path}: model_type {found!r} is not a {cls.model_type!r} module "
                                   f"({cls.__name__})")
         fields = {f.name for f in dataclasses.fields(cls.config_class)}
-        lacking = sorted(fields - set(config))
-        if lacking:  # a default would silently build a different module than the one saved
+        # keys newer than a module family's first saved folders may be absent (their default is
+        # what those folders were); any other missing key would silently build a different module
+        lacking = sorted(fields - set(config) - set(getattr(cls.config_class, "added_keys", ())))
+        if lacking:
             raise CheckpointError(f"{path}: config.json lacks the keys {lacking} (it was not written "
                                   f"by save_pretrained, or was edited); every {cls.__name__} config "
                                   f"key is required: {sorted(fields)}")

@@ -215,7 +215,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     def _make_projection(self) -> ContextProjection | SetMap:
         n_dims = self.reasoner_.config.n_dims
         if isinstance(self.reasoner_, SetReasoner):
-            return SetMap(self.n_components or n_dims, standardize=self.standardize)
+            return SetMap(self.n_components or n_dims, self.standardize, self.reasoner_.config.whiten_map)
         return ContextProjection(n_dims, self.n_components or n_dims, self.fill or "zeros",
                                  basis=self.projection, center=self.center, standardize=self.standardize)
 

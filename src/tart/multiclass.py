@@ -306,7 +306,7 @@ def set_groups_proba(reasoner, X_KD: np.ndarray, y: np.ndarray, Q_MD: np.ndarray
     for (K, n_lab), ids in by_size.items():
         x = torch.from_numpy(np.stack([X_KD[tasks[t][0]] for t in ids]))
         yl = torch.from_numpy(np.stack([tasks[t][1] for t in ids]))
-        params = fit_set_map(x, yl, out_dims, standardize)
+        params = fit_set_map(x, yl, out_dims, standardize, whiten=reasoner.config.whiten_map)
         cx = apply_set_map(params, x).float().clamp(-MAPPED_LIMIT, MAPPED_LIMIT)
         qx = apply_set_map(params, Q[None].expand(len(ids), -1, -1)).float().clamp(-MAPPED_LIMIT, MAPPED_LIMIT)
         logits = reasoner.predict(cx.to(device), yl.to(device), qx.to(device), n_classes=n_lab, validate=False)

@@ -327,13 +327,14 @@ class SetBatch:
 
 def sample_set_batch(prior: MixturePrior, curriculum: SetCurriculum, n_dims: int, max_batch: int,
                      generator: torch.Generator | None = None, shape: tuple[int, int, int] | None = None,
-                     components: tuple[str, ...] | None = None, device: torch.device | str = "cpu") -> SetBatch:
+                     components: tuple[str, ...] | None = None, device: torch.device | str = "cpu",
+                     whiten: bool = False) -> SetBatch:
     """One training batch: raw tasks from the prior (drawn on the CPU with `generator`), each
     mapped on `device` by the input map fitted on its own context (`tart.projection.fit_set_map`),
-    exactly as the classifier maps real features."""
+    exactly as the classifier maps real features (`whiten`: the module's `whiten_map`)."""
     B, K, D = shape or curriculum.shape(generator, max_batch)
     t = prior.sample(B, K + curriculum.n_queries, D, generator, components)
     x_BND, y_BN = t.x_BND.to(device), t.y_BN.to(device)
-    params = fit_set_map(x_BND[:, :K], y_BN[:, :K], n_dims)
+    params = fit_set_map(x_BND[:, :K], y_BN[:, :K], n_dims, whiten=whiten)
     z_BNd = apply_set_map(params, x_BND)
     return SetBatch(z_BNd[:, :K], y_BN[:, :K], z_BNd[:, K:], y_BN[:, K:], t.n_classes_B.to(device))

@@ -188,13 +188,14 @@ class SetMapParams:
 
     inv_scale_BD: torch.Tensor  # per-feature standardisation (ones when not standardised)
     center_BD: torch.Tensor  # the mean of the context's class means (balanced centre)
-    basis_BdD: torch.Tensor  # orthonormal rows; zero rows where a task has fewer directions
+    basis_BdD: torch.Tensor  # orthonormal rows (whitened ones with whiten=True); zero rows where a
+    # task has fewer directions
     scale_B: torch.Tensor  # one global scale per task
     n_kept_B: torch.Tensor  # informative rows of the basis
 
 
 def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standardize: bool | str = "auto",
-                rel_tol: float = 1e-5) -> SetMapParams:
+                rel_tol: float = 1e-5, whiten: bool = False) -> SetMapParams:
     """Fit tart-2's input map on each task's context (batched; the trainer and the classifier
     both call this, so the module trains on exactly what it reads at inference).
 
@@ -204,8 +205,13 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
        principal directions of what they leave, `out_dims` rows at most; fewer when the context
        spans fewer (the rest of the output is zero, as the module saw in training); each row's
        sign is fixed by the row itself, so the map does not depend on what the classes are called;
-    4. one global scale (the RMS of the projected context over the kept rows): the relative
-       variance of the directions, which whitening would throw away, is kept.
+    4. `whiten` (a module trained for it, `SetReasonerConfig.whiten_map`): the kept directions are
+       whitened by the context's within-class covariance, shrunk (Ledoit-Wolf, `shrunk_within`)
+       towards the average within-class variance of all the raw features, so a direction that
+       varies little inside the classes counts as much as it would for shrinkage LDA, while few
+       examples keep the map close to the unwhitened one;
+    5. one global scale (the RMS of the projected context over the kept rows): without `whiten`,
+       the relative variance of the directions is kept.
     """
     if standardize not in (True, False, "auto"):
         raise ValueError(f'standardize must be True, False or "auto", got {standardize!r}')
@@ -245,10 +251,45 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
     peak_Bd1 = basis_BdD.gather(2, basis_BdD.abs().argmax(2, keepdim=True))
     basis_BdD = basis_BdD * torch.where(peak_Bd1 < 0, -1.0, 1.0).to(basis_BdD.dtype)
     n_kept_B = ok.sum(1).clamp_max(out_dims)
+    if whiten:
+        within_BKD = xs_BKD - onehot_BKL @ means_BLD  # each point minus its class mean
+        basis_BdD = _whitening(within_BKD, basis_BdD, var_BD > floor_B1) @ basis_BdD
     z_BKd = xc_BKD @ basis_BdD.transpose(1, 2)
     ms_B = (z_BKd**2).sum((1, 2)) / (K * n_kept_B.clamp_min(1))
     scale_B = torch.where(n_kept_B > 0, ms_B.clamp_min(tiny).sqrt(), torch.ones_like(ms_B))
     return SetMapParams(inv_BD, center_BD, basis_BdD, scale_B, n_kept_B)
+
+
+def shrunk_within(w_BKD: torch.Tensor, counted_BD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ledoit-Wolf (2004) for within-class residuals w [B, K, D] (taken as centred): the shrinkage
+    intensity a [B] in [0, 1] and the target mu [B] (the mean variance over the `counted` features),
+    computed through the K x K Gram matrix, so any D is cheap; the covariance is (1 - a) S + a mu I."""
+    K = w_BKD.shape[1]
+    tiny = torch.finfo(w_BKD.dtype).tiny
+    gram_BKK = w_BKD @ w_BKD.transpose(1, 2)
+    n_feat_B = counted_BD.sum(1).clamp_min(1).to(w_BKD.dtype)
+    mu_B = gram_BKK.diagonal(dim1=1, dim2=2).sum(1) / K / n_feat_B
+    s_fro2_B = (gram_BKK**2).sum((1, 2)) / K**2  # ||S||_F^2
+    delta_B = (s_fro2_B - mu_B**2 * n_feat_B).clamp_min(tiny)  # ||S - mu I||_F^2
+    norms4_B = (gram_BKK.diagonal(dim1=1, dim2=2) ** 2).sum(1)
+    beta_B = ((norms4_B - (gram_BKK**2).sum((1, 2)) / K) / K**2).clamp_min(0.0)
+    return torch.minimum(beta_B / delta_B, torch.ones_like(beta_B)), mu_B
+
+
+def _whitening(w_BKD: torch.Tensor, basis_BdD: torch.Tensor, counted_BD: torch.Tensor) -> torch.Tensor:
+    """T [B, d, d] (symmetric) with T @ basis the whitened basis: the inverse square root of the
+    shrunk within-class covariance in the basis' coordinates (identity on its zero rows)."""
+    K = w_BKD.shape[1]
+    a_B, mu_B = shrunk_within(w_BKD, counted_BD)
+    wz_BKd = w_BKD @ basis_BdD.transpose(1, 2)
+    kept_Bd = (basis_BdD.abs().sum(2) > 0).to(w_BKD.dtype)
+    eye = torch.eye(basis_BdD.shape[1], dtype=w_BKD.dtype, device=w_BKD.device)
+    cov_Bdd = ((1 - a_B)[:, None, None] * (wz_BKd.transpose(1, 2) @ wz_BKd) / K
+               + (a_B * mu_B)[:, None, None] * eye * kept_Bd[:, None, :] + eye * (1 - kept_Bd)[:, None, :])
+    floor = torch.finfo(w_BKD.dtype).eps * cov_Bdd.diagonal(dim1=1, dim2=2).amax(1).clamp_min(1.0)
+    ev_Bd, U_Bdd = torch.linalg.eigh(cov_Bdd)
+    inv_sqrt_Bd = torch.maximum(ev_Bd, floor[:, None]).rsqrt()
+    return (U_Bdd * inv_sqrt_Bd[:, None, :]) @ U_Bdd.transpose(1, 2)
 
 
 def apply_set_map(params: SetMapParams, x_BND: torch.Tensor) -> torch.Tensor:
@@ -260,12 +301,12 @@ def apply_set_map(params: SetMapParams, x_BND: torch.Tensor) -> torch.Tensor:
 class SetMap:
     """tart-2's input map for one context (numpy in, float32 out), built on `fit_set_map`."""
 
-    def __init__(self, out_dims: int = 64, standardize: bool | str = "auto"):
+    def __init__(self, out_dims: int = 64, standardize: bool | str = "auto", whiten: bool = False):
         if out_dims < 1:
             raise ValueError(f"out_dims must be >= 1, got {out_dims}")
         if standardize not in (True, False, "auto"):
             raise ValueError(f'standardize must be True, False or "auto", got {standardize!r}')
-        self.out_dims, self.standardize = out_dims, standardize
+        self.out_dims, self.standardize, self.whiten = out_dims, standardize, bool(whiten)
 
     def fit(self, X_KD: np.ndarray, y_K: np.ndarray, *, validate: bool = True) -> "SetMap":
         """Fit on the context vectors and their integer labels (0..L-1). `validate=False` skips
@@ -276,7 +317,7 @@ class SetMap:
         if validate and len(y_K) != len(X_KD):
             raise ValueError(f"context has {len(X_KD)} vectors but {len(y_K)} labels")
         self.params_ = fit_set_map(torch.from_numpy(X_KD)[None], torch.from_numpy(y_K.astype(np.int64))[None],
-                                   self.out_dims, self.standardize)
+                                   self.out_dims, self.standardize, whiten=self.whiten)
         self.n_features_ = X_KD.shape[1]
         self.n_kept_ = int(self.params_.n_kept_B[0])
         return self

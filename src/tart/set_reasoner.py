@@ -33,12 +33,14 @@ MODEL_TYPE = "tart-set-reasoner"
 @dataclass
 class SetReasonerConfig(TransformerShape):
     config_name = "set-reasoner"
+    added_keys = ("whiten_map",)  # absent from folders saved before it existed: False
 
     n_embd: int = 128
     n_layer: int = 6
     n_head: int = 4
     n_dims: int = 64  # feature width d (fewer real dims are zero-filled)
     n_classes: int = 10  # most classes one task can have (C_max)
+    whiten_map: bool = False  # its input map whitens within its dims (fit_set_map(whiten=True))
 
     def __post_init__(self) -> None:
         self.check_shape(self.n_dims)

@@ -122,6 +122,14 @@ RECIPES: dict[str, dict] = {
         keep_checkpoints=3, prior=priors.MixturePrior(max_signal_dims=64, dense_signal=True).to_dict(),
         curriculum=asdict(priors.SetCurriculum(large_frac=0.5)),
     ),
+    # tart-2 fine-tuned from the shipped weights (`--init-from src/tart/weights/tart2`) to read
+    # the whitened input map (fit_set_map(whiten=True)): shrinkage whitening within the map's dims.
+    "tart2-cpu-white": dict(
+        family="tart2", preset="cpu", steps=4000, batch_size=64, lr=3e-4, min_lr=3e-5,
+        schedule="cosine", warmup=200, amp="bf16", log_every=50, ckpt_every=250,
+        keep_checkpoints=3, model={"whiten_map": True}, prior=priors.MixturePrior().to_dict(),
+        curriculum=asdict(priors.SetCurriculum(large_frac=0.5)),
+    ),
     # tart-2 at full size on one H100/H200 (about 10 minutes): bf16 and compile there.
     "tart2-gpu": dict(
         family="tart2", preset="full", steps=6000, batch_size=128, lr=5e-4, min_lr=5e-5,
@@ -136,6 +144,14 @@ RECIPES: dict[str, dict] = {
         curriculum=asdict(priors.SetCurriculum(k_max=64, d_max=32, n_queries=16, tokens=1024)),
     ),
 }
+
+
+def _weights_shape(cfg) -> dict:
+    """A config without what does not shape the weights (the input map's setting): what
+    `--init-from` must match."""
+    d = cfg.to_dict()
+    d.pop("whiten_map", None)
+    return d
 
 
 def recipe(name: str) -> TrainConfig:
@@ -272,7 +288,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
                   file=sys.stderr)
         if cfg.init_from:
             init = type(model).from_pretrained(cfg.init_from)
-            if init.config != model.config:
+            if _weights_shape(init.config) != _weights_shape(model.config):
                 raise ValueError(f"--init-from {cfg.init_from}: its config {init.config} differs "
                                  f"from this run's {model.config}")
             model.load_state_dict(init.state_dict(), strict=True)
@@ -305,7 +321,8 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
     for step in range(start, cfg.steps):
         if set_family:  # raw tasks drawn on the CPU, the input map fitted on the device
             g = batch_generator(cfg.seed, step, ddp.rank, torch.device("cpu"))
-            task = priors.sample_set_batch(prior, curriculum, model.config.n_dims, local_batch, g, device=device)
+            task = priors.sample_set_batch(prior, curriculum, model.config.n_dims, local_batch, g, device=device,
+                                           whiten=model.config.whiten_map)
             dims, points = model.config.n_dims, task.cx_BKd.shape[1]  # logged: width, this step's K
             n_tokens = task.cx_BKd.shape[0] * (points + task.qx_BMd.shape[1]) * ddp.world
         else:

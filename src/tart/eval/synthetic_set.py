@@ -47,7 +47,7 @@ def set_logits(model: SetReasoner, cx_BKD: torch.Tensor, cy_BK: torch.Tensor, qx
     out = []
     for i in range(0, len(cx_BKD), task_batch):
         sl = slice(i, i + task_batch)
-        params = fit_set_map(cx_BKD[sl].double(), cy_BK[sl], model.config.n_dims)
+        params = fit_set_map(cx_BKD[sl].double(), cy_BK[sl], model.config.n_dims, whiten=model.config.whiten_map)
         cx, qx = (apply_set_map(params, t[sl].double()).float() for t in (cx_BKD, qx_BMD))
         out.append(model(cx, cy_BK[sl], qx, n_classes_B[sl]).float())
     return torch.cat(out)
