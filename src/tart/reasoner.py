@@ -74,9 +74,9 @@ def preset(name: str) -> ReasonerConfig:
 
 
 class SelfAttention(nn.Module):
-    """Multi-head self-attention, run three ways: `forward` (training, a mask or causal),
-    `context` (the context's tokens among themselves; returns their keys and values) and `query`
-    (each query attends to those cached keys/values and to itself, never to other queries)."""
+    """Multi-head self-attention, run two ways: `context` (a sequence's tokens among themselves,
+    causal or full; returns their keys and values) and `query` (each query attends to those cached
+    keys/values and to itself, never to other queries)."""
 
     def __init__(self, cfg: TransformerShape):
         super().__init__()
@@ -93,12 +93,6 @@ class SelfAttention(nn.Module):
     def _merge(self, out_BHTc: torch.Tensor) -> torch.Tensor:
         B, H, T, c = out_BHTc.shape
         return self.c_proj(out_BHTc.transpose(1, 2).reshape(B, T, H * c))
-
-    def forward(self, h_BTC: torch.Tensor, mask_TT: torch.Tensor | None) -> torch.Tensor:
-        q, k, v = self.heads(h_BTC)
-        if mask_TT is None:  # plain causal: lets SDPA pick its flash kernel
-            return self._merge(F.scaled_dot_product_attention(q, k, v, is_causal=True))
-        return self._merge(F.scaled_dot_product_attention(q, k, v, attn_mask=mask_TT))
 
     def context(self, h_BKC: torch.Tensor, causal: bool):
         """Attention among the context's tokens (causal or full); returns (output, (keys, values))."""
@@ -141,12 +135,9 @@ class Block(PreNorm):
         super().__init__(cfg, SelfAttention(cfg))
         self.mlp = MLP(cfg)
 
-    def forward(self, h: torch.Tensor, mask_TT: torch.Tensor | None) -> torch.Tensor:
-        h = h + self.attn(self.ln_1(h), mask_TT)
-        return h + self.mlp(self.ln_2(h))
-
     def context(self, h_BTC: torch.Tensor):
-        """The context's tokens (causal, as in training) and their keys/values for the queries."""
+        """A sequence's tokens, causal (training runs this over whole sequences); also their
+        keys/values, which the queries read at prediction."""
         out, kv = self.attn.context(self.ln_1(h_BTC), causal=True)
         h_BTC = h_BTC + out
         return h_BTC + self.mlp(self.ln_2(h_BTC)), kv
@@ -173,12 +164,6 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
         checkpoint.init_gpt2_weights(self, cfg.n_layer)
 
     # ---- core ----------------------------------------------------------------------------
-    def _run(self, tokens_BTD: torch.Tensor, pos_T: torch.Tensor, mask_TT: torch.Tensor | None):
-        h_BTC = self.read_in(tokens_BTD) + self.wpe(pos_T)
-        for block in self.h:
-            h_BTC = block(h_BTC, mask_TT)
-        return self.read_out(self.ln_f(h_BTC)).squeeze(-1)
-
     def _y_tokens(self, y_BN: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         y_BND = torch.zeros_like(like)
         y_BND[..., 0] = y_BN.to(like.dtype)
@@ -190,8 +175,8 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
         if 2 * N > self.config.n_positions:
             raise ValueError(f"{N} points need {2 * N} positions; model has {self.config.n_positions}")
         tokens_BTD = torch.stack([x_BND, self._y_tokens(y_BN, x_BND)], dim=2).view(B, 2 * N, D)
-        pos_T = torch.arange(2 * N, device=x_BND.device)
-        return self._run(tokens_BTD, pos_T, None)[:, ::2]
+        h_BTC, _ = self._encode(tokens_BTD)
+        return self.read_out(self.ln_f(h_BTC)).squeeze(-1)[:, ::2]
 
     @torch.no_grad()
     def predict(
@@ -221,7 +206,7 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
         qx_BMD = query_x.to(p.device, p.dtype)
         B, K, D = cx_BKD.shape
         ctx_BTD = torch.stack([cx_BKD, self._y_tokens(cy_BK, cx_BKD)], dim=2).view(B, 2 * K, D)
-        cache = self._encode_context(ctx_BTD)
+        cache = self._encode(ctx_BTD)[1]
         outs = [
             self._predict_chunk(cache, qx_BMD[:, i : i + query_chunk])
             for i in range(0, qx_BMD.shape[1], query_chunk)
@@ -244,14 +229,15 @@ class Reasoner(checkpoint.PretrainedMixin, nn.Module):
             for j in range(query_x.shape[1])
         ], dim=1)
 
-    def _encode_context(self, ctx_BTD: torch.Tensor) -> list:
-        """Per-layer (keys, values) of the context's 2K tokens (causal): computed once per context."""
-        h_BTC = self.read_in(ctx_BTD) + self.wpe(torch.arange(ctx_BTD.shape[1], device=ctx_BTD.device))
+    def _encode(self, tokens_BTD: torch.Tensor) -> tuple[torch.Tensor, list]:
+        """A sequence's hidden states under causal attention (SDPA picks its flash kernel) and its
+        per-layer (keys, values): `forward` reads the first, `predict` the second (once per context)."""
+        h_BTC = self.read_in(tokens_BTD) + self.wpe(torch.arange(tokens_BTD.shape[1], device=tokens_BTD.device))
         cache = []
         for block in self.h:
             h_BTC, kv = block.context(h_BTC)
             cache.append(kv)
-        return cache
+        return h_BTC, cache
 
     def _predict_chunk(self, cache: list, qx_BMD: torch.Tensor) -> torch.Tensor:
         """Every query at position T (the context's length), attending to the cache and itself."""
