@@ -91,22 +91,21 @@ class ICLClassifier:
 
     def content_free_logodds(self) -> float:
         """Log-odds of label 1 for the content-free queries (two label words)."""
-        p_L = self._binary(self.content_free_probs())
+        self._check_two_words()
+        p_L = self.content_free_probs()
         return float(np.log(p_L[1]) - np.log(p_L[0]))
 
     def predict_proba(self, queries: Sequence[str], calibrate: bool = False) -> np.ndarray:
         """Probabilities [m, L] of the classes: the label words' probabilities renormalised over
         the words; `calibrate` divides each by its content-free probability first."""
         lp_ML = self.label_logprobs(queries)
-        if calibrate:
-            lp_ML = lp_ML - np.log(self.content_free_probs())
-        return renormalised(lp_ML)
+        return calibrated(lp_ML, self.content_free_probs()) if calibrate else renormalised(lp_ML)
 
     def decision_function(self, queries: Sequence[str], calibrate: bool = False) -> np.ndarray:
         """Log-odds [m] of label 1 over label 0 (two label words); `calibrate` subtracts the
         content-free log-odds."""
+        self._check_two_words()
         lp_M2 = self.label_logprobs(queries)
-        self._binary(lp_M2[0])
         raw_M = lp_M2[:, 1] - lp_M2[:, 0]
         return raw_M - self.content_free_logodds() if calibrate else raw_M
 
@@ -114,14 +113,18 @@ class ICLClassifier:
         """Class indices [m]: the most probable label word."""
         return self.predict_proba(queries, calibrate).argmax(1)
 
-    def _binary(self, row: np.ndarray) -> np.ndarray:
-        if len(row) != 2:
-            raise ValueError(f"log-odds need two label words; this classifier has {len(row)} "
+    def _check_two_words(self) -> None:
+        if len(self.label_ids) != 2:
+            raise ValueError(f"log-odds need two label words; this classifier has {len(self.label_ids)} "
                              "(use predict_proba)")
-        return row
 
 
 def renormalised(lp_ML: np.ndarray) -> np.ndarray:
     """Probabilities renormalised over the label words."""
     p = np.exp(lp_ML - lp_ML.max(1, keepdims=True))
     return p / p.sum(1, keepdims=True)
+
+
+def calibrated(lp_ML: np.ndarray, content_free_L: np.ndarray) -> np.ndarray:
+    """Contextual calibration: each word's probability divided by its content-free one, renormalised."""
+    return renormalised(lp_ML - np.log(content_free_L))

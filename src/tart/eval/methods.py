@@ -194,10 +194,9 @@ def m_icl(ctx: Context, test: Test) -> np.ndarray:
 
 def m_icl_calibrated(ctx: Context, test: Test) -> np.ndarray:
     """In-context learning with contextual calibration (content-free inputs)."""
-    from tart.eval.icl import renormalised
+    from tart.eval.icl import calibrated
 
-    lp_ML, cf_L = _icl_scores(ctx, test)
-    return renormalised(lp_ML - np.log(cf_L))
+    return calibrated(*_icl_scores(ctx, test))
 
 
 def m_linear_head(ctx: Context, test: Test) -> np.ndarray:
