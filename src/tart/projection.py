@@ -269,10 +269,10 @@ def shrunk_within(w_BKD: torch.Tensor, counted_BD: torch.Tensor) -> tuple[torch.
     gram_BKK = w_BKD @ w_BKD.transpose(1, 2)
     n_feat_B = counted_BD.sum(1).clamp_min(1).to(w_BKD.dtype)
     mu_B = gram_BKK.diagonal(dim1=1, dim2=2).sum(1) / K / n_feat_B
-    s_fro2_B = (gram_BKK**2).sum((1, 2)) / K**2  # ||S||_F^2
-    delta_B = (s_fro2_B - mu_B**2 * n_feat_B).clamp_min(tiny)  # ||S - mu I||_F^2
+    gram_fro2_B = (gram_BKK**2).sum((1, 2))  # ||W W^T||_F^2 = K^2 ||S||_F^2
+    delta_B = (gram_fro2_B / K**2 - mu_B**2 * n_feat_B).clamp_min(tiny)  # ||S - mu I||_F^2
     norms4_B = (gram_BKK.diagonal(dim1=1, dim2=2) ** 2).sum(1)
-    beta_B = ((norms4_B - (gram_BKK**2).sum((1, 2)) / K) / K**2).clamp_min(0.0)
+    beta_B = ((norms4_B - gram_fro2_B / K) / K**2).clamp_min(0.0)
     return torch.minimum(beta_B / delta_B, torch.ones_like(beta_B)), mu_B
 
 

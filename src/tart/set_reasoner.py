@@ -34,6 +34,7 @@ MODEL_TYPE = "tart-set-reasoner"
 class SetReasonerConfig(TransformerShape):
     config_name = "set-reasoner"
     added_keys = ("whiten_map",)  # absent from folders saved before it existed: False
+    map_keys = ("whiten_map",)  # how the input map is fitted: they shape what it reads, not the weights
 
     n_embd: int = 128
     n_layer: int = 6

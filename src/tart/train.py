@@ -147,11 +147,9 @@ RECIPES: dict[str, dict] = {
 
 
 def _weights_shape(cfg) -> dict:
-    """A config without what does not shape the weights (the input map's setting): what
-    `--init-from` must match."""
-    d = cfg.to_dict()
-    d.pop("whiten_map", None)
-    return d
+    """A config without the input map's settings (its `map_keys`), which do not shape the weights:
+    what `--init-from` must match."""
+    return {k: v for k, v in cfg.to_dict().items() if k not in getattr(cfg, "map_keys", ())}
 
 
 def recipe(name: str) -> TrainConfig:
