@@ -131,3 +131,31 @@ def test_shipped_tart2_is_nearly_label_symmetric():
     assert (p - p_swapped).abs().max() < 0.1
     flipped = p.argmax(-1) != p_swapped.argmax(-1)  # decisions differ only where it is unsure
     assert flipped.float().mean() <= 0.1 and ((p[flipped, 1] - 0.5).abs() < 0.1).all()
+
+
+def test_a_module_reading_both_maps_averages_the_two(tiny):
+    """whiten_map="both": the classifier (binary and grouped multi-class) and the synthetic
+    evaluation average the module's probabilities through the unwhitened and the whitened map."""
+    from dataclasses import replace
+
+    from tart.eval.synthetic_set import set_logits
+
+    def with_map(w):
+        m = SetReasoner(replace(tiny.config, whiten_map=w)).eval()
+        m.load_state_dict(tiny.state_dict())
+        return m
+
+    plain, white, both = with_map(False), with_map(True), with_map("both")
+    for L, n in ((2, 40), (6, 72)):  # 6 classes > the module's 4: tart.multiclass groups
+        X, y = _blobs(n + 20, D=12, L=L, seed=L)
+        p = [TartClassifier(reasoner=m, temperature=1.0, random_state=0).fit(X[:n], y[:n]).predict_proba(X[n:])
+             for m in (plain, white, both)]
+        np.testing.assert_allclose(p[2], (p[0] + p[1]) / 2, atol=1e-6)
+        assert np.abs(p[0] - p[1]).max() > 1e-3  # the two maps do differ
+    g = torch.Generator().manual_seed(0)
+    cx, qx = torch.randn(3, 20, 12, generator=g), torch.randn(3, 5, 12, generator=g)
+    cy, n_cls = torch.arange(20).repeat(3, 1) % 3, torch.full((3,), 3)
+    mean = (set_logits(plain, cx, cy, qx, n_cls).softmax(-1) + set_logits(white, cx, cy, qx, n_cls).softmax(-1)) / 2
+    torch.testing.assert_close(set_logits(both, cx, cy, qx, n_cls).softmax(-1), mean, atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="whiten_map must be"):
+        SetReasonerConfig(whiten_map="sometimes")

@@ -96,6 +96,11 @@ def test_curriculum_and_mapped_batches():
     assert (kept <= 16).all()
     small = sample_set_batch(MixturePrior(), cur, 16, 32, _g(0), shape=(3, 5, 40))
     assert ((small.cx_BKd.abs().sum(1) > 0).sum(1) <= 5).all()  # 5 points span few directions
+    # whiten="both": the same tasks, each mapped by the unwhitened or the whitened map
+    maps = [sample_set_batch(MixturePrior(), cur, 16, 32, _g(1), shape=(40, 30, 40), whiten=w).cx_BKd
+            for w in (False, True, "both")]
+    same = [(maps[2] - m).abs().amax((1, 2)) < 1e-5 for m in maps[:2]]
+    assert (same[0] | same[1]).all() and 8 < int(same[1].sum()) < 32
     with pytest.raises(ValueError):
         SetCurriculum(k_min=10, k_max=5)
 

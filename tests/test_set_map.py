@@ -164,3 +164,25 @@ def test_whitened_map_keeps_the_invariances_and_zero_rows():
     for b in range(3):
         one = apply_set_map(fit_set_map(Xb[b : b + 1], yb[b : b + 1], 6, whiten=True), Xb[b : b + 1])[0]
         torch.testing.assert_close((Zb[b] @ Zb[b].T), one @ one.T)
+
+
+# ---- whiten="both" (a module trained on both maps) ------------------------------------------------
+def test_both_views_are_the_two_maps_and_a_mask_picks_per_task():
+    rng = np.random.default_rng(7)
+    X, y = rng.normal(size=(40, 30)) * rng.uniform(0.2, 3, size=30), np.arange(40) % 3
+    both = SetMap(12, whiten="both").fit(X, y)
+    Z = both.transform_views(X[:9])
+    assert Z.shape == (2, 9, 12)
+    np.testing.assert_allclose(Z[0], SetMap(12).fit(X, y).transform(X[:9]), atol=1e-6)
+    np.testing.assert_allclose(Z[1], SetMap(12, whiten=True).fit(X, y).transform(X[:9]), atol=1e-6)
+    with pytest.raises(ValueError, match="2 views"):
+        both.transform(X)
+    with pytest.raises(ValueError, match="whiten must be"):
+        SetMap(8, whiten="yes")
+    # a bool mask [B] whitens the tasks it marks, as fitting each alone would
+    x, yy = torch.from_numpy(np.stack([X, X[::-1].copy()])), torch.from_numpy(np.stack([y, y[::-1].copy()]))
+    mixed = fit_set_map(x, yy, 12, whiten=torch.tensor([True, False]))
+    for b, w in enumerate((True, False)):
+        alone = fit_set_map(x[b:b + 1], yy[b:b + 1], 12, whiten=w)
+        torch.testing.assert_close(mixed.basis_BdD[b], alone.basis_BdD[0])
+        torch.testing.assert_close(mixed.scale_B[b], alone.scale_B[0])

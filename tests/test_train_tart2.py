@@ -128,3 +128,9 @@ def test_a_module_for_the_whitened_map_trains_saves_and_is_read_with_it(tmp_path
         train(tiny_cfg(steps=1, model={"n_embd": 64}, init_from=str(tmp_path / "plain")), tmp_path / "x",
               progress=False)
     assert recipe("tart2-cpu-white").model == {"whiten_map": True}
+    both = train(tiny_cfg(steps=2, model={"whiten_map": "both"}, init_from=str(tmp_path / "plain")),
+                 tmp_path / "both", progress=False)
+    assert SetReasoner.from_pretrained(tmp_path / "both").config.whiten_map == "both" == both.config.whiten_map
+    clf = TartClassifier(reasoner=tmp_path / "both", embedder=None).fit(X, y)
+    assert clf.projection_.transform_views(X).shape[0] == 2
+    assert recipe("tart2-cpu-both").model == {"whiten_map": "both"}

@@ -236,27 +236,33 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         projection = self.projection_
         if self._context_dependent():  # the context's features came with the queries: a local map
             projection = _fit_map(self._make_projection(), ctx_KD, self.y_)
+        views = projection.transform_views if isinstance(projection, SetMap) else (
+            lambda Z, validate: projection.transform(Z, validate=validate)[None])
         with np.errstate(over="ignore"):  # float32 overflow of far-out queries: clipped just below
-            cx_KD, qx_MD = (np.clip(projection.transform(Z, validate=False), -inputs.MAPPED_LIMIT, inputs.MAPPED_LIMIT)
-                            for Z in (ctx_KD, q_MD))
+            cx_VKD, qx_VMD = (np.clip(views(Z, validate=False), -inputs.MAPPED_LIMIT, inputs.MAPPED_LIMIT)
+                              for Z in (ctx_KD, q_MD))
         idx_EK, perm_EL = self._members()
         dev = next(self.reasoner_.parameters()).device
-        cx = torch.from_numpy(cx_KD[idx_EK]).to(dev)  # [E, K', d]
-        qx = torch.from_numpy(qx_MD).to(dev).expand(len(idx_EK), -1, -1)  # [E, M, d]
-        if perm_EL is None:  # the faithful module: logits of classes_[1]
+        if perm_EL is None:  # the faithful module (one view): logits of classes_[1]
+            cx = torch.from_numpy(cx_VKD[0][idx_EK]).to(dev)  # [E, K', d]
+            qx = torch.from_numpy(qx_VMD[0]).to(dev).expand(len(idx_EK), -1, -1)  # [E, M, d]
             logits_EM = self.reasoner_.predict(cx, torch.from_numpy(self.y_[idx_EK]).to(dev), qx, validate=False)
             inputs.check_finite_output(logits_EM)
             p1 = torch.sigmoid(logits_EM.double()).mean(0).cpu().numpy()
             if self.prior_logit_ != 0.0:
                 p1 = 1.0 / (1.0 + np.exp(-(ensemble.logit(np.clip(p1, 1e-12, 1 - 1e-12)) + self.prior_logit_)))
             return np.stack([1.0 - p1, p1], axis=1)
-        L = len(self.classes_)
-        cy = torch.from_numpy(np.take_along_axis(perm_EL, self.y_[idx_EK], 1)).to(dev)  # [E, K']
-        logits_EML = self.reasoner_.predict(cx, cy, qx, n_classes=L, validate=False)
-        inputs.check_finite_output(logits_EML)
-        proba_EML = torch.softmax(logits_EML.double(), -1).cpu().numpy()
-        # member e called class c "perm_EL[e, c]": read its column back in classes_ order
-        proba_ML = np.mean([p[:, perm] for p, perm in zip(proba_EML, perm_EL)], axis=0) * self.class_weight_
+        L, V, (E, K) = len(self.classes_), len(cx_VKD), idx_EK.shape
+        # every member reads every view of the map (tart-2 trained on both): one batch of V * E tasks
+        cx = torch.from_numpy(cx_VKD[:, idx_EK].reshape(V * E, K, -1)).to(dev)
+        qx = torch.from_numpy(qx_VMD).to(dev)[:, None].expand(-1, E, -1, -1).reshape(V * E, *qx_VMD.shape[1:])
+        perm_NL = np.tile(perm_EL, (V, 1))
+        cy = torch.from_numpy(np.tile(np.take_along_axis(perm_EL, self.y_[idx_EK], 1), (V, 1))).to(dev)
+        logits_NML = self.reasoner_.predict(cx, cy, qx, n_classes=L, validate=False)
+        inputs.check_finite_output(logits_NML)
+        proba_NML = torch.softmax(logits_NML.double(), -1).cpu().numpy()
+        # member n called class c "perm_NL[n, c]": read its column back in classes_ order
+        proba_ML = np.mean([p[:, perm] for p, perm in zip(proba_NML, perm_NL)], axis=0) * self.class_weight_
         return proba_ML / proba_ML.sum(1, keepdims=True)
 
     def decision_function(self, X) -> np.ndarray:

@@ -271,7 +271,7 @@ def set_groups_proba(reasoner, X_KD: np.ndarray, y: np.ndarray, Q_MD: np.ndarray
     """Probabilities [M, L] from tart-2 for L above its class count C: "groups" (groups of C - 1
     plus an "other" class, scores averaged) or "coupled" (linked groups of at most C classes,
     coupled by `couple_groups`)."""
-    from tart.projection import fit_set_map, apply_set_map
+    from tart.projection import apply_set_map, fit_set_map, map_views
 
     L, C = n_classes, reasoner.config.n_classes
     method = check_set_multiclass(method)
@@ -306,13 +306,16 @@ def set_groups_proba(reasoner, X_KD: np.ndarray, y: np.ndarray, Q_MD: np.ndarray
     for (K, n_lab), ids in by_size.items():
         x = torch.from_numpy(np.stack([X_KD[tasks[t][0]] for t in ids]))
         yl = torch.from_numpy(np.stack([tasks[t][1] for t in ids]))
-        params = fit_set_map(x, yl, out_dims, standardize, whiten=reasoner.config.whiten_map)
-        cx = apply_set_map(params, x).float().clamp(-MAPPED_LIMIT, MAPPED_LIMIT)
-        qx = apply_set_map(params, Q[None].expand(len(ids), -1, -1)).float().clamp(-MAPPED_LIMIT, MAPPED_LIMIT)
-        logits = reasoner.predict(cx.to(device), yl.to(device), qx.to(device), n_classes=n_lab, validate=False)
-        if not torch.isfinite(logits).all():
-            raise ValueError("the reasoning module's outputs are not finite (NaN or inf)")
-        proba = torch.softmax(logits.double(), -1).cpu().numpy()  # [B, M, n_lab]
+        views = map_views(reasoner.config.whiten_map)
+        proba = 0.0  # [B, M, n_lab], averaged over the views of the map
+        for whiten in views:
+            params = fit_set_map(x, yl, out_dims, standardize, whiten=whiten)
+            cx = apply_set_map(params, x).float().clamp(-MAPPED_LIMIT, MAPPED_LIMIT)
+            qx = apply_set_map(params, Q[None].expand(len(ids), -1, -1)).float().clamp(-MAPPED_LIMIT, MAPPED_LIMIT)
+            logits = reasoner.predict(cx.to(device), yl.to(device), qx.to(device), n_classes=n_lab, validate=False)
+            if not torch.isfinite(logits).all():
+                raise ValueError("the reasoning module's outputs are not finite (NaN or inf)")
+            proba = proba + torch.softmax(logits.double(), -1).cpu().numpy() / len(views)
         for t, p in zip(ids, proba):
             idx, lab, group = tasks[t]
             share = (np.bincount(lab, minlength=n_lab) + 1.0) / (len(lab) + n_lab)

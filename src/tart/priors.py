@@ -328,13 +328,15 @@ class SetBatch:
 def sample_set_batch(prior: MixturePrior, curriculum: SetCurriculum, n_dims: int, max_batch: int,
                      generator: torch.Generator | None = None, shape: tuple[int, int, int] | None = None,
                      components: tuple[str, ...] | None = None, device: torch.device | str = "cpu",
-                     whiten: bool = False) -> SetBatch:
+                     whiten: bool | str = False) -> SetBatch:
     """One training batch: raw tasks from the prior (drawn on the CPU with `generator`), each
     mapped on `device` by the input map fitted on its own context (`tart.projection.fit_set_map`),
-    exactly as the classifier maps real features (`whiten`: the module's `whiten_map`)."""
+    exactly as the classifier maps real features (`whiten`: the module's `whiten_map`; "both":
+    each task's map whitened or not at random, half and half)."""
     B, K, D = shape or curriculum.shape(generator, max_batch)
     t = prior.sample(B, K + curriculum.n_queries, D, generator, components)
     x_BND, y_BN = t.x_BND.to(device), t.y_BN.to(device)
-    params = fit_set_map(x_BND[:, :K], y_BN[:, :K], n_dims, whiten=whiten)
+    mask = torch.rand(B, generator=generator) < 0.5 if whiten == "both" else bool(whiten)
+    params = fit_set_map(x_BND[:, :K], y_BN[:, :K], n_dims, whiten=mask)
     z_BNd = apply_set_map(params, x_BND)
     return SetBatch(z_BNd[:, :K], y_BN[:, :K], z_BNd[:, K:], y_BN[:, K:], t.n_classes_B.to(device))

@@ -195,7 +195,7 @@ class SetMapParams:
 
 
 def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standardize: bool | str = "auto",
-                rel_tol: float = 1e-5, whiten: bool = False) -> SetMapParams:
+                rel_tol: float = 1e-5, whiten: bool | torch.Tensor = False) -> SetMapParams:
     """Fit tart-2's input map on each task's context (batched; the trainer and the classifier
     both call this, so the module trains on exactly what it reads at inference).
 
@@ -209,7 +209,8 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
        whitened by the context's within-class covariance, shrunk (Ledoit-Wolf, `shrunk_within`)
        towards the average within-class variance of all the raw features, so a direction that
        varies little inside the classes counts as much as it would for shrinkage LDA, while few
-       examples keep the map close to the unwhitened one;
+       examples keep the map close to the unwhitened one; a bool tensor [B] whitens the tasks it
+       marks (the trainer of a module that reads both maps, `whiten_map="both"`);
     5. one global scale (the RMS of the projected context over the kept rows): without `whiten`,
        the relative variance of the directions is kept.
     """
@@ -251,9 +252,11 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
     peak_Bd1 = basis_BdD.gather(2, basis_BdD.abs().argmax(2, keepdim=True))
     basis_BdD = basis_BdD * torch.where(peak_Bd1 < 0, -1.0, 1.0).to(basis_BdD.dtype)
     n_kept_B = ok.sum(1).clamp_max(out_dims)
-    if whiten:
+    mask_B = torch.as_tensor(whiten, device=x_BKD.device).expand(B)
+    if mask_B.any():
         within_BKD = xs_BKD - onehot_BKL @ means_BLD  # each point minus its class mean
-        basis_BdD = _whitening(within_BKD, basis_BdD, var_BD > floor_B1) @ basis_BdD
+        white_BdD = _whitening(within_BKD, basis_BdD, var_BD > floor_B1) @ basis_BdD
+        basis_BdD = torch.where(mask_B[:, None, None], white_BdD, basis_BdD)
     z_BKd = xc_BKD @ basis_BdD.transpose(1, 2)
     ms_B = (z_BKd**2).sum((1, 2)) / (K * n_kept_B.clamp_min(1))
     scale_B = torch.where(n_kept_B > 0, ms_B.clamp_min(tiny).sqrt(), torch.ones_like(ms_B))
@@ -298,15 +301,25 @@ def apply_set_map(params: SetMapParams, x_BND: torch.Tensor) -> torch.Tensor:
     return z_BNd / params.scale_B[:, None, None]
 
 
-class SetMap:
-    """tart-2's input map for one context (numpy in, float32 out), built on `fit_set_map`."""
+def map_views(whiten: bool | str) -> tuple[bool, ...]:
+    """The maps a module reads, from its `whiten_map`: one (unwhitened or whitened), or both ("both":
+    the module was trained on both and its predictions through the two are averaged)."""
+    if whiten not in (False, True, "both"):
+        raise ValueError(f'whiten must be False, True or "both", got {whiten!r}')
+    return (False, True) if whiten == "both" else (bool(whiten),)
 
-    def __init__(self, out_dims: int = 64, standardize: bool | str = "auto", whiten: bool = False):
+
+class SetMap:
+    """tart-2's input map for one context (numpy in, float32 out), built on `fit_set_map`; with
+    `whiten="both"` it holds two views of the context (`transform_views`)."""
+
+    def __init__(self, out_dims: int = 64, standardize: bool | str = "auto", whiten: bool | str = False):
         if out_dims < 1:
             raise ValueError(f"out_dims must be >= 1, got {out_dims}")
         if standardize not in (True, False, "auto"):
             raise ValueError(f'standardize must be True, False or "auto", got {standardize!r}')
-        self.out_dims, self.standardize, self.whiten = out_dims, standardize, bool(whiten)
+        map_views(whiten)
+        self.out_dims, self.standardize, self.whiten = out_dims, standardize, whiten
 
     def fit(self, X_KD: np.ndarray, y_K: np.ndarray, *, validate: bool = True) -> "SetMap":
         """Fit on the context vectors and their integer labels (0..L-1). `validate=False` skips
@@ -316,16 +329,27 @@ class SetMap:
         y_K = np.asarray(y_K).ravel()
         if validate and len(y_K) != len(X_KD):
             raise ValueError(f"context has {len(X_KD)} vectors but {len(y_K)} labels")
-        self.params_ = fit_set_map(torch.from_numpy(X_KD)[None], torch.from_numpy(y_K.astype(np.int64))[None],
-                                   self.out_dims, self.standardize, whiten=self.whiten)
+        views = torch.tensor(map_views(self.whiten))  # one task per view, fitted as a batch
+        V = len(views)
+        self.params_ = fit_set_map(torch.from_numpy(X_KD)[None].expand(V, -1, -1),
+                                   torch.from_numpy(y_K.astype(np.int64))[None].expand(V, -1),
+                                   self.out_dims, self.standardize, whiten=views)
         self.n_features_ = X_KD.shape[1]
         self.n_kept_ = int(self.params_.n_kept_B[0])
         return self
 
-    def transform(self, X_MD: np.ndarray, *, validate: bool = True) -> np.ndarray:
-        """Map features [M, D] (float64) with the fitted map: float32 [M, out_dims]."""
+    def transform_views(self, X_MD: np.ndarray, *, validate: bool = True) -> np.ndarray:
+        """Map features [M, D] (float64) through each view: float32 [V, M, out_dims]."""
         if not hasattr(self, "params_"):
             raise RuntimeError("SetMap is not fitted: call fit(context, labels) first")
         if validate:
             X_MD = _check_features(X_MD, "query", n_features=self.n_features_)
-        return apply_set_map(self.params_, torch.from_numpy(X_MD)[None])[0].numpy().astype(np.float32)
+        V = len(self.params_.scale_B)
+        return apply_set_map(self.params_, torch.from_numpy(X_MD)[None].expand(V, -1, -1)).numpy().astype(np.float32)
+
+    def transform(self, X_MD: np.ndarray, *, validate: bool = True) -> np.ndarray:
+        """Map features [M, D] (float64) with the fitted map: float32 [M, out_dims] (one view only)."""
+        Z_VMd = self.transform_views(X_MD, validate=validate)
+        if len(Z_VMd) != 1:
+            raise ValueError(f'this map has {len(Z_VMd)} views (whiten="both"): use transform_views')
+        return Z_VMd[0]

@@ -41,10 +41,14 @@ class SetReasonerConfig(TransformerShape):
     n_head: int = 4
     n_dims: int = 64  # feature width d (fewer real dims are zero-filled)
     n_classes: int = 10  # most classes one task can have (C_max)
-    whiten_map: bool = False  # its input map whitens within its dims (fit_set_map(whiten=True))
+    # its input map whitens within its dims (fit_set_map(whiten=True)); "both": trained on both
+    # maps, it reads each context through both and averages the two predictions
+    whiten_map: bool | str = False
 
     def __post_init__(self) -> None:
         self.check_shape(self.n_dims)
+        if self.whiten_map not in (False, True, "both"):
+            raise ValueError(f'whiten_map must be false, true or "both", got {self.whiten_map!r}')
         if self.n_classes < 2:
             raise ValueError(f"n_classes must be >= 2, got {self.n_classes}")
 

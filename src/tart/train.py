@@ -130,6 +130,14 @@ RECIPES: dict[str, dict] = {
         keep_checkpoints=3, model={"whiten_map": True}, prior=priors.MixturePrior().to_dict(),
         curriculum=asdict(priors.SetCurriculum(large_frac=0.5)),
     ),
+    # tart-2 fine-tuned from the shipped weights to read both input maps (each task's map whitened
+    # or not at random); the classifier then averages the module over the two maps of a context.
+    "tart2-cpu-both": dict(
+        family="tart2", preset="cpu", steps=4000, batch_size=64, lr=3e-4, min_lr=3e-5,
+        schedule="cosine", warmup=200, amp="bf16", log_every=50, ckpt_every=250,
+        keep_checkpoints=3, model={"whiten_map": "both"}, prior=priors.MixturePrior().to_dict(),
+        curriculum=asdict(priors.SetCurriculum(large_frac=0.5)),
+    ),
     # tart-2 at full size on one H100/H200 (about 10 minutes): bf16 and compile there.
     "tart2-gpu": dict(
         family="tart2", preset="full", steps=6000, batch_size=128, lr=5e-4, min_lr=5e-5,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import warnings
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from tart.checkpoint import atomic_write_json
 from tart.eval.synthetic import binary_scores, logreg_logits
 from tart.priors import COMPONENTS, MixturePrior
-from tart.projection import apply_set_map, fit_set_map
+from tart.projection import apply_set_map, fit_set_map, map_views
 from tart.reasoner import Reasoner
 from tart.set_reasoner import SetReasoner
 from tart.synthetic import LogisticPrior
@@ -43,13 +44,19 @@ BASELINES = ("logreg", "lda")
 def set_logits(model: SetReasoner, cx_BKD: torch.Tensor, cy_BK: torch.Tensor, qx_BMD: torch.Tensor,
                n_classes_B: torch.Tensor, task_batch: int = 32) -> torch.Tensor:
     """tart-2's logits [B, M, L] on raw tasks: map fitted on each context, classes beyond each
-    task's count masked."""
+    task's count masked. A module reading both maps gives the log of its averaged probabilities."""
     out = []
+    views = map_views(model.config.whiten_map)
     for i in range(0, len(cx_BKD), task_batch):
         sl = slice(i, i + task_batch)
-        params = fit_set_map(cx_BKD[sl].double(), cy_BK[sl], model.config.n_dims, whiten=model.config.whiten_map)
-        cx, qx = (apply_set_map(params, t[sl].double()).float() for t in (cx_BKD, qx_BMD))
-        out.append(model(cx, cy_BK[sl], qx, n_classes_B[sl]).float())
+        logp = []
+        for whiten in views:
+            params = fit_set_map(cx_BKD[sl].double(), cy_BK[sl], model.config.n_dims, whiten=whiten)
+            cx, qx = (apply_set_map(params, t[sl].double()).float() for t in (cx_BKD, qx_BMD))
+            logp.append(model(cx, cy_BK[sl], qx, n_classes_B[sl]).float())
+        if len(views) > 1:
+            logp = [torch.logsumexp(torch.stack([t.log_softmax(-1) for t in logp]), 0) - math.log(len(views))]
+        out.append(logp[0])
     return torch.cat(out)
 
 
