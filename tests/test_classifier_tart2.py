@@ -39,8 +39,8 @@ def _blobs(n, D=6, L=2, seed=0, sep=3.0):
 
 def test_matches_the_map_and_both_label_orders(tiny):
     X, y = _blobs(50)
-    clf = TartClassifier(reasoner=tiny, temperature=1.0).fit(X[:30], y[:30])
-    m = SetMap(8).fit(X[:30], y[:30])
+    clf = TartClassifier(reasoner=tiny, standardize=False, temperature=1.0).fit(X[:30], y[:30])
+    m = SetMap(8, standardize=False).fit(X[:30], y[:30])
     cx, qx = torch.from_numpy(m.transform(X[:30])), torch.from_numpy(m.transform(X[30:]))
     cy = torch.from_numpy(y[:30])
     p = torch.softmax(tiny.predict(cx, cy, qx).double(), -1).numpy()
@@ -82,7 +82,7 @@ def test_long_contexts_keep_every_class_in_every_subset(tiny):
     X, y = _blobs(400, L=3)
     y[:2] = 3  # a rare class with two examples
     clf = TartClassifier(reasoner=tiny, max_context=50, n_estimators=2).fit(X, y)
-    idx, perms = clf._members()
+    idx, perms = clf._members(clf.y_)
     assert idx.shape[1] == 50 and len(idx) >= 2 * 8
     assert all(set(y[row]) == {0, 1, 2, 3} and len(set(row)) == 50 for row in idx)
     assert np.isfinite(clf.predict_proba(X[:5])).all()
@@ -133,9 +133,10 @@ def test_shipped_tart2_is_nearly_label_symmetric():
     assert flipped.float().mean() <= 0.1 and ((p[flipped, 1] - 0.5).abs() < 0.1).all()
 
 
-def test_a_module_reading_both_maps_averages_the_two(tiny):
-    """whiten_map="both": the classifier (binary and grouped multi-class) and the synthetic
-    evaluation average the module's probabilities through the unwhitened and the whitened map."""
+def test_a_module_reading_both_maps_weighs_the_two_by_the_context(tiny):
+    """whiten_map="both": the classifier weighs the module's probabilities through the unwhitened
+    and the whitened map by their cross-validated likelihood on the context (binary and native
+    multi-class); grouped multi-class and the synthetic evaluation average them."""
     from dataclasses import replace
 
     from tart.eval.synthetic_set import set_logits
@@ -146,12 +147,19 @@ def test_a_module_reading_both_maps_averages_the_two(tiny):
         return m
 
     plain, white, both = with_map(False), with_map(True), with_map("both")
-    for L, n in ((2, 40), (6, 72)):  # 6 classes > the module's 4: tart.multiclass groups
+    for L, n in ((2, 40), (3, 45)):
         X, y = _blobs(n + 20, D=12, L=L, seed=L)
-        p = [TartClassifier(reasoner=m, temperature=1.0, random_state=0).fit(X[:n], y[:n]).predict_proba(X[n:])
-             for m in (plain, white, both)]
-        np.testing.assert_allclose(p[2], (p[0] + p[1]) / 2, atol=1e-6)
+        clfs = [TartClassifier(reasoner=m, standardize=False, temperature=1.0).fit(X[:n], y[:n])
+                for m in (plain, white, both)]
+        p = [c.predict_proba(X[n:]) for c in clfs]
+        w = clfs[2].view_weights_
+        assert clfs[0].view_weights_ is None and w.shape == (2,) and w.sum() == pytest.approx(1.0)
+        np.testing.assert_allclose(p[2], w[0] * p[0] + w[1] * p[1], atol=1e-6)
         assert np.abs(p[0] - p[1]).max() > 1e-3  # the two maps do differ
+    X, y = _blobs(92, D=12, L=6, seed=6)  # 6 classes > the module's 4: tart.multiclass groups, averaged
+    p = [TartClassifier(reasoner=m, standardize=False, temperature=1.0).fit(X[:72], y[:72]).predict_proba(X[72:])
+         for m in (plain, white, both)]
+    np.testing.assert_allclose(p[2], (p[0] + p[1]) / 2, atol=1e-6)
     g = torch.Generator().manual_seed(0)
     cx, qx = torch.randn(3, 20, 12, generator=g), torch.randn(3, 5, 12, generator=g)
     cy, n_cls = torch.arange(20).repeat(3, 1) % 3, torch.full((3,), 3)
@@ -159,3 +167,25 @@ def test_a_module_reading_both_maps_averages_the_two(tiny):
     torch.testing.assert_close(set_logits(both, cx, cy, qx, n_cls).softmax(-1), mean, atol=1e-6, rtol=1e-5)
     with pytest.raises(ValueError, match="whiten_map must be"):
         SetReasonerConfig(whiten_map="sometimes")
+
+
+def test_view_weights_follow_the_views_likelihood_on_the_context(tiny):
+    """standardize="auto": two scalings of the map (the rule's and every feature standardised),
+    weighted by cross-validation on the context; the weights are what the folds' likelihoods say,
+    and views of negligible weight are not run on the queries."""
+    from tart.calibration import context_folds
+
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(60, 10)) * np.r_[20.0, np.ones(9)], np.arange(60) % 2
+    X[:, 1] += 1.5 * y  # the signal in a low-variance feature: standardising helps
+    clf = TartClassifier(reasoner=tiny, temperature=1.0).fit(X[:40], y[:40])
+    assert clf.projection_.views == [(False, "auto"), (False, True)]
+    fold_of, ll = context_folds(X[:40], y[:40], 4), np.zeros(2)
+    for f in range(4):
+        keep, held = fold_of != f, fold_of == f
+        for v, st in enumerate(("auto", True)):
+            sub = TartClassifier(reasoner=tiny, standardize=st, temperature=1.0).fit(X[:40][keep], y[:40][keep])
+            ll[v] += np.log(np.clip(sub.predict_proba(X[:40][held])[np.arange(held.sum()), y[:40][held]], 1e-6, None)).sum()
+    np.testing.assert_allclose(clf.view_weights_, np.exp(ll - ll.max()) / np.exp(ll - ll.max()).sum(), atol=1e-6)
+    views = clf._view_proba(clf.projection_, X[:40], clf.y_, X[40:], np.array([1.0, 0.0]))
+    assert np.all(views[1] == 0) and np.allclose(views[0].sum(1), 1.0)

@@ -33,16 +33,24 @@ def apply_temperature(proba: np.ndarray, t: float) -> np.ndarray:
     return p / p.sum(1, keepdims=True)
 
 
+def context_folds(rows_KD: np.ndarray, y: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
+    """Each context example's fold [K] (-1: never held out): each class's examples, in their
+    features' order, dealt round-robin from fold `seed`; a class with one example always stays in,
+    so every fold leaves at least one example of each class in."""
+    fold_of = np.full(len(y), -1)
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        if len(idx) > 1:
+            fold_of[idx[feature_order(rows_KD[idx])]] = (np.arange(len(idx)) + seed) % folds
+    return fold_of
+
+
 def context_temperature(make: Callable, X: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,
                         enough: int = 64) -> float:
     """The temperature minimising cross-validated log-loss on the context (see the module doc)."""
     y = np.asarray(y)
     rows_KD = np.asarray(X, dtype=np.float64).reshape(len(y), -1)
-    fold_of = np.full(len(y), -1)  # -1: never held out
-    for c in np.unique(y):
-        idx = np.flatnonzero(y == c)
-        if len(idx) > 1:  # round-robin: every fold leaves at least one example of the class in
-            fold_of[idx[feature_order(rows_KD[idx])]] = (np.arange(len(idx)) + seed) % folds
+    fold_of = context_folds(rows_KD, y, folds, seed)
     probas, truths = [], []
     for f in range(folds):
         held = np.flatnonzero(fold_of == f)

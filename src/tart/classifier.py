@@ -31,12 +31,14 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from tart import ensemble, inputs, multiclass
 from tart.embed.runtime import resolve_device
-from tart.projection import BASES, CENTERS, ContextProjection, SetMap
+from tart.projection import BASES, CENTERS, ContextProjection, SetMap, set_views
 from tart.reasoner import Reasoner
 from tart.set_reasoner import SetReasoner
 
 DEFAULT_LABEL_WORDS = ("negative", "positive")
 # TART's own projection and decision rule, for comparisons: TartClassifier(**ORIGINAL_SETTINGS)
+# views of a context weighted below this are not run on the queries
+MIN_VIEW_WEIGHT = 1e-4
 ORIGINAL_SETTINGS = {"projection": "pca", "standardize": False, "center": "mean", "class_prior": "uniform"}
 
 
@@ -171,7 +173,10 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                 return self
             self.context_ = inputs.as_features(self.embedder_.encode(list(X)), len(X), "context")
         if not self._decomposed():  # sub-tasks fit their own maps (tart.multiclass)
-            _fit_map(self.projection_, inputs.condition(self.context_)[0], self.y_)
+            ctx_KD = inputs.condition(self.context_)[0]
+            _fit_map(self.projection_, ctx_KD, self.y_)
+            if set_module:
+                self.view_weights_ = self._fit_view_weights(ctx_KD)
         if self.temperature in ("auto", "context"):
             from tart.calibration import context_temperature
 
@@ -215,7 +220,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     def _make_projection(self) -> ContextProjection | SetMap:
         n_dims = self.reasoner_.config.n_dims
         if isinstance(self.reasoner_, SetReasoner):
-            return SetMap(self.n_components or n_dims, self.standardize, self.reasoner_.config.whiten_map)
+            return SetMap(self.n_components or n_dims, self.standardize,
+                          views=set_views(self.reasoner_.config.whiten_map, self.standardize, both_scalings=True))
         return ContextProjection(n_dims, self.n_components or n_dims, self.fill or "zeros",
                                  basis=self.projection, center=self.center, standardize=self.standardize)
 
@@ -236,34 +242,73 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         projection = self.projection_
         if self._context_dependent():  # the context's features came with the queries: a local map
             projection = _fit_map(self._make_projection(), ctx_KD, self.y_)
-        views = projection.transform_views if isinstance(projection, SetMap) else (
-            lambda Z, validate: projection.transform(Z, validate=validate)[None])
+        if isinstance(projection, SetMap):
+            weights_V = getattr(self, "view_weights_", None)  # saved before views: all equal
+            if self._context_dependent():
+                weights_V = self._fit_view_weights(ctx_KD)
+            proba_VML = self._view_proba(projection, ctx_KD, self.y_, q_MD, weights_V)
+            w_V = np.full(len(proba_VML), 1.0 / len(proba_VML)) if weights_V is None else weights_V
+            proba_ML = np.einsum("v,vml->ml", w_V, proba_VML) * self.class_weight_
+            return proba_ML / proba_ML.sum(1, keepdims=True)
         with np.errstate(over="ignore"):  # float32 overflow of far-out queries: clipped just below
-            cx_VKD, qx_VMD = (np.clip(views(Z, validate=False), -inputs.MAPPED_LIMIT, inputs.MAPPED_LIMIT)
-                              for Z in (ctx_KD, q_MD))
-        idx_EK, perm_EL = self._members()
+            cx_KD, qx_MD = (np.clip(projection.transform(Z, validate=False), -inputs.MAPPED_LIMIT, inputs.MAPPED_LIMIT)
+                            for Z in (ctx_KD, q_MD))
+        idx_EK, _ = self._members(self.y_)
         dev = next(self.reasoner_.parameters()).device
-        if perm_EL is None:  # the faithful module (one view): logits of classes_[1]
-            cx = torch.from_numpy(cx_VKD[0][idx_EK]).to(dev)  # [E, K', d]
-            qx = torch.from_numpy(qx_VMD[0]).to(dev).expand(len(idx_EK), -1, -1)  # [E, M, d]
-            logits_EM = self.reasoner_.predict(cx, torch.from_numpy(self.y_[idx_EK]).to(dev), qx, validate=False)
-            inputs.check_finite_output(logits_EM)
-            p1 = torch.sigmoid(logits_EM.double()).mean(0).cpu().numpy()
-            if self.prior_logit_ != 0.0:
-                p1 = 1.0 / (1.0 + np.exp(-(ensemble.logit(np.clip(p1, 1e-12, 1 - 1e-12)) + self.prior_logit_)))
-            return np.stack([1.0 - p1, p1], axis=1)
-        L, V, (E, K) = len(self.classes_), len(cx_VKD), idx_EK.shape
-        # every member reads every view of the map (tart-2 trained on both): one batch of V * E tasks
-        cx = torch.from_numpy(cx_VKD[:, idx_EK].reshape(V * E, K, -1)).to(dev)
-        qx = torch.from_numpy(qx_VMD).to(dev)[:, None].expand(-1, E, -1, -1).reshape(V * E, *qx_VMD.shape[1:])
-        perm_NL = np.tile(perm_EL, (V, 1))
-        cy = torch.from_numpy(np.tile(np.take_along_axis(perm_EL, self.y_[idx_EK], 1), (V, 1))).to(dev)
+        cx = torch.from_numpy(cx_KD[idx_EK]).to(dev)  # [E, K', d]
+        qx = torch.from_numpy(qx_MD).to(dev).expand(len(idx_EK), -1, -1)  # [E, M, d]
+        logits_EM = self.reasoner_.predict(cx, torch.from_numpy(self.y_[idx_EK]).to(dev), qx, validate=False)
+        inputs.check_finite_output(logits_EM)
+        p1 = torch.sigmoid(logits_EM.double()).mean(0).cpu().numpy()
+        if self.prior_logit_ != 0.0:
+            p1 = 1.0 / (1.0 + np.exp(-(ensemble.logit(np.clip(p1, 1e-12, 1 - 1e-12)) + self.prior_logit_)))
+        return np.stack([1.0 - p1, p1], axis=1)
+
+    def _view_proba(self, projection: SetMap, ctx_KD: np.ndarray, y_K: np.ndarray, q_MD: np.ndarray,
+                    weights_V: np.ndarray | None = None) -> np.ndarray:
+        """tart-2's probabilities [V, M, L] through each view of the fitted map (classes_ order,
+        averaged over the members); views of weight below `MIN_VIEW_WEIGHT` are left at zero."""
+        with np.errstate(over="ignore"):  # float32 overflow of far-out queries: clipped just below
+            cx_VKD, qx_VMD = (np.clip(projection.transform_views(Z, validate=False), -inputs.MAPPED_LIMIT,
+                                      inputs.MAPPED_LIMIT) for Z in (ctx_KD, q_MD))
+        L, V = len(self.classes_), len(cx_VKD)
+        used = np.arange(V) if weights_V is None else np.flatnonzero(weights_V >= MIN_VIEW_WEIGHT)
+        idx_EK, perm_EL = self._members(y_K)
+        (E, K), U, dev = idx_EK.shape, len(used), next(self.reasoner_.parameters()).device
+        # every member reads every view: one batch of U * E tasks
+        cx = torch.from_numpy(cx_VKD[used][:, idx_EK].reshape(U * E, K, -1)).to(dev)
+        qx = torch.from_numpy(qx_VMD[used]).to(dev)[:, None].expand(-1, E, -1, -1).reshape(U * E, *qx_VMD.shape[1:])
+        cy = torch.from_numpy(np.tile(np.take_along_axis(perm_EL, y_K[idx_EK], 1), (U, 1))).to(dev)
         logits_NML = self.reasoner_.predict(cx, cy, qx, n_classes=L, validate=False)
         inputs.check_finite_output(logits_NML)
-        proba_NML = torch.softmax(logits_NML.double(), -1).cpu().numpy()
-        # member n called class c "perm_NL[n, c]": read its column back in classes_ order
-        proba_ML = np.mean([p[:, perm] for p, perm in zip(proba_NML, perm_NL)], axis=0) * self.class_weight_
-        return proba_ML / proba_ML.sum(1, keepdims=True)
+        proba_UEML = torch.softmax(logits_NML.double(), -1).cpu().numpy().reshape(U, E, len(q_MD), L)
+        out_VML = np.zeros((V, len(q_MD), L))
+        # member e called class c "perm_EL[e, c]": read its column back in classes_ order
+        out_VML[used] = np.mean([proba_UEML[:, e][..., perm] for e, perm in enumerate(perm_EL)], axis=0)
+        return out_VML
+
+    def _fit_view_weights(self, ctx_KD: np.ndarray, folds: int = 4) -> np.ndarray | None:
+        """Each view's weight, by its cross-validated likelihood on the context (Bayesian model
+        averaging over the views: w_v proportional to the product over held-out examples of
+        p_v(true class)); None with one view or nothing to hold out."""
+        from tart.calibration import context_folds
+
+        projection = self.projection_ if isinstance(self.projection_, SetMap) else None
+        if projection is None or len(projection.views) == 1:
+            return None
+        fold_of = context_folds(ctx_KD, self.y_, folds)
+        loglik_V = np.zeros(len(projection.views))
+        for f in range(folds):
+            held, keep = np.flatnonzero(fold_of == f), np.flatnonzero(fold_of != f)
+            if len(held) == 0:
+                continue
+            fold_map = _fit_map(copy.copy(projection), ctx_KD[keep], self.y_[keep])
+            proba_VHL = self._view_proba(fold_map, ctx_KD[keep], self.y_[keep], ctx_KD[held])
+            loglik_V += np.log(np.clip(proba_VHL[:, np.arange(len(held)), self.y_[held]], 1e-6, None)).sum(1)
+        if not (fold_of >= 0).any():
+            return None
+        w_V = np.exp(loglik_V - loglik_V.max())
+        return w_V / w_V.sum()
 
     def decision_function(self, X) -> np.ndarray:
         """Two classes: log-odds of classes_[1] (from the averaged probability) [n];
@@ -321,12 +366,13 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             self.reasoner_, self._make_projection, ctx_KD, self.y_, q_MD, len(self.classes_),
             method=multiclass.check_multiclass(self.multiclass), max_context=self.max_context_, **common)
 
-    def _members(self) -> tuple[np.ndarray, np.ndarray | None]:
-        """Context indices [E, K'] each member reads, and (tart-2) its label permutation [E, L]."""
+    def _members(self, y_K: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Context indices [E, K'] each member reads of a context labelled y_K, and (tart-2) its
+        label permutation [E, L]."""
         rng = np.random.default_rng(self.random_state)
         if isinstance(self.reasoner_, SetReasoner):
-            return ensemble.permutation_members(self.y_, len(self.classes_), self.n_estimators, self.max_context_, rng)
-        return ensemble.ordering_members(self.y_, self.n_estimators, self.max_context_, rng), None
+            return ensemble.permutation_members(y_K, len(self.classes_), self.n_estimators, self.max_context_, rng)
+        return ensemble.ordering_members(y_K, self.n_estimators, self.max_context_, rng), None
 
     def _features(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Checked (context features [K, D], query features [M, D])."""

@@ -45,7 +45,7 @@ Shape legend: K context points, M queries, D input features, R kept components, 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -309,17 +309,28 @@ def map_views(whiten: bool | str) -> tuple[bool, ...]:
     return (False, True) if whiten == "both" else (bool(whiten),)
 
 
-class SetMap:
-    """tart-2's input map for one context (numpy in, float32 out), built on `fit_set_map`; with
-    `whiten="both"` it holds two views of the context (`transform_views`)."""
+def set_views(whiten_map: bool | str, standardize: bool | str, both_scalings: bool = False) -> list[tuple]:
+    """(whiten, standardize) of each view of a context a module reads: its `whiten_map`'s maps, each
+    with `standardize`, and (`both_scalings` with "auto") also with every feature standardised."""
+    scalings = ("auto", True) if both_scalings and standardize == "auto" else (standardize,)
+    return [(w, s) for w in map_views(whiten_map) for s in scalings]
 
-    def __init__(self, out_dims: int = 64, standardize: bool | str = "auto", whiten: bool | str = False):
+
+class SetMap:
+    """tart-2's input map for one context (numpy in, float32 out), built on `fit_set_map`. It may
+    hold several views of the context (`views`: (whiten, standardize) pairs; by default those of
+    `whiten`, "both" giving two): `transform_views` maps through each."""
+
+    def __init__(self, out_dims: int = 64, standardize: bool | str = "auto", whiten: bool | str = False,
+                 views: list[tuple] | None = None):
         if out_dims < 1:
             raise ValueError(f"out_dims must be >= 1, got {out_dims}")
-        if standardize not in (True, False, "auto"):
-            raise ValueError(f'standardize must be True, False or "auto", got {standardize!r}')
-        map_views(whiten)
-        self.out_dims, self.standardize, self.whiten = out_dims, standardize, whiten
+        views = [tuple(v) for v in (views or set_views(whiten, standardize))]
+        for w, st in views:
+            map_views(w)
+            if st not in (True, False, "auto"):
+                raise ValueError(f'standardize must be True, False or "auto", got {st!r}')
+        self.out_dims, self.standardize, self.whiten, self.views = out_dims, standardize, whiten, views
 
     def fit(self, X_KD: np.ndarray, y_K: np.ndarray, *, validate: bool = True) -> "SetMap":
         """Fit on the context vectors and their integer labels (0..L-1). `validate=False` skips
@@ -329,11 +340,10 @@ class SetMap:
         y_K = np.asarray(y_K).ravel()
         if validate and len(y_K) != len(X_KD):
             raise ValueError(f"context has {len(X_KD)} vectors but {len(y_K)} labels")
-        views = torch.tensor(map_views(self.whiten))  # one task per view, fitted as a batch
-        V = len(views)
-        self.params_ = fit_set_map(torch.from_numpy(X_KD)[None].expand(V, -1, -1),
-                                   torch.from_numpy(y_K.astype(np.int64))[None].expand(V, -1),
-                                   self.out_dims, self.standardize, whiten=views)
+        x_1KD, y_1K = torch.from_numpy(X_KD)[None], torch.from_numpy(y_K.astype(np.int64))[None]
+        fitted = [fit_set_map(x_1KD, y_1K, self.out_dims, st, whiten=w) for w, st in self.views]
+        self.params_ = SetMapParams(*(torch.cat([getattr(p, f.name) for p in fitted])  # one task per view
+                                      for f in fields(SetMapParams)))
         self.n_features_ = X_KD.shape[1]
         self.n_kept_ = int(self.params_.n_kept_B[0])
         return self
