@@ -41,18 +41,20 @@ def golden_classifier_cases():
     The shipped `tart` at k = 64 (imbalanced, so the class prior acts), with the original's settings,
     and at k = 300 (longer than the module holds: the subset ensemble; one dim of huge variance, so
     standardize="auto" acts); `tart2` with 4 classes at k = 64 and at k = 200 with max_context=64;
-    all at temperature 1 (the modules' own probabilities) but the last two, at the default "auto"."""
+    the default module (tart-2) on two imbalanced classes; all at temperature 1 (the modules' own
+    probabilities) but the two marked "auto"."""
     rng = np.random.default_rng(20261129)
     cases = {}
     for name, kwargs, counts, D in [
-        ("tart_k64", {}, (40, 24), 24),
-        ("tart_k64_original", {"projection": "pca", "standardize": False, "center": "mean",
+        ("tart_k64", {"reasoner": "tart"}, (40, 24), 24),
+        ("tart_k64_original", {"reasoner": "tart", "projection": "pca", "standardize": False, "center": "mean",
                                "class_prior": "uniform"}, (40, 24), 24),
-        ("tart_k300", {}, (170, 130), 48),
+        ("tart_k300", {"reasoner": "tart"}, (170, 130), 48),
         ("tart2_k64", {"reasoner": "tart2"}, (20, 16, 16, 12), 24),
         ("tart2_k200_max64", {"reasoner": "tart2", "max_context": 64}, (70, 60, 40, 30), 48),
-        ("tart_k64_auto", {"temperature": "auto"}, (40, 24), 24),
+        ("tart_k64_auto", {"reasoner": "tart", "temperature": "auto"}, (40, 24), 24),
         ("tart2_k64_auto", {"reasoner": "tart2", "temperature": "auto"}, (20, 16, 16, 12), 24),
+        ("default_binary_k48", {}, (30, 18), 32),  # the default module (tart-2) on two classes
     ]:
         X, y = _gaussian_classes(rng, counts, D)
         Xq, _ = _gaussian_classes(rng, (4,) * len(counts), D)

@@ -35,7 +35,7 @@ def test_golden_predict_proba(case):
     noise across machines (~1e-6); another ordering, subset or prior moves them by 1e-2 or more."""
     golden = json.loads((Path(__file__).parent / CLASSIFIER_GOLDEN_FILE).read_text())
     kwargs, X, y, Xq = golden_classifier_cases()[case]
-    name = kwargs.get("reasoner", "tart")
+    name = kwargs.get("reasoner", "tart2")
     assert sha256(default_model_dir(name) / "model.safetensors") == golden["weights_sha256"][name]
     proba = TartClassifier(**kwargs).fit(X, y).predict_proba(Xq)
     np.testing.assert_allclose(proba, golden["proba"][case], rtol=0, atol=1e-5)
@@ -110,34 +110,34 @@ def test_class_prior_shifts_the_log_odds_by_the_context_base_rate():
 
 def test_projection_settings_through_the_estimator():
     X, y = _blobs(120, seed=2)
-    clf = TartClassifier().fit(X[:60], y[:60])
+    clf = TartClassifier(reasoner="tart").fit(X[:60], y[:60])
     assert clf.projection_.basis == "class-mean" and clf.projection_.standardize == "auto"
     assert (clf.predict(X[60:]) == y[60:]).mean() > 0.8
-    clf = TartClassifier(projection="pca", standardize=False).fit(X[:60], y[:60])  # the original's
+    clf = TartClassifier(reasoner="tart", projection="pca", standardize=False).fit(X[:60], y[:60])  # the original's
     assert clf.projection_.basis == "pca" and clf.projection_.standardized_ is False
     assert (clf.predict(X[60:]) == y[60:]).mean() > 0.8
     texts, labels = _texts(40)
-    clf = TartClassifier(embedder=_ToyContextEmbedder(), projection="class-mean").fit(texts[:30], labels[:30])
+    clf = TartClassifier(reasoner="tart", embedder=_ToyContextEmbedder(), projection="class-mean").fit(texts[:30], labels[:30])
     assert np.isfinite(clf.predict_proba(texts[30:])).all()  # fitted with the labels at predict time
     with pytest.raises(ValueError, match="projection must be one of"):
-        TartClassifier(projection="lda").fit(X[:60], y[:60])
+        TartClassifier(reasoner="tart", projection="lda").fit(X[:60], y[:60])
     with pytest.raises(ValueError, match="standardize must be"):
-        TartClassifier(standardize="yes").fit(X[:60], y[:60])
+        TartClassifier(reasoner="tart", standardize="yes").fit(X[:60], y[:60])
 
 
 def test_center_through_the_estimator():
     X, y = _blobs(120, seed=4)
     idx = np.r_[np.flatnonzero(y[:80] == 0)[:30], np.flatnonzero(y[:80] == 1)[:8]]  # 30 vs 8
-    mids = {c: TartClassifier(center=c).fit(X[idx], y[idx]).projection_.mean_D for c in ("balanced", "mean")}
+    mids = {c: TartClassifier(reasoner="tart", center=c).fit(X[idx], y[idx]).projection_.mean_D for c in ("balanced", "mean")}
     np.testing.assert_allclose(mids["mean"], X[idx].mean(0))
     np.testing.assert_allclose(mids["balanced"], 0.5 * (X[idx][y[idx] == 0].mean(0) + X[idx][y[idx] == 1].mean(0)))
     with pytest.raises(ValueError, match="center must be one of"):
-        TartClassifier(center="median").fit(X[idx], y[idx])
+        TartClassifier(reasoner="tart", center="median").fit(X[idx], y[idx])
 
 
 def test_long_contexts_use_stratified_subsets():
     X, y = _blobs(700, seed=1)
-    clf = TartClassifier(max_context=100, n_estimators=2).fit(X[:600], y[:600])
+    clf = TartClassifier(reasoner="tart", max_context=100, n_estimators=2).fit(X[:600], y[:600])
     idx, perms = clf._members(clf.y_)
     assert perms is None  # the faithful module's members are orderings or subsets
     assert idx.shape == (2 * 6, 100)
@@ -147,7 +147,7 @@ def test_long_contexts_use_stratified_subsets():
     acc = (clf.predict(X[600:]) == y[600:]).mean()
     assert acc > 0.8
     # the default reads up to what the module holds, with no error
-    TartClassifier().fit(X[:600], y[:600]).predict(X[600:])
+    TartClassifier(reasoner="tart").fit(X[:600], y[:600]).predict(X[600:])
 
 
 def test_small_context_works():
@@ -159,14 +159,14 @@ def test_small_context_works():
 def test_bad_input_errors():
     X, y = _blobs(30)
     with pytest.raises(ValueError, match="only one class"):
-        TartClassifier().fit(X, np.zeros(30))
+        TartClassifier(reasoner="tart").fit(X, np.zeros(30))
     with pytest.raises(ValueError, match="multiclass must be one of"):
-        TartClassifier(multiclass="ecoc").fit(X, np.arange(30) % 3)
+        TartClassifier(reasoner="tart", multiclass="ecoc").fit(X, np.arange(30) % 3)
     Xn = X.copy()
     Xn[3, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        TartClassifier().fit(Xn, y)
-    clf = TartClassifier().fit(X, y)
+        TartClassifier(reasoner="tart").fit(Xn, y)
+    clf = TartClassifier(reasoner="tart").fit(X, y)
     with pytest.raises(ValueError, match="NaN"):
         clf.predict(Xn)
     with pytest.raises(ValueError, match="features"):
@@ -174,9 +174,9 @@ def test_bad_input_errors():
     with pytest.raises(ValueError):
         clf.predict(X[:0])
     with pytest.raises(ValueError, match="max_context"):
-        TartClassifier(max_context=10_000).fit(X, y)
+        TartClassifier(reasoner="tart", max_context=10_000).fit(X, y)
     with pytest.raises(ValueError, match="n_estimators"):
-        TartClassifier(n_estimators=0).fit(X, y)
+        TartClassifier(reasoner="tart", n_estimators=0).fit(X, y)
     with pytest.raises(TypeError, match="reasoner must be"):
         TartClassifier(reasoner=3).fit(X, y)
 
@@ -245,9 +245,9 @@ class _WideEmbedder(_ToyEmbedder):
 
 def test_projection_defaults_unless_given():
     texts, labels = _texts(40)
-    clf = TartClassifier(embedder=_ToyEmbedder()).fit(texts, labels)
+    clf = TartClassifier(reasoner="tart", embedder=_ToyEmbedder()).fit(texts, labels)
     assert (clf.projection_.n_components, clf.projection_.fill) == (16, "zeros")
-    clf = TartClassifier(embedder=_ToyEmbedder(), n_components=3, fill="tile").fit(texts, labels)
+    clf = TartClassifier(reasoner="tart", embedder=_ToyEmbedder(), n_components=3, fill="tile").fit(texts, labels)
     assert (clf.projection_.n_components, clf.projection_.fill) == (3, "tile")
 
 

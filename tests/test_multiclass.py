@@ -296,19 +296,20 @@ def test_a_saved_classifier_keeps_its_temperature(tmp_path):
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
 
 
-def test_the_default_module_is_tart_for_two_classes_and_tart2_for_more(tmp_path):
-    """reasoner=None: the faithful module for two classes, tart-2 (native multi-class) for more;
-    a saved classifier reloads the module it ran."""
+def test_the_default_module_is_tart2_and_ovr_ovo_keep_the_faithful_one(tmp_path):
+    """reasoner=None: tart-2 for any number of classes, the faithful module when `multiclass`
+    names one of its decompositions; a saved classifier reloads the module it ran."""
     from tart.reasoner import Reasoner
     from tart.set_reasoner import SetReasoner
 
     X, y, _ = _blobs(4, 3, D=5)
     three = TartClassifier(n_estimators=2).fit(X, y)
     two = TartClassifier(n_estimators=2).fit(X[y < 2], y[y < 2])
-    assert isinstance(three.reasoner_, SetReasoner) and isinstance(two.reasoner_, Reasoner)
+    assert isinstance(three.reasoner_, SetReasoner) and isinstance(two.reasoner_, SetReasoner)
     assert three.reasoner is None and two.reasoner is None  # the parameter is left as given
     forced = TartClassifier(reasoner="tart", n_estimators=2).fit(X, y)
     assert isinstance(forced.reasoner_, Reasoner)
+    assert isinstance(TartClassifier(multiclass="ovo", n_estimators=2).fit(X, y).reasoner_, Reasoner)
     three.save_pretrained(tmp_path / "m")
     again = TartClassifier.from_pretrained(tmp_path / "m")
     assert isinstance(again.reasoner_, SetReasoner) and again.reasoner is None

@@ -14,10 +14,12 @@ def _sync():
     return mod
 
 
-def test_readme_table_is_the_demo_report_table():
+def test_readme_tables_are_the_reports_tables():
     sync = _sync()
     readme = (ROOT / "README.md").read_text()
     assert sync.readme_table(readme) == sync.first_table((ROOT / "docs" / "demo.md").read_text())
+    for marker in sync.SOURCES:
+        assert sync.readme_table(readme, marker) == sync.source_table(marker), marker
 
 
 def test_readme_is_short_and_its_set_up_commands_are_the_ci_commands():
@@ -34,14 +36,6 @@ def test_readme_links_resolve():
     for target in re.findall(r"\]\(([^)#]+)\)", readme):
         if not target.startswith("http"):
             assert (ROOT / target).exists(), f"README links to a missing {target}"
-
-
-def test_readme_property_counts_are_the_reports():
-    readme = (ROOT / "README.md").read_text()
-    report = (ROOT / "docs" / "reliability_properties.md").read_text()
-    total, bad = re.search(r"(\d+) cases in all, (\d+) of them", report).groups()
-    said = re.search(r"Property tests run (\d+) generated inputs[^,]*, (\d+) of them", readme.replace("\n", " "))
-    assert said and said.groups() == (total, bad), "README's property counts differ from the report"
 
 
 def test_readme_throughput_figures_are_the_benchmark_reports():

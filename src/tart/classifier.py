@@ -37,8 +37,9 @@ from tart.set_reasoner import SetReasoner
 
 DEFAULT_LABEL_WORDS = ("negative", "positive")
 # TART's own projection and decision rule, for comparisons: TartClassifier(**ORIGINAL_SETTINGS)
-# views of a context weighted below this are not run on the queries
-MIN_VIEW_WEIGHT = 1e-4
+# views of a context weighted below this are not run on the queries (the others' weights are
+# renormalised): a view that cannot move a probability by more than 0.01 is not worth its cost
+MIN_VIEW_WEIGHT = 0.01
 ORIGINAL_SETTINGS = {"projection": "pca", "standardize": False, "center": "mean", "class_prior": "uniform"}
 
 
@@ -56,9 +57,9 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     reasoner : None, "tart", "tart2", path, Reasoner or SetReasoner
         "tart": the faithful binary module shipped with the package; "tart2": the shipped
         set-layout module (multi-class, its own input map); or a model folder or module. None
-        (the default): "tart" for two classes, "tart2" for more (native multi-class; measured
-        against the faithful module's decompositions in docs/multiclass_notes.md); "tart" also
-        when `multiclass` names one of its decompositions ("ovr", "ovo").
+        (the default): "tart2" (measured against the baselines and the faithful module in
+        docs/tart2_real.md and docs/multiclass_notes.md), or "tart" when `multiclass` names one
+        of the faithful module's decompositions ("ovr", "ovo").
     n_components : int, optional
         Components the map keeps; default the module's feature width (tart: 16, tart-2: 64).
     fill : {"zeros", "tile"}, optional
@@ -414,10 +415,11 @@ def _fit_map(projection: ContextProjection | SetMap, ctx_KD: np.ndarray, y_K: np
 
 
 def default_reasoner(reasoner, n_classes: int, multiclass: str = "auto"):
-    """The module `reasoner` names for `n_classes` classes: None is "tart" for two, "tart2" for more
-    (unless `multiclass` names one of the faithful module's decompositions, "ovr" or "ovo")."""
+    """The module `reasoner` names: None is "tart2" (level with or ahead of the best baseline at
+    every k on the binary grid, docs/tart2_real.md; ahead on the multi-class grid), or "tart" when
+    `multiclass` names one of the faithful module's decompositions ("ovr" or "ovo")."""
     if reasoner is None:
-        return "tart2" if n_classes > 2 and multiclass not in ("ovr", "ovo") else "tart"
+        return "tart" if n_classes > 2 and multiclass in ("ovr", "ovo") else "tart2"
     return reasoner
 
 

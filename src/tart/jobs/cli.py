@@ -47,7 +47,7 @@ def add_parsers(sub) -> None:
                                                         "whisper-tiny-en, a model folder or hub id")
     p.add_argument("--embedder-option", action="append", metavar="KEY=VALUE",
                    help="an embedder option, e.g. mode=stream or batch_size=64 (repeatable)")
-    p.add_argument("--reasoner", default=None, help="tart or tart2 (default: tart for two classes, tart2 for more)")
+    p.add_argument("--reasoner", default=None, help="tart2 (the default) or tart (the faithful binary module)")
     p.add_argument("--n-estimators", type=int, default=8)
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, ...")
     p.add_argument("--no-loo", action="store_true", help="skip the leave-one-out estimate")
