@@ -55,18 +55,19 @@ def _media_context(name: str, k: int, n_test: int):
 @needs_asset("speech_tools")
 def test_spoken_keywords_with_packaged_whisper():
     ctx, y, test, y_test = _media_context("spoken_keywords:yes-no", 16, 12)
-    clf = TartClassifier(embedder="whisper-tiny-en").fit(ctx, y)
-    assert clf.projection_.fill == "zeros"  # 16 components, as for text (no audio hint)
-    proba = clf.predict_proba(test)
-    assert proba.shape == (12, 2) and np.isfinite(proba).all()
-    assert (clf.predict(test) == y_test).mean() >= 0.75  # "yes" vs "no" is easy (LR: 1.0)
+    faithful = TartClassifier(embedder="whisper-tiny-en", reasoner="tart").fit(ctx, y)
+    assert faithful.projection_.fill == "zeros"  # 16 components, as for text (no audio hint)
+    for clf in (faithful, TartClassifier(embedder="whisper-tiny-en").fit(ctx, y)):  # and the default
+        proba = clf.predict_proba(test)
+        assert proba.shape == (12, 2) and np.isfinite(proba).all()
+        assert (clf.predict(test) == y_test).mean() >= 0.75  # "yes" vs "no" is easy (LR: 1.0)
 
 
 @needs_asset("mobilenet-v2")
 @needs_asset("fashion_mnist")
 def test_fashion_mnist_with_packaged_mobilenet():
     ctx, y, test, y_test = _media_context("fashion_mnist:trouser-bag", 16, 12)
-    clf = TartClassifier(embedder="mobilenet-v2", n_components=16, fill="zeros").fit(ctx, y)
+    clf = TartClassifier(embedder="mobilenet-v2", reasoner="tart", n_components=16, fill="zeros").fit(ctx, y)
     assert (clf.projection_.n_components, clf.projection_.fill) == (16, "zeros")  # explicit wins
     proba = clf.predict_proba(test)
     assert proba.shape == (12, 2) and np.isfinite(proba).all()

@@ -187,5 +187,7 @@ def test_view_weights_follow_the_views_likelihood_on_the_context(tiny):
             sub = TartClassifier(reasoner=tiny, standardize=st, temperature=1.0).fit(X[:40][keep], y[:40][keep])
             ll[v] += np.log(np.clip(sub.predict_proba(X[:40][held])[np.arange(held.sum()), y[:40][held]], 1e-6, None)).sum()
     np.testing.assert_allclose(clf.view_weights_, np.exp(ll - ll.max()) / np.exp(ll - ll.max()).sum(), atol=1e-6)
-    views = clf._view_proba(clf.projection_, X[:40], clf.y_, X[40:], np.array([1.0, 0.0]))
+    from tart.views import view_proba
+
+    views = view_proba(clf.reasoner_, clf.projection_, X[:40], clf.y_, X[40:], clf._members, 2, np.array([1.0, 0.0]))
     assert np.all(views[1] == 0) and np.allclose(views[0].sum(1), 1.0)

@@ -132,5 +132,5 @@ def test_a_module_for_the_whitened_map_trains_saves_and_is_read_with_it(tmp_path
                  tmp_path / "both", progress=False)
     assert SetReasoner.from_pretrained(tmp_path / "both").config.whiten_map == "both" == both.config.whiten_map
     clf = TartClassifier(reasoner=tmp_path / "both", embedder=None).fit(X, y)
-    assert clf.projection_.transform_views(X).shape[0] == 2
+    assert clf.projection_.transform_views(X).shape[0] == 4  # both maps x two scalings ("auto")
     assert recipe("tart2-cpu-both").model == {"whiten_map": "both"}

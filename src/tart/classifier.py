@@ -9,12 +9,12 @@ sharing the encoded context. Inputs are checked here, once: the map and the modu
 with `validate=False`. Predicting never changes fitted state: with a context-dependent embedder the
 context's features come with each call, and the call fits its own map.
 
-The faithful module (`reasoner="tart"`) is binary and order-sensitive and holds at most
-`config.max_points - 1` context points: its members read the context in their own random orders,
-or class-stratified subsets when the context is longer than `max_context`. tart-2
-(`reasoner="tart2"`, `tart.set_reasoner`) reads up to its module's class count, in any order and
+tart-2 (the default, `tart.set_reasoner`) reads up to its module's class count, in any order and
 any number: its members are label permutations, so the prediction does not depend on which class
-is called 0, and it has its own input map (`tart.projection.SetMap`).
+is called 0, and it reads the context through several views of its own input map, weighted by the
+context (`tart.views`). The faithful module (`reasoner="tart"`) is binary and order-sensitive and
+holds at most `config.max_points - 1` context points: its members read the context in their own
+random orders, or class-stratified subsets when the context is longer than `max_context`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from tart import ensemble, inputs, multiclass
+from tart import ensemble, inputs, multiclass, views
 from tart.embed.runtime import resolve_device
 from tart.projection import BASES, CENTERS, ContextProjection, SetMap, set_views
 from tart.reasoner import Reasoner
@@ -37,9 +37,6 @@ from tart.set_reasoner import SetReasoner
 
 DEFAULT_LABEL_WORDS = ("negative", "positive")
 # TART's own projection and decision rule, for comparisons: TartClassifier(**ORIGINAL_SETTINGS)
-# views of a context weighted below this are not run on the queries (the others' weights are
-# renormalised): a view that cannot move a probability by more than 0.01 is not worth its cost
-MIN_VIEW_WEIGHT = 0.01
 ORIGINAL_SETTINGS = {"projection": "pca", "standardize": False, "center": "mean", "class_prior": "uniform"}
 
 
@@ -163,7 +160,9 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         if self.embedder is None:
             self.context_ = X
         else:
-            self.embedder_ = _resolve_embedder(self.embedder, self.embedder_kwargs)
+            from tart.embed.registry import resolve_embedder
+
+            self.embedder_ = resolve_embedder(self.embedder, self.embedder_kwargs)
             self.label_words_ = self._label_words()
             if self._context_dependent():  # embedded at predict time, together with the queries
                 if self.temperature == "context":
@@ -221,8 +220,9 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     def _make_projection(self) -> ContextProjection | SetMap:
         n_dims = self.reasoner_.config.n_dims
         if isinstance(self.reasoner_, SetReasoner):
-            return SetMap(self.n_components or n_dims, self.standardize,
-                          views=set_views(self.reasoner_.config.whiten_map, self.standardize, both_scalings=True))
+            whiten = self.reasoner_.config.whiten_map
+            return SetMap(self.n_components or n_dims, self.standardize, whiten,
+                          views=set_views(whiten, self.standardize, both_scalings=True))
         return ContextProjection(n_dims, self.n_components or n_dims, self.fill or "zeros",
                                  basis=self.projection, center=self.center, standardize=self.standardize)
 
@@ -243,13 +243,13 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         projection = self.projection_
         if self._context_dependent():  # the context's features came with the queries: a local map
             projection = _fit_map(self._make_projection(), ctx_KD, self.y_)
-        if isinstance(projection, SetMap):
+        if isinstance(projection, SetMap):  # tart-2: its views of the context (tart.views)
             weights_V = getattr(self, "view_weights_", None)  # saved before views: all equal
             if self._context_dependent():
                 weights_V = self._fit_view_weights(ctx_KD)
-            proba_VML = self._view_proba(projection, ctx_KD, self.y_, q_MD, weights_V)
-            w_V = np.full(len(proba_VML), 1.0 / len(proba_VML)) if weights_V is None else weights_V
-            proba_ML = np.einsum("v,vml->ml", w_V, proba_VML) * self.class_weight_
+            proba_VML = views.view_proba(self.reasoner_, projection, ctx_KD, self.y_, q_MD, self._members,
+                                         len(self.classes_), weights_V)
+            proba_ML = views.weighted_proba(proba_VML, weights_V) * self.class_weight_
             return proba_ML / proba_ML.sum(1, keepdims=True)
         with np.errstate(over="ignore"):  # float32 overflow of far-out queries: clipped just below
             cx_KD, qx_MD = (np.clip(projection.transform(Z, validate=False), -inputs.MAPPED_LIMIT, inputs.MAPPED_LIMIT)
@@ -264,52 +264,6 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         if self.prior_logit_ != 0.0:
             p1 = 1.0 / (1.0 + np.exp(-(ensemble.logit(np.clip(p1, 1e-12, 1 - 1e-12)) + self.prior_logit_)))
         return np.stack([1.0 - p1, p1], axis=1)
-
-    def _view_proba(self, projection: SetMap, ctx_KD: np.ndarray, y_K: np.ndarray, q_MD: np.ndarray,
-                    weights_V: np.ndarray | None = None) -> np.ndarray:
-        """tart-2's probabilities [V, M, L] through each view of the fitted map (classes_ order,
-        averaged over the members); views of weight below `MIN_VIEW_WEIGHT` are left at zero."""
-        with np.errstate(over="ignore"):  # float32 overflow of far-out queries: clipped just below
-            cx_VKD, qx_VMD = (np.clip(projection.transform_views(Z, validate=False), -inputs.MAPPED_LIMIT,
-                                      inputs.MAPPED_LIMIT) for Z in (ctx_KD, q_MD))
-        L, V = len(self.classes_), len(cx_VKD)
-        used = np.arange(V) if weights_V is None else np.flatnonzero(weights_V >= MIN_VIEW_WEIGHT)
-        idx_EK, perm_EL = self._members(y_K)
-        (E, K), U, dev = idx_EK.shape, len(used), next(self.reasoner_.parameters()).device
-        # every member reads every view: one batch of U * E tasks
-        cx = torch.from_numpy(cx_VKD[used][:, idx_EK].reshape(U * E, K, -1)).to(dev)
-        qx = torch.from_numpy(qx_VMD[used]).to(dev)[:, None].expand(-1, E, -1, -1).reshape(U * E, *qx_VMD.shape[1:])
-        cy = torch.from_numpy(np.tile(np.take_along_axis(perm_EL, y_K[idx_EK], 1), (U, 1))).to(dev)
-        logits_NML = self.reasoner_.predict(cx, cy, qx, n_classes=L, validate=False)
-        inputs.check_finite_output(logits_NML)
-        proba_UEML = torch.softmax(logits_NML.double(), -1).cpu().numpy().reshape(U, E, len(q_MD), L)
-        out_VML = np.zeros((V, len(q_MD), L))
-        # member e called class c "perm_EL[e, c]": read its column back in classes_ order
-        out_VML[used] = np.mean([proba_UEML[:, e][..., perm] for e, perm in enumerate(perm_EL)], axis=0)
-        return out_VML
-
-    def _fit_view_weights(self, ctx_KD: np.ndarray, folds: int = 4) -> np.ndarray | None:
-        """Each view's weight, by its cross-validated likelihood on the context (Bayesian model
-        averaging over the views: w_v proportional to the product over held-out examples of
-        p_v(true class)); None with one view or nothing to hold out."""
-        from tart.calibration import context_folds
-
-        projection = self.projection_ if isinstance(self.projection_, SetMap) else None
-        if projection is None or len(projection.views) == 1:
-            return None
-        fold_of = context_folds(ctx_KD, self.y_, folds)
-        loglik_V = np.zeros(len(projection.views))
-        for f in range(folds):
-            held, keep = np.flatnonzero(fold_of == f), np.flatnonzero(fold_of != f)
-            if len(held) == 0:
-                continue
-            fold_map = _fit_map(copy.copy(projection), ctx_KD[keep], self.y_[keep])
-            proba_VHL = self._view_proba(fold_map, ctx_KD[keep], self.y_[keep], ctx_KD[held])
-            loglik_V += np.log(np.clip(proba_VHL[:, np.arange(len(held)), self.y_[held]], 1e-6, None)).sum(1)
-        if not (fold_of >= 0).any():
-            return None
-        w_V = np.exp(loglik_V - loglik_V.max())
-        return w_V / w_V.sum()
 
     def decision_function(self, X) -> np.ndarray:
         """Two classes: log-odds of classes_[1] (from the averaged probability) [n];
@@ -348,6 +302,10 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     # ---- internals -----------------------------------------------------------------------
+    def _fit_view_weights(self, ctx_KD: np.ndarray) -> np.ndarray | None:
+        return views.fit_view_weights(self.reasoner_, self.projection_, _fit_map, ctx_KD, self.y_, self._members,
+                                      len(self.classes_))
+
     def _decomposed(self) -> bool:
         """More classes than the module reads natively (tart.multiclass)."""
         if isinstance(self.reasoner_, SetReasoner):
@@ -437,18 +395,3 @@ def _load_reasoner_cached(path: str | None, device: str) -> Reasoner | SetReason
     from tart.pretrained import load_reasoner
 
     return load_reasoner(path, device=device).eval()
-
-
-def _resolve_embedder(embedder, kwargs):
-    if not isinstance(embedder, (str, Path)) and hasattr(embedder, "encode"):
-        if kwargs:
-            raise ValueError("embedder_kwargs apply to embedder names, not to embedder objects")
-        return embedder
-    from tart.embed import get_embedder
-
-    return _get_embedder_cached(embedder, tuple(sorted((kwargs or {}).items())), get_embedder)
-
-
-@lru_cache(maxsize=4)
-def _get_embedder_cached(name, kwargs: tuple, factory):
-    return factory(name, **dict(kwargs))

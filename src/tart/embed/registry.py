@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,18 @@ def _build(kind: str, model: Any, kwargs: dict) -> Embedder:
     from tart.embed.text import CausalLMEmbedder, SentenceEmbedder
 
     return {"causal-lm": CausalLMEmbedder, "sentence": SentenceEmbedder}[kind](model, **kwargs)
+
+
+def resolve_embedder(embedder: Any, kwargs: dict | None = None):
+    """`TartClassifier`'s embedder: an object with `encode` as it is; a name, path or hub id loaded
+    by `get_embedder` with `kwargs` (once per process: the last few are kept loaded)."""
+    if not isinstance(embedder, (str, Path)) and hasattr(embedder, "encode"):
+        if kwargs:
+            raise ValueError("embedder_kwargs apply to embedder names, not to embedder objects")
+        return embedder
+    return _get_embedder_cached(embedder, tuple(sorted((kwargs or {}).items())))
+
+
+@lru_cache(maxsize=4)
+def _get_embedder_cached(name, kwargs: tuple):
+    return get_embedder(name, **dict(kwargs))
