@@ -280,6 +280,17 @@ def test_predict_leaves_the_fitted_state_alone(reasoner):
     _assert_same_state(clf, before)
 
 
+def test_view_weights_come_from_the_map_the_classifier_makes_not_the_saved_one():
+    """With a context-dependent embedder, tart-2's view weights are fitted at predict time on a map
+    made afresh: a projection saved before maps had views (no `views` attribute) still predicts,
+    and exactly as a fresh one."""
+    texts, labels = _texts(60)
+    clf = TartClassifier(embedder=_ToyContextEmbedder(), reasoner="tart2").fit(texts[:40], labels[:40])
+    want = clf.predict_proba(texts[40:])
+    del clf.projection_.views  # as a SetMap saved before views existed
+    np.testing.assert_array_equal(clf.predict_proba(texts[40:]), want)
+
+
 def _texts(n, seed=0):
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 2

@@ -303,7 +303,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     # ---- internals -----------------------------------------------------------------------
     def _fit_view_weights(self, ctx_KD: np.ndarray) -> np.ndarray | None:
-        return views.fit_view_weights(self.reasoner_, self.projection_, _fit_map, ctx_KD, self.y_, self._members,
+        return views.fit_view_weights(self.reasoner_, self._make_projection(), _fit_map, ctx_KD, self.y_, self._members,
                                       len(self.classes_))
 
     def _decomposed(self) -> bool:

@@ -303,10 +303,10 @@ def set_groups_proba(reasoner, X_KD: np.ndarray, y: np.ndarray, Q_MD: np.ndarray
     for t, (idx, lab, group) in enumerate(tasks):
         by_size.setdefault((len(idx), len(group) + (not coupled)), []).append(t)
     Q = torch.from_numpy(np.asarray(Q_MD, dtype=np.float64))
+    views = map_views(reasoner.config.whiten_map)
     for (K, n_lab), ids in by_size.items():
         x = torch.from_numpy(np.stack([X_KD[tasks[t][0]] for t in ids]))
         yl = torch.from_numpy(np.stack([tasks[t][1] for t in ids]))
-        views = map_views(reasoner.config.whiten_map)
         proba = 0.0  # [B, M, n_lab], averaged over the views of the map
         for whiten in views:
             params = fit_set_map(x, yl, out_dims, standardize, whiten=whiten)

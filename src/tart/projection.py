@@ -301,10 +301,13 @@ def apply_set_map(params: SetMapParams, x_BND: torch.Tensor) -> torch.Tensor:
     return z_BNd / params.scale_B[:, None, None]
 
 
+WHITEN_MAPS = (False, True, "both")  # the values of a tart-2 module's `whiten_map`
+
+
 def map_views(whiten: bool | str) -> tuple[bool, ...]:
     """The maps a module reads, from its `whiten_map`: one (unwhitened or whitened), or both ("both":
     the module was trained on both and its predictions through the two are averaged)."""
-    if whiten not in (False, True, "both"):
+    if whiten not in WHITEN_MAPS:
         raise ValueError(f'whiten must be False, True or "both", got {whiten!r}')
     return (False, True) if whiten == "both" else (bool(whiten),)
 

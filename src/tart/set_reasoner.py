@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tart import checkpoint
+from tart.projection import WHITEN_MAPS
 from tart.reasoner import (PreNorm, SelfAttention, TransformerShape, batched_inputs, check_finite_logits,
                            check_kinds)
 
@@ -47,7 +48,7 @@ class SetReasonerConfig(TransformerShape):
 
     def __post_init__(self) -> None:
         self.check_shape(self.n_dims)
-        if self.whiten_map not in (False, True, "both"):
+        if self.whiten_map not in WHITEN_MAPS:
             raise ValueError(f'whiten_map must be false, true or "both", got {self.whiten_map!r}')
         if self.n_classes < 2:
             raise ValueError(f"n_classes must be >= 2, got {self.n_classes}")

@@ -49,14 +49,13 @@ def set_logits(model: SetReasoner, cx_BKD: torch.Tensor, cy_BK: torch.Tensor, qx
     views = map_views(model.config.whiten_map)
     for i in range(0, len(cx_BKD), task_batch):
         sl = slice(i, i + task_batch)
-        logp = []
+        logits = []
         for whiten in views:
             params = fit_set_map(cx_BKD[sl].double(), cy_BK[sl], model.config.n_dims, whiten=whiten)
             cx, qx = (apply_set_map(params, t[sl].double()).float() for t in (cx_BKD, qx_BMD))
-            logp.append(model(cx, cy_BK[sl], qx, n_classes_B[sl]).float())
-        if len(views) > 1:
-            logp = [torch.logsumexp(torch.stack([t.log_softmax(-1) for t in logp]), 0) - math.log(len(views))]
-        out.append(logp[0])
+            logits.append(model(cx, cy_BK[sl], qx, n_classes_B[sl]).float())
+        out.append(logits[0] if len(logits) == 1 else  # the log of the views' mean probabilities
+                   torch.logsumexp(torch.stack(logits).log_softmax(-1), 0) - math.log(len(logits)))
     return torch.cat(out)
 
 
