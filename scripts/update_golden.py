@@ -16,7 +16,7 @@ from golden_inputs import (  # noqa: E402
     CLASSIFIER_GOLDEN_FILE, GOLDEN_FILES, golden_classifier_cases, golden_inputs, golden_inputs_tart2)
 
 from tart import TartClassifier, load_reasoner  # noqa: E402
-from tart.pretrained import default_model_dir, sha256  # noqa: E402
+from tart.weights import default_model_dir, sha256  # noqa: E402
 
 
 def _rounded(values, digits=6):

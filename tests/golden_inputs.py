@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from tart.synthetic import LogisticPrior
+from tart.priors_tart import LogisticPrior
 
 GOLDEN_FILE = "golden/default_reasoner.json"
 GOLDEN_FILES = {"tart": GOLDEN_FILE, "tart2": "golden/tart2_reasoner.json"}

@@ -141,11 +141,11 @@ def test_metrics():
 
 def test_a_tiny_multiclass_grid_and_its_report(tmp_path):
     from tart.eval.runner import run_grid
-    from tart.reasoner import Reasoner, preset
+    from tart.reasoner import Reasoner, tart_preset
     import torch
 
     torch.manual_seed(0)
-    tiny = Reasoner(preset("tiny")).eval()
+    tiny = Reasoner(tart_preset("tiny")).eval()
     rng = np.random.default_rng(0)
     means = rng.normal(size=(4, 6)) * 3
     ytr, yte = np.arange(80) % 4, np.arange(40) % 4

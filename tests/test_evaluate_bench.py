@@ -8,7 +8,7 @@ import torch
 from tart.bench.speed import bench_inference, bench_train, format_result
 from tart.cli import main as cli_main
 from tart.eval.synthetic import evaluate_synthetic, format_table, logreg_logits
-from tart.reasoner import Reasoner, preset
+from tart.reasoner import Reasoner, tart_preset
 
 
 def test_baselines_order_and_rise_with_k():
@@ -69,7 +69,7 @@ def test_bench_train_runs_both_trainers():
     for side in ("ours", "reference"):  # each side's rates describe the batch that was timed
         assert r[f"{side}_tokens_per_s"] == pytest.approx(r[f"{side}_steps_per_s"] * 8 * 20)
     assert r["speedup"] == pytest.approx(r["ours_tokens_per_s"] / r["reference_tokens_per_s"])
-    assert r["params"] == Reasoner(preset("tiny")).num_parameters()
+    assert r["params"] == Reasoner(tart_preset("tiny")).num_parameters()
     assert f"speedup:   {r['speedup']:.2f}x" in format_result(r)
 
 

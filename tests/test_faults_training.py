@@ -23,7 +23,7 @@ from tart.checkpoint import CheckpointError, load_model, save_model
 from tart.cli import main as cli_main
 from tart.reasoner import Reasoner, ReasonerConfig
 from tart.set_reasoner import SetReasoner, SetReasonerConfig
-from tart.synthetic import Curriculum
+from tart.priors_tart import Curriculum
 from tart.runs import latest_checkpoint, save_checkpoint
 from tart.train import TrainConfig, train
 
@@ -291,7 +291,7 @@ def test_config_json_with_missing_or_unknown_keys_is_a_clear_error(tmp_path, cls
 
 _KILL_EXPORT = """
 import os, signal, sys
-from tart import pretrained as P
+from tart import export as P
 where = sys.argv[1]
 if where == "weights":  # die inside the weights' write
     from tart import checkpoint as C
@@ -330,6 +330,6 @@ def test_sigkill_during_export_then_rerun(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clean", "run", "shipped"]  # no temp left
     (out / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="holds files an export does not write"):
-        from tart.pretrained import export_model
+        from tart.export import export_model
 
         export_model(run, out, "test CPU", n_tasks=2, n_queries=2)

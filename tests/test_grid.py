@@ -18,7 +18,7 @@ from tart.eval import report
 from tart.eval.methods import METHODS, Method
 from tart.eval.report import read_runs
 from tart.eval.runner import run_grid
-from tart.reasoner import Reasoner, preset
+from tart.reasoner import Reasoner, tart_preset
 from test_embed import tiny_path  # noqa: F401  (fixture)
 
 GOOD = ["tasty", "great", "lovely", "fresh", "yummy"]
@@ -58,7 +58,7 @@ class HashEmbedder:
 @pytest.fixture
 def tiny_reasoner() -> Reasoner:
     torch.manual_seed(0)
-    return Reasoner(preset("tiny")).eval()
+    return Reasoner(tart_preset("tiny")).eval()
 
 
 def _counting(calls: list, name: str = "count") -> Method:

@@ -10,8 +10,9 @@ from golden_inputs import GOLDEN_FILE, golden_inputs
 from tart import load_reasoner
 from tart.cli import main as cli_main
 from tart.eval.synthetic import evaluate_synthetic
-from tart.pretrained import CARD_FILE, EVAL_FILE, _phases, default_model_dir, sha256, training_summary
-from tart.synthetic import Curriculum
+from tart.export import CARD_FILE, EVAL_FILE, _phases, training_summary
+from tart.weights import default_model_dir, sha256
+from tart.priors_tart import Curriculum
 from tart.train import TrainConfig, train
 
 HERE = Path(__file__).parent

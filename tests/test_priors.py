@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from tart.priors import (COMPONENTS, SAMPLERS, MixturePrior, SetCurriculum, prior_from_dict,
+from tart.priors_tart2 import (COMPONENTS, SAMPLERS, MixturePrior, SetCurriculum, prior_from_dict,
                          sample_set_batch)
 
 
@@ -108,7 +108,7 @@ def test_curriculum_and_mapped_batches():
 def test_dense_signal_spreads_the_class_difference_without_making_tasks_trivial():
     """dense_signal: R log-uniform up to max_signal_dims (sparse and dense tasks), each direction
     weaker as R grows, so dense tasks are not all separable as they are at full strength."""
-    from tart.priors import signal_dims
+    from tart.priors_tart2 import signal_dims
 
     dense, full = MixturePrior(max_signal_dims=64, dense_signal=True), MixturePrior(max_signal_dims=64)
     g = _g(11)

@@ -4,24 +4,24 @@ import pytest
 import torch
 
 from tart.checkpoint import CheckpointError
-from tart.reasoner import Reasoner, ReasonerConfig, preset
-from tart.synthetic import LogisticPrior
+from tart.reasoner import Reasoner, ReasonerConfig, tart_preset
+from tart.priors_tart import LogisticPrior
 
 
 def test_presets_sizes():
-    assert Reasoner(preset("tart")).num_parameters() == pytest.approx(9.6e6, rel=0.01)
-    cfg = preset("tart")
+    assert Reasoner(tart_preset("tart")).num_parameters() == pytest.approx(9.6e6, rel=0.01)
+    cfg = tart_preset("tart")
     assert (cfg.n_embd, cfg.n_layer, cfg.n_head, cfg.n_positions, cfg.n_dims) == (256, 12, 8, 516, 16)
     assert cfg.max_points == 258
     with pytest.raises(ValueError, match="unknown preset"):
-        preset("huge")
+        tart_preset("huge")
 
 
 @torch.no_grad()
 @pytest.mark.parametrize("k,m", [(1, 5), (32, 40), (257, 9)])
 def test_shared_context_matches_per_query_loop(k, m):
     torch.manual_seed(k)
-    model = Reasoner(preset("small")).eval()
+    model = Reasoner(tart_preset("small")).eval()
     for p in model.parameters():  # larger weights than init, so attention is far from uniform
         p.add_(0.05 * torch.randn_like(p))
     t = LogisticPrior().sample(2, k + m, generator=torch.Generator().manual_seed(k))

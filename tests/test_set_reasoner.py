@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from tart.checkpoint import CheckpointError
-from tart.pretrained import load_reasoner
-from tart.set_reasoner import SetReasoner, SetReasonerConfig, preset
+from tart.weights import load_reasoner
+from tart.set_reasoner import SetReasoner, SetReasonerConfig, tart2_preset
 
 CFG = SetReasonerConfig(n_dims=8, n_classes=5, n_embd=32, n_layer=2, n_head=4)
 
@@ -108,8 +108,8 @@ def test_config_validation():
     with pytest.raises(ValueError, match="unknown set-reasoner config keys"):
         SetReasonerConfig.from_dict({"n_dims": 4, "n_positions": 8})
     with pytest.raises(ValueError, match="unknown tart-2 preset"):
-        preset("huge")
-    assert SetReasoner(preset("tiny")).num_parameters() > 0
+        tart2_preset("huge")
+    assert SetReasoner(tart2_preset("tiny")).num_parameters() > 0
 
 
 def test_save_load_round_trip_and_strict_checks(model, tmp_path):

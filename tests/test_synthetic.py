@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from tart.synthetic import Curriculum, LogisticPrior, prior_from_dict
+from tart.priors_tart import Curriculum, LogisticPrior, prior_from_dict
 
 
 def test_sample_shapes_labels_and_inactive_dims():

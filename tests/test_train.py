@@ -11,7 +11,7 @@ import torch
 from tart.checkpoint import load_model
 from tart.cli import main as cli_main
 from tart.reasoner import Reasoner
-from tart.synthetic import Curriculum
+from tart.priors_tart import Curriculum
 from tart.runs import latest_checkpoint
 from tart.train import TrainConfig, lr_at, train
 

@@ -10,8 +10,9 @@ import torch
 from tart.eval import synthetic_set as es
 from tart.bench.speed import bench_inference_set, bench_train_set, format_result
 from tart.cli import main as cli_main
-from tart.pretrained import CARD_FILE, EVAL_FILE, load_reasoner, sha256
-from tart.priors import MixturePrior, SetCurriculum
+from tart.export import CARD_FILE, EVAL_FILE
+from tart.weights import load_reasoner, sha256
+from tart.priors_tart2 import MixturePrior, SetCurriculum
 from tart.set_reasoner import SetReasoner
 from tart.train import TrainConfig, recipe, train
 

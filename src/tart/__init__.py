@@ -1,12 +1,15 @@
 """tart: few-shot classification on any pre-trained model with TART's reasoning module."""
 
 from tart.classifier import TartClassifier
-from tart.pretrained import load_reasoner
-from tart.reasoner import PRESETS, Reasoner, ReasonerConfig, preset
-from tart.synthetic import Curriculum, LogisticPrior
+from tart.priors_tart import Curriculum, LogisticPrior
+from tart.priors_tart2 import MixturePrior, SetCurriculum
+from tart.reasoner import TART_PRESETS, Reasoner, ReasonerConfig, tart_preset
+from tart.set_reasoner import TART2_PRESETS, SetReasoner, SetReasonerConfig, tart2_preset
+from tart.weights import load_reasoner
 
 __all__ = [
-    "PRESETS", "Curriculum", "LogisticPrior", "Reasoner", "ReasonerConfig", "TartClassifier", "load_reasoner",
-    "preset",
+    "TART2_PRESETS", "TART_PRESETS", "Curriculum", "LogisticPrior", "MixturePrior", "Reasoner", "ReasonerConfig",
+    "SetCurriculum", "SetReasoner", "SetReasonerConfig", "TartClassifier", "load_reasoner", "tart2_preset",
+    "tart_preset",
 ]
 __version__ = "0.1.0"

@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from tart.inputs import feature_order
+from tart.projection import feature_order
 
 GRID = np.exp(np.linspace(np.log(0.25), np.log(8.0), 41))
 
@@ -45,31 +45,50 @@ def context_folds(rows_KD: np.ndarray, y: np.ndarray, folds: int, seed: int = 0)
     return fold_of
 
 
-def context_temperature(make: Callable, X: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,
-                        enough: int = 64) -> float:
-    """The temperature minimising cross-validated log-loss on the context (see the module doc)."""
-    y = np.asarray(y)
-    rows_KD = np.asarray(X, dtype=np.float64).reshape(len(y), -1)
+def temperature_folds(rows_KD: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,
+                      enough: int = 64) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(kept rows, held-out rows) of each fold `context_temperature` runs (see the module doc)."""
     fold_of = context_folds(rows_KD, y, folds, seed)
-    probas, truths = [], []
+    out, gathered = [], 0
     for f in range(folds):
         held = np.flatnonzero(fold_of == f)
         if len(held) == 0:
             break
         keep = np.flatnonzero(fold_of != f)
-        need = enough - sum(map(len, truths))
+        need = enough - gathered
         if len(held) > need:  # predict only what is needed, spread over the features' order
             held = held[feature_order(rows_KD[held])][np.linspace(0, len(held) - 1, need).astype(int)]
+        out.append((keep, held))
+        gathered += len(held)
+        if gathered >= enough:
+            break
+    return out
+
+
+def fit_temperature(P_NL: np.ndarray, truth_N: np.ndarray) -> float:
+    """The grid temperature minimising the log-loss of held-out probabilities P [N, L] of the true
+    columns `truth_N`, shrunk towards 1 by N (log T scaled by N / (N + 10)); 1 when N = 0."""
+    if len(truth_N) == 0:
+        return 1.0
+    losses = [-np.log(np.clip(apply_temperature(P_NL, T)[np.arange(len(truth_N)), truth_N], 1e-15, None)).mean()
+              for T in GRID]
+    best = float(GRID[int(np.argmin(losses))])
+    w = len(truth_N) / (len(truth_N) + 10.0)  # few held-out predictions: stay near 1
+    return float(np.exp(w * np.log(best)))
+
+
+def context_temperature(make: Callable, X: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0,
+                        enough: int = 64) -> float:
+    """The temperature minimising cross-validated log-loss on the context of any classifier
+    `make()` (see the module doc)."""
+    y = np.asarray(y)
+    rows_KD = np.asarray(X, dtype=np.float64).reshape(len(y), -1)
+    probas, truths = [], []
+    for keep, held in temperature_folds(rows_KD, y, folds, seed, enough):
         clf = make().fit(X[keep], y[keep])
         col = {c: i for i, c in enumerate(clf.classes_)}
         probas.append(clf.predict_proba(X[held]))
         truths.append(np.array([col[v] for v in y[held]]))
-        if sum(map(len, truths)) >= enough:
-            break
     if not probas:
         return 1.0
-    P, t = np.concatenate(probas), np.concatenate(truths)
-    losses = [-np.log(np.clip(apply_temperature(P, T)[np.arange(len(t)), t], 1e-15, None)).mean() for T in GRID]
-    best = float(GRID[int(np.argmin(losses))])
-    w = len(t) / (len(t) + 10.0)  # few held-out predictions: stay near 1
-    return float(np.exp(w * np.log(best)))
+    return fit_temperature(np.concatenate(probas), np.concatenate(truths))

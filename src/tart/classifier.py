@@ -2,19 +2,15 @@
 
 items -> embedder -> context-fitted input map -> reasoning module -> probabilities.
 
-`fit(X, y)` checks and stores the context (and embeds it when the embedder does not depend on the
-context); nothing is trained. `predict_proba` maps context and queries with the map fitted on the
-context, then runs every ensemble member (`tart.ensemble`) in one batched pass, all queries
-sharing the encoded context. Inputs are checked here, once: the map and the module are called
-with `validate=False`. Predicting never changes fitted state: with a context-dependent embedder the
-context's features come with each call, and the call fits its own map.
-
-tart-2 (the default, `tart.set_reasoner`) reads up to its module's class count, in any order and
-any number: its members are label permutations, so the prediction does not depend on which class
-is called 0, and it reads the context through several views of its own input map, weighted by the
-context (`tart.views`). The faithful module (`reasoner="tart"`) is binary and order-sensitive and
-holds at most `config.max_points - 1` context points: its members read the context in their own
-random orders, or class-stratified subsets when the context is longer than `max_context`.
+`fit(X, y)` checks the context, embeds it (unless the embedder depends on the context) and builds
+the plan of the module's passes over it (`plan_`, `tart.plan`; made by the module family's
+strategy, `tart.strategy`), fitting its input maps (`maps_`) and, in the same executor call, the
+cross-validation folds the family runs on the context (tart-2: the weights of its map's views and
+the temperature; the faithful module: the temperature). Nothing is trained. `predict_proba` runs
+the plan on the queries: one module call per batch of equal shapes, all queries sharing each
+encoded context, then one combiner. Inputs are checked here, once: the maps and the module are
+called with `validate=False`. Predicting never changes fitted state: with a context-dependent
+embedder the context's features come with each call, and the call fits its own maps.
 """
 
 from __future__ import annotations
@@ -29,15 +25,18 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from tart import ensemble, inputs, multiclass, views
+from tart import inputs, persist, strategy
+from tart.calibration import apply_temperature, context_folds, fit_temperature, temperature_folds
 from tart.embed.runtime import resolve_device
-from tart.projection import BASES, CENTERS, ContextProjection, SetMap, set_views
+from tart.plan import Job, combine, execute, logit
 from tart.reasoner import Reasoner
 from tart.set_reasoner import SetReasoner
+from tart.strategy import default_reasoner
 
 DEFAULT_LABEL_WORDS = ("negative", "positive")
-# TART's own projection and decision rule, for comparisons: TartClassifier(**ORIGINAL_SETTINGS)
-ORIGINAL_SETTINGS = {"projection": "pca", "standardize": False, "center": "mean", "class_prior": "uniform"}
+# TART's module, projection and decision rule, for comparisons: TartClassifier(**ORIGINAL_SETTINGS)
+ORIGINAL_SETTINGS = {"reasoner": "tart", "projection": "pca", "standardize": False, "center": "mean",
+                     "class_prior": "uniform"}
 
 
 class TartClassifier(ClassifierMixin, BaseEstimator):
@@ -60,20 +59,22 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     n_components : int, optional
         Components the map keeps; default the module's feature width (tart: 16, tart-2: 64).
     fill : {"zeros", "tile"}, optional
-        How the faithful module's dims beyond the kept components are filled (default "zeros").
-        `fill`, `projection` and `center` set the faithful module's projection (`tart.projection`).
-    projection : {"class-mean", "pca"}, default "class-mean"
-        The projection's basis: the context's class-mean difference first, then PCA of the rest;
-        or "pca", the original's.
-    center : {"balanced", "mean"}, default "balanced"
-        The projection's origin: the midpoint of the two class means (the module's training
-        tasks have their boundary through the origin), or the context mean (the original's).
+        How the faithful module's dims beyond the kept components are filled (None: "zeros").
+        `fill`, `projection` and `center` set the faithful module's projection (`tart.projection`);
+        tart-2 fits its own map, and refuses them (a ValueError naming them).
+    projection : {"class-mean", "pca"}, optional
+        The faithful projection's basis (None: "class-mean"): the context's class-mean difference
+        first, then PCA of the rest; or "pca", the original's.
+    center : {"balanced", "mean"}, optional
+        The faithful projection's origin (None: "balanced"): the midpoint of the two class means
+        (the module's training tasks have their boundary through the origin), or the context mean
+        (the original's).
     standardize : True, False or "auto", default "auto"
         Scale every feature to unit variance over the context before the map; "auto" does it when
         a few features hold a huge share of the variance (a causal LM's "massive activations");
         False is the original's.
     n_estimators : int, default 8
-        Ensemble members, averaged (see `tart.ensemble`): context orderings or subsets for the
+        Ensemble members, averaged (see `tart.strategy`): context orderings or subsets for the
         faithful module; label permutations for tart-2 (two classes: both orders, always).
     max_context : int, optional
         Most context points one member reads (default and ceiling: what the module holds; tart-2:
@@ -96,18 +97,19 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         More than two classes with the faithful binary module: pairwise coupling ("ovo") or
         one-vs-rest ("ovr"); "auto": "ovo" up to 20 classes, "ovr" beyond. tart-2 beyond its class
         count reads class groups, with an "other" class ("groups") or coupled by a generalized
-        Bradley-Terry model ("coupled"); "auto": `tart.multiclass.SET_DEFAULT` (see `tart.multiclass`).
+        Bradley-Terry model ("coupled"); "auto": `tart.strategy.SET_DEFAULT` (see `tart.strategy`).
     temperature : float, "context" or "auto", default "auto"
         Probabilities become p ** (1 / temperature), renormalised (the argmax is unchanged).
-        "context": chosen at fit by cross-validated log-loss on the context alone
-        (`tart.calibration.context_temperature`, up to 4 extra fits); "auto": "context" when the
+        "context": chosen at fit by cross-validated log-loss on the context alone (tart-2: the
+        held-out predictions of the folds that weigh its views; the faithful module: refitted on
+        up to 5 folds, `tart.calibration.temperature_folds`); "auto": "context" when the
         embedder's features do not depend on the context, else 1. The value used is stored as
         `temperature_`; docs/calibration.md measures it against temperature 1.
     """
 
     def __init__(
         self, embedder=None, embedder_kwargs=None, reasoner=None, n_components=None, fill=None,
-        projection="class-mean", center="balanced", standardize="auto", n_estimators=8, max_context=None, label_words=None,
+        projection=None, center=None, standardize="auto", n_estimators=8, max_context=None, label_words=None,
         class_prior="context", device="auto", random_state=0, multiclass="auto", temperature="auto",
     ):
         self.embedder = embedder
@@ -129,7 +131,80 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     # ---- scikit-learn API ----------------------------------------------------------------
     def fit(self, X, y) -> "TartClassifier":
-        """Check and store the context (X, y); embeds X now unless the embedder depends on the context."""
+        """Check and store the context (X, y) and build the plan of the module's passes over it
+        (`plan_`); embeds X now unless the embedder depends on the context."""
+        X, y = self._checked_context(X, y)
+        self.classes_, y01 = np.unique(y, return_inverse=True)
+        self.reasoner_ = _resolve_reasoner(default_reasoner(self.reasoner, len(self.classes_), self.multiclass),
+                                           resolve_device(self.device))
+        limit = self._check_params()
+        self.max_context_ = self.max_context or limit or len(y01)
+        self.y_ = y01.astype(np.int64)
+        self.plan_ = self._plan(self.y_)
+        if self.embedder is None:
+            self.context_ = X
+        else:
+            from tart.embed.registry import resolve_embedder
+
+            self.embedder_ = resolve_embedder(self.embedder, self.embedder_kwargs)
+            self.label_words_ = self._label_words()
+            if self._context_dependent():  # embedded at predict time, together with the queries
+                if self.temperature == "context":
+                    raise ValueError('temperature="context" needs an embedder whose features do not '
+                                     'depend on the context; give a number or "auto"')
+                self.temperature_ = 1.0 if self.temperature == "auto" else float(self.temperature)
+                return self
+            self.context_ = inputs.as_features(self.embedder_.encode(list(X)), len(X), "context")
+        fit_t = self.temperature in ("auto", "context")
+        self.plan_, self.maps_, t = self._fit_plan(self.context_, temperature=fit_t)
+        self.temperature_ = t if fit_t else float(self.temperature)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities [n, n_classes], columns in `classes_` order."""
+        check_is_fitted(self, "classes_")
+        ctx_KD, q_MD = inputs.condition(*self._features(X))
+        plan, maps = self.plan_, getattr(self, "maps_", None)
+        if self._context_dependent():  # the context's features came with the queries: its own maps
+            plan, maps, _ = self._fit_plan(ctx_KD, temperature=False, conditioned=True)
+        probs, _ = execute(self.reasoner_, self._strategy().template(), [Job(plan, ctx_KD, q_MD, maps)])
+        proba = combine(plan, probs[0])
+        return proba if self.temperature_ == 1.0 else apply_temperature(proba, self.temperature_)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Two classes: log-odds of classes_[1] (from the averaged probability) [n];
+        more: log-probabilities [n, n_classes]."""
+        proba = np.clip(self.predict_proba(X), 1e-7, 1 - 1e-7)
+        return logit(proba[:, 1]) if proba.shape[1] == 2 else np.log(proba)
+
+    def predict(self, X) -> np.ndarray:
+        proba = self.predict_proba(X)
+        if proba.shape[1] == 2:  # ties go to classes_[0], as before
+            return self.classes_[(proba[:, 1] > 0.5).astype(int)]
+        return self.classes_[proba.argmax(1)]
+
+    # ---- saved classifiers (tart.persist) ------------------------------------------------
+    def save_pretrained(self, path) -> Path:
+        """Write the fitted classifier to folder `path` (config.json + model.safetensors, no
+        pickle; see `tart.persist`); `from_pretrained(path)` gives identical predictions."""
+        return persist.save(self, path)
+
+    @classmethod
+    def from_pretrained(cls, path, *, device: str | None = None, embedder=None) -> "TartClassifier":
+        """Load a classifier written by `save_pretrained`. Refuses a newer format version and an
+        embedder whose weights differ from the saved fingerprint. `device` overrides the saved one."""
+        return persist.load(cls, path, device=device, embedder=embedder)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True  # class groups or decompositions beyond the module's own
+        if self.embedder is not None:
+            tags.input_tags.two_d_array = False
+            tags.input_tags.string = True
+        return tags
+
+    # ---- internals -----------------------------------------------------------------------
+    def _checked_context(self, X, y):
         inputs.check_kind(X, "fit")
         y_raw = y
         if self.embedder is None:
@@ -143,72 +218,24 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"X has {len(X)} items but y has {len(y)} labels")
         inputs.check_label_kinds(y_raw)
         check_classification_targets(y)
-        self.classes_, y01 = np.unique(y, return_inverse=True)
-        self.reasoner_ = _resolve_reasoner(default_reasoner(self.reasoner, len(self.classes_), self.multiclass),
-                                           resolve_device(self.device))
-        set_module, cfg = isinstance(self.reasoner_, SetReasoner), self.reasoner_.config
-        limit = self._check_params(y, set_module)
-        self.max_context_ = self.max_context or limit or len(y01)
-        self.y_ = y01.astype(np.int64)
-        if set_module and len(self.classes_) <= cfg.n_classes:
-            self.class_weight_ = ensemble.class_weight(self.class_prior, self.y_, len(self.classes_))
-        elif len(self.classes_) > 2:  # tart.multiclass: checked here, applied at predict time
-            multiclass.log_prior(self.class_prior, self.y_, len(self.classes_))
-        else:
-            self.prior_logit_ = ensemble.prior_logit(self.class_prior, self.y_)
-        self.projection_ = self._make_projection()
-        if self.embedder is None:
-            self.context_ = X
-        else:
-            from tart.embed.registry import resolve_embedder
+        return X, y
 
-            self.embedder_ = resolve_embedder(self.embedder, self.embedder_kwargs)
-            self.label_words_ = self._label_words()
-            if self._context_dependent():  # embedded at predict time, together with the queries
-                if self.temperature == "context":
-                    raise ValueError('temperature="context" needs an embedder whose features do not '
-                                     'depend on the context; give a number or "auto"')
-                self.temperature_ = 1.0 if self.temperature == "auto" else float(self.temperature)
-                self.context_ = list(X)
-                return self
-            self.context_ = inputs.as_features(self.embedder_.encode(list(X)), len(X), "context")
-        if not self._decomposed():  # sub-tasks fit their own maps (tart.multiclass)
-            ctx_KD = inputs.condition(self.context_)[0]
-            _fit_map(self.projection_, ctx_KD, self.y_)
-            if set_module:
-                self.view_weights_ = self._fit_view_weights(ctx_KD)
-        if self.temperature in ("auto", "context"):
-            from tart.calibration import context_temperature
-
-            params = {**self.get_params(deep=False), "embedder": None, "embedder_kwargs": None,
-                      "temperature": 1.0, "label_words": None}
-            self.temperature_ = context_temperature(lambda: type(self)(**params), self.context_, self.y_,
-                                                    seed=0 if self.random_state is None else self.random_state)
-        else:
-            self.temperature_ = float(self.temperature)
-        return self
-
-    def _check_params(self, y, set_module: bool) -> int | None:
+    def _check_params(self) -> int | None:
         """One clear ValueError per bad setting or context (before anything is embedded); returns
-        the most context points one member may read (None: any, tart-2)."""
-        L, cfg = len(self.classes_), self.reasoner_.config
+        the most context points one member may read (None: any)."""
+        L = len(self.classes_)
         if L < 2:
             raise ValueError(f"the context has only one class ({self.classes_[0]!r}): TartClassifier "
                              "needs examples of both classes")
-        (multiclass.check_set_multiclass if set_module else multiclass.check_multiclass)(self.multiclass)
         t = self.temperature
         if not (t in ("auto", "context") or (isinstance(t, (int, float, np.floating))
                                               and not isinstance(t, bool) and 0 < t < float("inf"))):
             raise ValueError(f'temperature must be a positive number, "context" or "auto", got {t!r}')
-        if self.projection not in BASES:
-            raise ValueError(f"projection must be one of {BASES}, got {self.projection!r}")
-        if self.center not in CENTERS:
-            raise ValueError(f"center must be one of {CENTERS}, got {self.center!r}")
         if self.n_estimators < 1:
             raise ValueError(f"n_estimators must be >= 1, got {self.n_estimators}")
-        if set_module and self.n_components is not None and not 1 <= self.n_components <= cfg.n_dims:
-            raise ValueError(f"n_components must be in [1, {cfg.n_dims}] for this module, got {self.n_components}")
-        limit = None if set_module else cfg.max_points - 1  # tart-2 reads any number of points
+        if self.standardize not in (True, False, "auto"):
+            raise ValueError(f'standardize must be True, False or "auto", got {self.standardize!r}')
+        limit = self._strategy().check(L)
         if self.max_context is not None:  # every member reads at least one example of each class
             if self.max_context < L:
                 raise ValueError(f"max_context={self.max_context} cannot hold one example of each of {L} "
@@ -217,121 +244,58 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"max_context must be in [{L}, {limit}] for this module, got {self.max_context}")
         return limit
 
-    def _make_projection(self) -> ContextProjection | SetMap:
-        n_dims = self.reasoner_.config.n_dims
-        if isinstance(self.reasoner_, SetReasoner):
-            whiten = self.reasoner_.config.whiten_map
-            return SetMap(self.n_components or n_dims, self.standardize, whiten,
-                          views=set_views(whiten, self.standardize, both_scalings=True))
-        return ContextProjection(n_dims, self.n_components or n_dims, self.fill or "zeros",
-                                 basis=self.projection, center=self.center, standardize=self.standardize)
+    def _strategy(self):
+        """The module family's strategy (`tart.strategy`): its map, its plan and its checks."""
+        cls = strategy.SetStrategy if isinstance(self.reasoner_, SetReasoner) else strategy.FaithfulStrategy
+        return cls(self.get_params(deep=False), self.reasoner_)
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Probabilities [n, n_classes], columns in `classes_` order."""
-        proba = self._proba(X)
-        if self.temperature_ == 1.0:
-            return proba
-        from tart.calibration import apply_temperature
+    def _plan(self, y_K: np.ndarray):
+        """The plan for a context labelled y_K (every class present), its views equally weighted."""
+        max_context = self.max_context if isinstance(self.reasoner_, SetReasoner) else self.max_context_
+        return self._strategy().plan(y_K, len(self.classes_), max_context)
 
-        return apply_temperature(proba, self.temperature_)
+    def _folds(self, fam, context, ctx_KD: np.ndarray, temperature: bool) -> tuple[list, list[Job]]:
+        """The cross-validation folds (kept rows, held rows) the family runs on this context, and
+        their jobs: tart-2's view folds (to weigh its views, and for the temperature); the faithful
+        module's temperature folds (each a refit on the raw context's fold)."""
+        y, views = self.y_, len(fam.template().views) if fam.view_folds else 1
+        if fam.view_folds and (views > 1 or temperature):
+            fold_of = context_folds(ctx_KD, y, fam.view_folds)
+            folds = [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(fam.view_folds)]
+            folds = [(keep, held) for keep, held in folds if len(held)]
+            return folds, [Job(self._plan(y[keep]), ctx_KD[keep], ctx_KD[held]) for keep, held in folds]
+        if not temperature:
+            return [], []
+        rows_KD = np.asarray(context, dtype=np.float64)
+        folds = temperature_folds(rows_KD, y, seed=0 if self.random_state is None else self.random_state)
+        return folds, [Job(self._plan(y[keep]), *inputs.condition(rows_KD[keep], rows_KD[held])) for keep, held in folds]
 
-    def _proba(self, X) -> np.ndarray:
-        check_is_fitted(self, "classes_")
-        ctx_KD, q_MD = inputs.condition(*self._features(X))
-        if self._decomposed():
-            return self._decomposed_proba(ctx_KD, q_MD)
-        projection = self.projection_
-        if self._context_dependent():  # the context's features came with the queries: a local map
-            projection = _fit_map(self._make_projection(), ctx_KD, self.y_)
-        if isinstance(projection, SetMap):  # tart-2: its views of the context (tart.views)
-            weights_V = getattr(self, "view_weights_", None)  # saved before views: all equal
-            if self._context_dependent():
-                weights_V = self._fit_view_weights(ctx_KD)
-            proba_VML = views.view_proba(self.reasoner_, projection, ctx_KD, self.y_, q_MD, self._members,
-                                         len(self.classes_), weights_V)
-            proba_ML = views.weighted_proba(proba_VML, weights_V) * self.class_weight_
-            return proba_ML / proba_ML.sum(1, keepdims=True)
-        with np.errstate(over="ignore"):  # float32 overflow of far-out queries: clipped just below
-            cx_KD, qx_MD = (np.clip(projection.transform(Z, validate=False), -inputs.MAPPED_LIMIT, inputs.MAPPED_LIMIT)
-                            for Z in (ctx_KD, q_MD))
-        idx_EK, _ = self._members(self.y_)
-        dev = next(self.reasoner_.parameters()).device
-        cx = torch.from_numpy(cx_KD[idx_EK]).to(dev)  # [E, K', d]
-        qx = torch.from_numpy(qx_MD).to(dev).expand(len(idx_EK), -1, -1)  # [E, M, d]
-        logits_EM = self.reasoner_.predict(cx, torch.from_numpy(self.y_[idx_EK]).to(dev), qx, validate=False)
-        inputs.check_finite_output(logits_EM)
-        p1 = torch.sigmoid(logits_EM.double()).mean(0).cpu().numpy()
-        if self.prior_logit_ != 0.0:
-            p1 = 1.0 / (1.0 + np.exp(-(ensemble.logit(np.clip(p1, 1e-12, 1 - 1e-12)) + self.prior_logit_)))
-        return np.stack([1.0 - p1, p1], axis=1)
-
-    def decision_function(self, X) -> np.ndarray:
-        """Two classes: log-odds of classes_[1] (from the averaged probability) [n];
-        more: log-probabilities [n, n_classes]."""
-        proba = np.clip(self.predict_proba(X), 1e-7, 1 - 1e-7)
-        return ensemble.logit(proba[:, 1]) if proba.shape[1] == 2 else np.log(proba)
-
-    def predict(self, X) -> np.ndarray:
-        proba = self.predict_proba(X)
-        if proba.shape[1] == 2:  # ties go to classes_[0], as before
-            return self.classes_[(proba[:, 1] > 0.5).astype(int)]
-        return self.classes_[proba.argmax(1)]
-
-    # ---- saved classifiers (tart.persist) ------------------------------------------------
-    def save_pretrained(self, path) -> Path:
-        """Write the fitted classifier to folder `path` (config.json + model.safetensors, no
-        pickle; see `tart.persist`); `from_pretrained(path)` gives identical predictions."""
-        from tart import persist
-
-        return persist.save(self, path)
-
-    @classmethod
-    def from_pretrained(cls, path, *, device: str | None = None, embedder=None) -> "TartClassifier":
-        """Load a classifier written by `save_pretrained`. Refuses a newer format version and an
-        embedder whose weights differ from the saved fingerprint. `device` overrides the saved one."""
-        from tart import persist
-
-        return persist.load(cls, path, device=device, embedder=embedder)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = True  # tart.multiclass beyond the module's own classes
-        if self.embedder is not None:
-            tags.input_tags.two_d_array = False
-            tags.input_tags.string = True
-        return tags
-
-    # ---- internals -----------------------------------------------------------------------
-    def _fit_view_weights(self, ctx_KD: np.ndarray) -> np.ndarray | None:
-        return views.fit_view_weights(self.reasoner_, self._make_projection(), _fit_map, ctx_KD, self.y_, self._members,
-                                      len(self.classes_))
-
-    def _decomposed(self) -> bool:
-        """More classes than the module reads natively (tart.multiclass)."""
-        if isinstance(self.reasoner_, SetReasoner):
-            return len(self.classes_) > self.reasoner_.config.n_classes
-        return len(self.classes_) > 2
-
-    def _decomposed_proba(self, ctx_KD: np.ndarray, q_MD: np.ndarray) -> np.ndarray:
-        dev = next(self.reasoner_.parameters()).device
-        common = dict(n_estimators=self.n_estimators, class_prior=self.class_prior,
-                      random_state=self.random_state, device=dev)
-        if isinstance(self.reasoner_, SetReasoner):
-            return multiclass.set_groups_proba(
-                self.reasoner_, ctx_KD, self.y_, q_MD, len(self.classes_), method=self.multiclass,
-                n_components=self.n_components, standardize=self.standardize, max_context=self.max_context,
-                **common)
-        return multiclass.faithful_proba(
-            self.reasoner_, self._make_projection, ctx_KD, self.y_, q_MD, len(self.classes_),
-            method=multiclass.check_multiclass(self.multiclass), max_context=self.max_context_, **common)
-
-    def _members(self, y_K: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Context indices [E, K'] each member reads of a context labelled y_K, and (tart-2) its
-        label permutation [E, L]."""
-        rng = np.random.default_rng(self.random_state)
-        if isinstance(self.reasoner_, SetReasoner):
-            return ensemble.permutation_members(y_K, len(self.classes_), self.n_estimators, self.max_context_, rng)
-        return ensemble.ordering_members(y_K, self.n_estimators, self.max_context_, rng), None
+    def _fit_plan(self, context, *, temperature: bool, conditioned: bool = False):
+        """(plan, its fitted maps, temperature) for a context: the main plan's maps and the folds'
+        jobs in one executor call; tart-2's views weighted by Bayesian model averaging on the
+        folds (each view's weight proportional to its likelihood of the held-out labels), the
+        temperature fitted on the folds' held-out probabilities."""
+        fam, y = self._strategy(), self.y_
+        ctx_KD = context if conditioned else inputs.condition(context)[0]
+        folds, jobs = self._folds(fam, context, ctx_KD, temperature)
+        probs, maps = execute(self.reasoner_, fam.template(), [Job(self.plan_, ctx_KD, ctx_KD[:0])] + jobs)
+        if not jobs:
+            return self.plan_, maps[0], 1.0
+        weights_V, views = None, self.plan_.n_views()
+        if views > 1:
+            loglik_V = np.zeros(views)
+            for v in range(views):
+                for job, p, (_, held) in zip(jobs, probs[1:], folds):
+                    P = combine(job.plan, p, job.plan.read_weights(np.eye(views)[v]))
+                    loglik_V[v] += np.log(np.clip(P[np.arange(len(held)), y[held]], 1e-6, None)).sum()
+            weights_V = np.exp(loglik_V - loglik_V.max())
+            weights_V /= weights_V.sum()
+        t = 1.0
+        if temperature:
+            P = np.concatenate([combine(job.plan, p, job.plan.read_weights(weights_V)) for job, p in zip(jobs, probs[1:])])
+            t = fit_temperature(P, np.concatenate([y[held] for _, held in folds]))
+        plan = self.plan_.weighted(weights_V)
+        return plan, [maps[0][i] for i in self.plan_.kept_maps(weights_V)], t
 
     def _features(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Checked (context features [K, D], query features [M, D])."""
@@ -359,26 +323,6 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         if all(isinstance(c, str) for c in self.classes_):
             return tuple(self.classes_)
         return DEFAULT_LABEL_WORDS if len(self.classes_) == 2 else tuple(str(c) for c in self.classes_)
-
-
-def _fit_map(projection: ContextProjection | SetMap, ctx_KD: np.ndarray, y_K: np.ndarray):
-    """Fit the input map on the context; tart-2's in a canonical row order (by features, then
-    label), so that it reads the context as a set even when the context's singular values tie
-    (binary or duplicated features), where the SVD's basis of the tied subspace would otherwise
-    depend on the order of the rows."""
-    if isinstance(projection, SetMap):
-        order = inputs.feature_order(ctx_KD, y_K)
-        ctx_KD, y_K = ctx_KD[order], y_K[order]
-    return projection.fit(ctx_KD, y_K, validate=False)
-
-
-def default_reasoner(reasoner, n_classes: int, multiclass: str = "auto"):
-    """The module `reasoner` names: None is "tart2" (level with or ahead of the best baseline at
-    every k on the binary grid, docs/tart2_real.md; ahead on the multi-class grid), or "tart" when
-    `multiclass` names one of the faithful module's decompositions ("ovr" or "ovo")."""
-    if reasoner is None:
-        return "tart" if n_classes > 2 and multiclass in ("ovr", "ovo") else "tart2"
-    return reasoner
 
 
 def _resolve_reasoner(reasoner, device: torch.device) -> Reasoner | SetReasoner:

@@ -9,11 +9,10 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from tart import families
 from tart.bench import embed as embed_bench
+from tart.bench import fit as fit_bench
 from tart.jobs import cli as jobs_cli
-from tart.reasoner import PRESETS
-from tart.set_reasoner import PRESETS as SET_PRESETS
-from tart.set_reasoner import SetReasoner
 from tart.train import RECIPES
 
 # flags of `tart train` that map onto TrainConfig fields (None = not given on the command line)
@@ -44,7 +43,7 @@ def _add_train(sub) -> None:
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     for name, typ in _TRAIN_FIELDS.items():
-        choices = sorted({*PRESETS, *SET_PRESETS}) if name == "preset" else None
+        choices = families.all_presets() if name == "preset" else None
         p.add_argument(f"--{name.replace('_', '-')}", type=typ, default=None, choices=choices)
     for name in _CURRICULUM_FIELDS:
         flag = "curriculum-interval" if name == "interval" else name.replace("_", "-")
@@ -99,15 +98,19 @@ def _add_eval(sub) -> None:
 
 
 def cmd_eval(args) -> int:
-    from tart.eval.synthetic import evaluate_synthetic, format_table
-    from tart.pretrained import load_reasoner
     from tart.train import resolve_device
+    from tart.weights import load_reasoner
 
     model = load_reasoner(args.model, device=resolve_device(args.device))
-    if isinstance(model, SetReasoner):
-        return _eval_set(model, args)
-    rows = evaluate_synthetic(
-        model, ks=tuple(args.ks or (8, 16, 32, 64, 128, 256)), n_tasks=args.n_tasks, n_queries=args.n_queries,
+    return _EVAL_COMMANDS[families.for_module(model).name](model, args)
+
+
+def _eval_tart(model, args) -> int:
+    """`tart eval-synthetic` of a faithful module: the table against logistic regression and Bayes."""
+    from tart.eval.synthetic import DEFAULT_KS, format_table
+
+    rows = families.TART.evaluate(
+        model, ks=tuple(args.ks or DEFAULT_KS), n_tasks=args.n_tasks, n_queries=args.n_queries,
         active_dims=args.active_dims, seed=args.seed, baselines=not args.no_baselines,
     )
     print(json.dumps(rows, indent=2) if args.json else format_table(rows))
@@ -115,15 +118,17 @@ def cmd_eval(args) -> int:
 
 
 def _eval_set(model, args) -> int:
-    from tart.eval import synthetic_set as es
+    """`tart eval-synthetic` of a tart-2 module: each prior component, and TART's own tasks."""
     from tart.assets import home
-    from tart.pretrained import load_reasoner
+    from tart.eval import synthetic_set as es
+    from tart.weights import load_reasoner
 
     ks = tuple(args.ks or es.SET_KS)
     comps = tuple(args.components or es.COMPONENTS)
-    rows = es.evaluate_components(model, ks, comps, args.n_tasks, args.n_queries, args.n_raw, args.seed,
-                                  baselines=() if args.no_baselines else es.BASELINES,
-                                  cache_file=home() / "synthetic_baselines.json")
+    rows = families.TART2.evaluate(model, ks=ks, components=comps, n_tasks=args.n_tasks,
+                                   n_queries=args.n_queries, n_raw=args.n_raw, seed=args.seed,
+                                   baselines=() if args.no_baselines else es.BASELINES,
+                                   cache_file=home() / "synthetic_baselines.json")
     tart_rows = es.evaluate_tart_tasks(model, load_reasoner("tart"), tuple(k for k in ks if k <= 256),
                                        n_tasks=256, n_queries=64, seed=args.seed)
     if args.json:
@@ -140,6 +145,10 @@ def _eval_set(model, args) -> int:
         Path(args.report).write_text(text)
         Path(args.report).with_suffix(".json").write_text(json.dumps({"components": rows, "tart_tasks": tart_rows}, indent=1))
     return 0
+
+
+# how `tart eval-synthetic` runs and prints each family's synthetic evaluation
+_EVAL_COMMANDS = {families.TART.name: _eval_tart, families.TART2.name: _eval_set}
 
 
 def _add_export(sub) -> None:
@@ -159,7 +168,7 @@ def _add_export(sub) -> None:
 def cmd_export(args) -> int:
     import torch
 
-    from tart.pretrained import export_model
+    from tart.export import export_model
 
     result = export_model(
         args.run, args.out, args.hardware, n_tasks=args.n_tasks, n_queries=args.n_queries,
@@ -173,9 +182,10 @@ def cmd_export(args) -> int:
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench-train", help="our trainer vs a transformers GPT2Model reference "
                                            "(--family tart2: the set layout vs the tart layout)")
-    p.add_argument("--family", default="tart", choices=["tart", "tart2"])
-    p.add_argument("--set-preset", default="cpu", choices=sorted(SET_PRESETS), help="tart2's preset")
-    p.add_argument("--preset", default="tart", choices=sorted(PRESETS))
+    p.add_argument("--family", default="tart", choices=sorted(families.FAMILIES))
+    p.add_argument("--set-preset", default="cpu", choices=sorted(families.TART2.presets),
+                   help="tart2's preset")
+    p.add_argument("--preset", default="tart", choices=sorted(families.TART.presets))
     p.add_argument("--batch-size", type=int, default=None, help="default: 128 (tart), 32 (tart2)")
     p.add_argument("--points", type=int, default=258, help="points per sequence (2 tokens each)")
     p.add_argument("--steps", type=int, default=None, help="timed steps (default: by device)")
@@ -184,9 +194,10 @@ def _add_bench(sub) -> None:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("bench-inference", help="shared-context vs per-query prediction "
                                                "(--family tart2: tart2's queries/s vs tart's at k=256)")
-    p.add_argument("--family", default="tart", choices=["tart", "tart2"])
-    p.add_argument("--set-preset", default="cpu", choices=sorted(SET_PRESETS), help="tart2's preset")
-    p.add_argument("--preset", default="tart", choices=sorted(PRESETS))
+    p.add_argument("--family", default="tart", choices=sorted(families.FAMILIES))
+    p.add_argument("--set-preset", default="cpu", choices=sorted(families.TART2.presets),
+                   help="tart2's preset")
+    p.add_argument("--preset", default="tart", choices=sorted(families.TART.presets))
     p.add_argument("--ks", type=int, nargs="+", default=None, help="default: 32 256 (tart), 256 2048 (tart2)")
     p.add_argument("--n-queries", type=int, default=1024)
     p.add_argument("--loop-queries", type=int, default=None,
@@ -333,13 +344,14 @@ def main(argv: list[str] | None = None) -> int:
     _add_bench(sub)
     _add_assets(sub)
     embed_bench.add_parser(sub)
+    fit_bench.add_parser(sub)
     jobs_cli.add_parsers(sub)  # fit, predict, bench-predict
     _add_demo(sub)
     _add_eval_grid(sub)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for reports that name their command
     handlers = {"train": cmd_train, "eval-synthetic": cmd_eval, "export-model": cmd_export,
-                "assets": cmd_assets, "bench-embed": embed_bench.run,
+                "assets": cmd_assets, "bench-embed": embed_bench.run, "bench-fit": fit_bench.run,
                 "demo": cmd_demo, "eval": cmd_eval_grid}
     handlers.update(jobs_cli.HANDLERS)
     try:

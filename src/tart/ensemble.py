@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from tart.plan import logit
+
 
 def ordering_members(y: np.ndarray, n_estimators: int, max_context: int, rng: np.random.Generator) -> np.ndarray:
     """The faithful module's members: random orders of the context, or stratified subsets."""
@@ -95,8 +97,3 @@ def class_weight(prior, y: np.ndarray, n_classes: int) -> np.ndarray:
     if kind == "context":
         return np.ones(L)
     return (1.0 if kind == "uniform" else np.array([1.0 - prior, prior])) / freq
-
-
-def logit(p):
-    """log(p / (1 - p)) for probabilities strictly inside (0, 1)."""
-    return np.log(p) - np.log1p(-p)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 
 def check_kind(X, where: str) -> None:
@@ -36,7 +35,6 @@ def check_label_kinds(y) -> None:
 # Inputs the maps (float64) and the module (float32) read safely, whatever the scale: see condition.
 SAFE_EXPONENT = 100
 QUERY_REACH = 2.0**40
-MAPPED_LIMIT = 1e8
 
 
 def condition(ctx_KD: np.ndarray, q_MD: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -46,7 +44,7 @@ def condition(ctx_KD: np.ndarray, q_MD: np.ndarray | None = None) -> tuple[np.nd
     [2**-SAFE_EXPONENT, 2**SAFE_EXPONENT] (where variances overflow or underflow and every feature
     would be dropped) is rescaled, with its queries, by a power of two. Query values beyond
     QUERY_REACH times the context's largest |value| are clipped there (far out either way); mapped
-    features are then clipped to +-MAPPED_LIMIT context scales, where the module's float32 would
+    features are then clipped to +-`tart.plan.MAPPED_LIMIT` context scales, where the module's float32 would
     overflow."""
     m = float(np.abs(ctx_KD).max())
     s = 1.0 if m == 0.0 or 2.0**-SAFE_EXPONENT <= m <= 2.0**SAFE_EXPONENT else math.ldexp(1.0, -math.frexp(m)[1])
@@ -60,12 +58,6 @@ def condition(ctx_KD: np.ndarray, q_MD: np.ndarray | None = None) -> tuple[np.nd
         lim = QUERY_REACH * m * s
         q_MD = np.clip(q_MD, -lim, lim)
     return ctx_KD, q_MD
-
-
-def check_finite_output(logits: torch.Tensor) -> None:
-    if not torch.isfinite(logits).all():
-        raise ValueError("the reasoning module's outputs are not finite (NaN or inf): its weights or dtype "
-                         "cannot read these features (a float16 module, or non-finite weights?)")
 
 
 def check_items(X, where: str) -> list:
@@ -84,10 +76,3 @@ def as_features(Z, n: int, what: str, n_features: int | None = None) -> np.ndarr
     if not np.isfinite(Z).all():
         raise ValueError(f"the embedder returned NaN or inf {what} features")
     return Z
-
-
-def feature_order(X_KD: np.ndarray, tiebreak: np.ndarray | None = None) -> np.ndarray:
-    """The rows' order sorted by their features (first feature, then the next, ...; then `tiebreak`):
-    the same rows in any input order, and after any common positive scale that keeps their order."""
-    keys = list(np.asarray(X_KD).T[::-1])
-    return np.lexsort(keys if tiebreak is None else [tiebreak, *keys])

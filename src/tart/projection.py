@@ -44,6 +44,7 @@ Shape legend: K context points, M queries, D input features, R kept components, 
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, fields
 
@@ -155,6 +156,23 @@ class ContextProjection:
 
     def fit_transform(self, X_KD: np.ndarray, y_K: np.ndarray | None = None) -> np.ndarray:
         return self.fit(X_KD, y_K).transform(X_KD)
+
+    def fit_many(self, contexts: list[tuple[np.ndarray, np.ndarray, int]]) -> list["ContextProjection"]:
+        """Copies of this (unfitted) projection, each fitted on one checked (context, labels, view);
+        it has one view (0)."""
+        out = []
+        for X_KD, y_K, view in contexts:
+            if view != 0:
+                raise ValueError(f"ContextProjection has one view, got view {view}")
+            out.append(copy.deepcopy(self).fit(X_KD, y_K, validate=False))
+        return out
+
+
+def feature_order(X_KD: np.ndarray, tiebreak: np.ndarray | None = None) -> np.ndarray:
+    """The rows' order sorted by their features (first feature, then the next, ...; then `tiebreak`):
+    the same rows in any input order, and after any common positive scale that keeps their order."""
+    keys = list(np.asarray(X_KD).T[::-1])
+    return np.lexsort(keys if tiebreak is None else [tiebreak, *keys])
 
 
 def _class_means(X_KD: np.ndarray, y_K) -> tuple[np.ndarray, np.ndarray] | None:
@@ -350,6 +368,28 @@ class SetMap:
         self.n_features_ = X_KD.shape[1]
         self.n_kept_ = int(self.params_.n_kept_B[0])
         return self
+
+    def fit_many(self, contexts: list[tuple[np.ndarray, np.ndarray, int]]) -> list["SetMap"]:
+        """One fitted single-view map per checked (context [K, D], labels [K], view index into
+        `views`): contexts of one size and view are fitted in one batched `fit_set_map`, each in
+        its canonical row order (by features, then label), so the map reads the context as a set
+        even where its singular values tie (binary or duplicated features)."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, (X_KD, _, view) in enumerate(contexts):
+            groups.setdefault((len(X_KD), view), []).append(i)
+        out: list = [None] * len(contexts)
+        for (_, view), ids in groups.items():
+            whiten, standardize = self.views[view]
+            orders = [feature_order(contexts[i][0], contexts[i][1]) for i in ids]
+            x_BKD = torch.from_numpy(np.stack([contexts[i][0][o] for i, o in zip(ids, orders)]))
+            y_BK = torch.from_numpy(np.stack([np.asarray(contexts[i][1])[o] for i, o in zip(ids, orders)]).astype(np.int64))
+            params = fit_set_map(x_BKD, y_BK, self.out_dims, standardize, whiten=whiten)
+            for b, i in enumerate(ids):
+                one = SetMap(self.out_dims, standardize, whiten, views=[(whiten, standardize)])
+                one.params_ = SetMapParams(*(getattr(params, f.name)[b : b + 1] for f in fields(SetMapParams)))
+                one.n_features_, one.n_kept_ = x_BKD.shape[2], int(params.n_kept_B[b])
+                out[i] = one
+        return out
 
     def transform_views(self, X_MD: np.ndarray, *, validate: bool = True) -> np.ndarray:
         """Map features [M, D] (float64) through each view: float32 [V, M, out_dims]."""

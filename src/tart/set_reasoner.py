@@ -25,8 +25,8 @@ import torch.nn.functional as F
 
 from tart import checkpoint
 from tart.projection import WHITEN_MAPS
-from tart.reasoner import (PreNorm, SelfAttention, TransformerShape, batched_inputs, check_finite_logits,
-                           check_kinds)
+from tart.transformer import (PreNorm, SelfAttention, TransformerShape, batched_inputs, check_finite_logits,
+                              check_kinds)
 
 MODEL_TYPE = "tart-set-reasoner"
 
@@ -54,19 +54,26 @@ class SetReasonerConfig(TransformerShape):
             raise ValueError(f"n_classes must be >= 2, got {self.n_classes}")
 
 
-PRESETS: dict[str, SetReasonerConfig] = {
+TART2_PRESETS: dict[str, SetReasonerConfig] = {
     "tiny": SetReasonerConfig(n_dims=16, n_classes=4, n_embd=32, n_layer=2, n_head=2),
     "cpu": SetReasonerConfig(n_embd=128, n_layer=6, n_head=4),  # what 2 CPU cores train in hours
     "full": SetReasonerConfig(n_embd=256, n_layer=12, n_head=8),  # ~10 min of one H100/H200
 }
 
 
-def preset(name: str) -> SetReasonerConfig:
-    """The config of a named preset: `tiny` (tests), `cpu`, `full` (GPU)."""
-    return checkpoint.preset_config(PRESETS, name, "tart-2 preset")
+def tart2_preset(name: str) -> SetReasonerConfig:
+    """The config of a named tart-2 preset: `tiny` (tests), `cpu`, `full` (GPU)."""
+    return checkpoint.preset_config(TART2_PRESETS, name, "tart-2 preset")
+
+
+# TRANSITIONAL aliases, to delete once tests/test_classifier.py and tart/bench/speed.py import
+# tart2_preset / TART2_PRESETS
+PRESETS, preset = TART2_PRESETS, tart2_preset
 
 
 class SetBlock(PreNorm):
+    """A full-attention pre-norm layer (no causal mask): attention, then the MLP."""
+
     def __init__(self, cfg: SetReasonerConfig):
         super().__init__(cfg, SelfAttention(cfg))
         self.c_fc = nn.Linear(cfg.n_embd, cfg.mlp_ratio * cfg.n_embd)

@@ -2,7 +2,9 @@
 
 `family="tart"` trains TART's module (GPT-2 layout) on the logistic prior with TART's curriculum;
 `family="tart2"` trains the set-layout module (`tart.set_reasoner`) on the mixture prior
-(`tart.priors`), every task passed through the input map fitted on its own context.
+(`tart.priors_tart2`), every task passed through the input map fitted on its own context. What
+differs between the two (classes, presets, prior, curriculum, batches, loss) comes from
+`tart.families`.
 
 Single process: `tart train --preset tiny --out runs/tiny`. Several GPUs (or CPU processes on the
 gloo backend): `torchrun --nproc_per_node=N -m tart.cli train ...`; each rank draws its own share of
@@ -23,20 +25,19 @@ import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from tart import checkpoint, priors, runs
-from tart import set_reasoner as sr
+from tart import checkpoint, families, runs
 from tart.embed.runtime import resolve_device
-from tart.reasoner import Reasoner, ReasonerConfig, preset
-from tart.synthetic import Curriculum, LogisticPrior, prior_from_dict
-
-FAMILIES = ("tart", "tart2")
+from tart.priors_tart import Curriculum, LogisticPrior
+from tart.priors_tart2 import MixturePrior, SetCurriculum
+from tart.reasoner import Reasoner, ReasonerConfig
+from tart.set_reasoner import SetReasoner, SetReasonerConfig
 
 
 @dataclass
@@ -64,34 +65,29 @@ class TrainConfig:
     amp: str = "auto"  # "auto" (bf16 on CUDA), "bf16" or "off"
     device: str = "auto"
 
-    def model_config(self) -> ReasonerConfig | sr.SetReasonerConfig:
-        if self.family == "tart2":
-            return sr.SetReasonerConfig(**{**sr.preset(self.preset).to_dict(), **self.model})
-        return ReasonerConfig(**{**preset(self.preset).to_dict(), **self.model})
+    @property
+    def family_entry(self) -> families.Family:
+        """The registry entry of `family`."""
+        return families.get(self.family)
 
-    def build_model(self) -> Reasoner | sr.SetReasoner:
-        cfg = self.model_config()
-        return sr.SetReasoner(cfg) if self.family == "tart2" else Reasoner(cfg)
+    def model_config(self) -> ReasonerConfig | SetReasonerConfig:
+        """The preset's module config with the `model` overrides."""
+        return self.family_entry.model_config(self.preset, self.model)
+
+    def build_model(self) -> Reasoner | SetReasoner:
+        """A freshly initialised module of this config."""
+        return self.family_entry.module_class(self.model_config())
 
     def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        fam = families.get(self.family)
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
         if self.amp not in ("auto", "bf16", "off"):
             raise ValueError(f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
-        if self.family == "tart2":
-            priors.SetCurriculum(**self.curriculum)
-            priors.prior_from_dict(self.prior)
-            return
-        points_end = Curriculum(**self.curriculum).points_end
-        if points_end > self.model_config().max_points:
-            raise ValueError(
-                f"curriculum reaches {points_end} points but the model holds "
-                f"{self.model_config().max_points}"
-            )
+        curriculum = fam.curriculum_class(**self.curriculum)
+        fam.check_recipe(curriculum, fam.prior_from_dict(self.prior), self.model_config())
 
 
 # Named training recipes: TrainConfig overrides, selected with `tart train --recipe NAME`.
@@ -111,45 +107,45 @@ RECIPES: dict[str, dict] = {
     "tart2-cpu": dict(
         family="tart2", preset="cpu", steps=100_000, batch_size=64, lr=1e-3, min_lr=1e-4,
         schedule="cosine", warmup=500, amp="bf16", log_every=50, ckpt_every=250,
-        keep_checkpoints=3, prior=priors.MixturePrior().to_dict(),
-        curriculum=asdict(priors.SetCurriculum(large_frac=0.5)),
+        keep_checkpoints=3, prior=MixturePrior().to_dict(),
+        curriculum=asdict(SetCurriculum(large_frac=0.5)),
     ),
     # tart-2 fine-tuned from the shipped weights (`--init-from src/tart/weights/tart2`) on the
     # dense-signal prior: class differences spread over up to 64 directions, as in real embeddings.
     "tart2-cpu-dense": dict(
         family="tart2", preset="cpu", steps=3000, batch_size=64, lr=3e-4, min_lr=3e-5,
         schedule="cosine", warmup=200, amp="bf16", log_every=50, ckpt_every=250,
-        keep_checkpoints=3, prior=priors.MixturePrior(max_signal_dims=64, dense_signal=True).to_dict(),
-        curriculum=asdict(priors.SetCurriculum(large_frac=0.5)),
+        keep_checkpoints=3, prior=MixturePrior(max_signal_dims=64, dense_signal=True).to_dict(),
+        curriculum=asdict(SetCurriculum(large_frac=0.5)),
     ),
     # tart-2 fine-tuned from the shipped weights (`--init-from src/tart/weights/tart2`) to read
     # the whitened input map (fit_set_map(whiten=True)): shrinkage whitening within the map's dims.
     "tart2-cpu-white": dict(
         family="tart2", preset="cpu", steps=4000, batch_size=64, lr=3e-4, min_lr=3e-5,
         schedule="cosine", warmup=200, amp="bf16", log_every=50, ckpt_every=250,
-        keep_checkpoints=3, model={"whiten_map": True}, prior=priors.MixturePrior().to_dict(),
-        curriculum=asdict(priors.SetCurriculum(large_frac=0.5)),
+        keep_checkpoints=3, model={"whiten_map": True}, prior=MixturePrior().to_dict(),
+        curriculum=asdict(SetCurriculum(large_frac=0.5)),
     ),
     # tart-2 fine-tuned from the shipped weights to read both input maps (each task's map whitened
     # or not at random); the classifier then averages the module over the two maps of a context.
     "tart2-cpu-both": dict(
         family="tart2", preset="cpu", steps=4000, batch_size=64, lr=3e-4, min_lr=3e-5,
         schedule="cosine", warmup=200, amp="bf16", log_every=50, ckpt_every=250,
-        keep_checkpoints=3, model={"whiten_map": "both"}, prior=priors.MixturePrior().to_dict(),
-        curriculum=asdict(priors.SetCurriculum(large_frac=0.5)),
+        keep_checkpoints=3, model={"whiten_map": "both"}, prior=MixturePrior().to_dict(),
+        curriculum=asdict(SetCurriculum(large_frac=0.5)),
     ),
     # tart-2 at full size on one H100/H200 (about 10 minutes): bf16 and compile there.
     "tart2-gpu": dict(
         family="tart2", preset="full", steps=6000, batch_size=128, lr=5e-4, min_lr=5e-5,
         schedule="cosine", warmup=500, log_every=50, ckpt_every=500,
-        prior=priors.MixturePrior().to_dict(),
-        curriculum=asdict(priors.SetCurriculum(tokens=49152, large_frac=0.5)),
+        prior=MixturePrior().to_dict(),
+        curriculum=asdict(SetCurriculum(tokens=49152, large_frac=0.5)),
     ),
     # tart-2 in seconds, for tests
     "tart2-tiny": dict(
         family="tart2", preset="tiny", steps=200, batch_size=16, lr=2e-3, warmup=20, log_every=20,
-        ckpt_every=100, prior=priors.MixturePrior(max_classes=4, max_signal_dims=4).to_dict(),
-        curriculum=asdict(priors.SetCurriculum(k_max=64, d_max=32, n_queries=16, tokens=1024)),
+        ckpt_every=100, prior=MixturePrior(max_classes=4, max_signal_dims=4).to_dict(),
+        curriculum=asdict(SetCurriculum(k_max=64, d_max=32, n_queries=16, tokens=1024)),
     ),
 }
 
@@ -185,18 +181,9 @@ def batch_generator(seed: int, step: int, rank: int, device: torch.device) -> to
 
 
 def train_step(model, opt, task, autocast=None, grad_clip: float = 1.0) -> float:
-    """One optimiser step on a batch of tasks, returns the loss. TART: BCE at every x position,
-    averaged. tart-2 (a `SetBatch`): cross-entropy of every query over its task's classes."""
-    set_batch = isinstance(task, priors.SetBatch)
-    with autocast or nullcontext():
-        if set_batch:
-            logits = model(task.cx_BKd, task.cy_BK, task.qx_BMd, task.n_classes_B)
-        else:
-            logits = model(task.x_BND, task.y_BN)
-    if set_batch:
-        loss = F.cross_entropy(logits.float().flatten(0, 1), task.qy_BM.flatten())
-    else:
-        loss = F.binary_cross_entropy_with_logits(logits.float(), task.y_BN)
+    """One optimiser step on a batch of tasks, returns the loss: the loss of the family whose
+    batches look like `task` (TART: BCE at every x position; tart-2: cross-entropy per query)."""
+    loss = families.for_batch(task).loss(model, task, autocast or nullcontext())
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if grad_clip > 0:
@@ -248,13 +235,8 @@ class _Dist:
             dist.barrier()
 
 
-def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress: bool = True,
-          overwrite: bool = False):
-    """Train a reasoner per `cfg`, writing metrics and checkpoints under `out_dir`; returns it.
-
-    A folder that already holds a run is continued with `resume=True`, or cleared first with
-    `overwrite=True`; otherwise it is a ValueError (nothing there is touched)."""
-    out_dir = Path(out_dir)
+def _check_run_folder(out_dir: Path, resume: bool, overwrite: bool) -> None:
+    """A folder that holds a run needs `resume` or `overwrite` (not both)."""
     if resume and overwrite:
         raise ValueError("resume and overwrite exclude each other")
     existing = runs.run_files(out_dir)
@@ -263,6 +245,10 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
             f"{out_dir} already holds a training run ({', '.join(p.name for p in existing[:4])}"
             f"{', ...' if len(existing) > 4 else ''}): continue it with --resume, or pass "
             "--overwrite to delete it and start again")
+
+
+def _start_devices(cfg: TrainConfig) -> tuple[torch.device, _Dist]:
+    """This rank's device and the rank bookkeeping (torch.distributed under torchrun)."""
     device = resolve_device(cfg.device)
     ddp = _Dist(device)
     if device.type == "cuda" and ddp.enabled:
@@ -270,16 +256,12 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
         torch.cuda.set_device(device)
     if cfg.batch_size % ddp.world:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by world size {ddp.world}")
-    torch.manual_seed(cfg.seed)
-    set_family = cfg.family == "tart2"
-    prior = priors.prior_from_dict(cfg.prior) if set_family else prior_from_dict(cfg.prior)
-    curriculum = priors.SetCurriculum(**cfg.curriculum) if set_family else Curriculum(**cfg.curriculum)
-    model = cfg.build_model().to(device)
-    opt = torch.optim.AdamW(
-        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.999),
-        fused=device.type == "cuda",
-    )
-    start = 0
+    return device, ddp
+
+
+def _restore(cfg: TrainConfig, model, opt, out_dir: Path, resume: bool, overwrite: bool, ddp: _Dist) -> int:
+    """Clear the folder (`overwrite`), or load the latest checkpoint (`resume`), or the weights of
+    `cfg.init_from`; returns the step training starts at."""
     if overwrite and ddp.main:
         runs.clear_run(out_dir)
     ddp.barrier()
@@ -287,31 +269,71 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
     if ckpt is not None:
         state = checkpoint.load_model(ckpt)[1]
         model.load_state_dict(state, strict=True)
-        start = runs.load_training_state(ckpt, opt)
-    else:
-        if resume and ddp.main:
-            print(f"no checkpoint under {out_dir} (none was committed); starting from scratch",
-                  file=sys.stderr)
-        if cfg.init_from:
-            init = type(model).from_pretrained(cfg.init_from)
-            if _weights_shape(init.config) != _weights_shape(model.config):
-                raise ValueError(f"--init-from {cfg.init_from}: its config {init.config} differs "
-                                 f"from this run's {model.config}")
-            model.load_state_dict(init.state_dict(), strict=True)
+        return runs.load_training_state(ckpt, opt)
+    if resume and ddp.main:
+        print(f"no checkpoint under {out_dir} (none was committed); starting from scratch",
+              file=sys.stderr)
+    if cfg.init_from:
+        init = type(model).from_pretrained(cfg.init_from)
+        if _weights_shape(init.config) != _weights_shape(model.config):
+            raise ValueError(f"--init-from {cfg.init_from}: its config {init.config} differs "
+                             f"from this run's {model.config}")
+        model.load_state_dict(init.state_dict(), strict=True)
+    return 0
+
+
+def _record_config(cfg: TrainConfig, out_dir: Path, start: int, ddp: _Dist) -> None:
+    """train_config.json, and one line per invocation in train_config_history.jsonl (so a resume
+    with new settings keeps the earlier phases' record)."""
     if ddp.main:
         out_dir.mkdir(parents=True, exist_ok=True)
         checkpoint.atomic_write_json(out_dir / "train_config.json", asdict(cfg))
-        # one line per invocation, so a resume with new settings keeps the earlier phases' record
         with open(out_dir / "train_config_history.jsonl", "a") as f:
             f.write(json.dumps({"start_step": start, "config": asdict(cfg)}) + "\n")
     ddp.barrier()
 
+
+def _wrap(model, cfg: TrainConfig, ddp: _Dist, device: torch.device):
+    """The module as the optimiser steps it: DistributedDataParallel and/or torch.compile."""
     train_model = model
     if ddp.enabled:
         ids = [device.index] if device.type == "cuda" else None
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     if cfg.compile:
         train_model = torch.compile(train_model)
+    return train_model
+
+
+def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress: bool = True,
+          overwrite: bool = False):
+    """Train a reasoner per `cfg`, writing metrics and checkpoints under `out_dir`; returns it.
+
+    A folder that already holds a run is continued with `resume=True`, or cleared first with
+    `overwrite=True`; otherwise it is a ValueError (nothing there is touched)."""
+    out_dir = Path(out_dir)
+    _check_run_folder(out_dir, resume, overwrite)
+    device, ddp = _start_devices(cfg)
+    torch.manual_seed(cfg.seed)
+    model = cfg.build_model().to(device)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.999),
+        fused=device.type == "cuda",
+    )
+    start = _restore(cfg, model, opt, out_dir, resume, overwrite, ddp)
+    _record_config(cfg, out_dir, start, ddp)
+    _run_steps(cfg, model, _wrap(model, cfg, ddp, device), opt, out_dir, start, ddp, device, progress)
+    model.eval()
+    if ddp.enabled:
+        dist.destroy_process_group()
+    return model
+
+
+def _run_steps(cfg: TrainConfig, model, train_model, opt, out_dir: Path, start: int, ddp: _Dist,
+               device: torch.device, progress: bool) -> None:
+    """The optimiser steps from `start`: batches drawn by the family, metrics logged every
+    `log_every` steps, checkpoints every `ckpt_every`, a stop (with a checkpoint) at the time limit."""
+    fam = cfg.family_entry
+    prior, curriculum = fam.prior_from_dict(cfg.prior), fam.curriculum_class(**cfg.curriculum)
     autocast = make_autocast(cfg.amp, device)
     local_batch = cfg.batch_size // ddp.world
     metrics_path = out_dir / "metrics.jsonl"
@@ -325,17 +347,9 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
     t_start = time.perf_counter()
     model.train()
     for step in range(start, cfg.steps):
-        if set_family:  # raw tasks drawn on the CPU, the input map fitted on the device
-            g = batch_generator(cfg.seed, step, ddp.rank, torch.device("cpu"))
-            task = priors.sample_set_batch(prior, curriculum, model.config.n_dims, local_batch, g, device=device,
-                                           whiten=model.config.whiten_map)
-            dims, points = model.config.n_dims, task.cx_BKd.shape[1]  # logged: width, this step's K
-            n_tokens = task.cx_BKd.shape[0] * (points + task.qx_BMd.shape[1]) * ddp.world
-        else:
-            dims, points = curriculum.at(step)
-            g = batch_generator(cfg.seed, step, ddp.rank, device)
-            task = prior.sample(local_batch, points, dims, generator=g, device=device)
-            n_tokens = 2 * points * cfg.batch_size
+        drawn = fam.draw_batch(prior, curriculum, model.config, step,
+                               partial(batch_generator, cfg.seed, step, ddp.rank), local_batch, device)
+        task, dims, points, n_tokens = drawn.task, drawn.dims, drawn.points, drawn.tokens * ddp.world
         for group in opt.param_groups:
             group["lr"] = lr_at(cfg, step)
         loss_sum += train_step(train_model, opt, task, autocast, cfg.grad_clip)
@@ -372,7 +386,3 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
                 print(f"time limit of {cfg.time_limit_s:.0f} s reached after {done} steps")
             break
     bar.close()
-    model.eval()
-    if ddp.enabled:
-        dist.destroy_process_group()
-    return model

@@ -6,9 +6,10 @@ Audio: `get_embedder("whisper-tiny-en")` (Whisper encoder, `tart.embed.audio`); 
 `get_embedder("mobilenet-v2")` or a transformers image model (`tart.embed.vision`); numeric
 table rows: `get_embedder("features")`, the identity (`tart.embed.features`).
 
-Modules: `protocol` (what an embedder is), `registry` (names -> embedders and asset paths),
-`runtime` (device, dtype, model identity), `prompted` (a causal LM running TART's prompts),
-`text`, `audio` (+ `ctranslate2`, its model-file reader), `vision`, `features`, `cache`, `gguf`.
+Modules: `protocol` (what an embedder is), `registry` (names -> embedders), `names` (known
+names -> asset paths), `runtime` (device, dtype, model identity), `prompted` (a causal LM running
+TART's prompts), `text`, `audio` (+ `ctranslate2`, its model-file reader), `vision`, `features`,
+`cache`, `gguf`.
 """
 
 from tart.embed.cache import CachedEmbedder

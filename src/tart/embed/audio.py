@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tart.embed.ctranslate2 import whisper_encoder_from_ctranslate2
-from tart.embed.registry import locate
+from tart.embed.names import locate
 from tart.embed.runtime import (dtype_name, model_ident, resolve_device, resolve_dtype,
                                 weights_fingerprint)
 from tart.media import SAMPLE_RATE, load_audio, resample

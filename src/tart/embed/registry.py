@@ -1,10 +1,8 @@
-"""The one place where names become embedders and asset folders.
+"""The one place where names become embedders.
 
-`get_embedder(spec)` turns a name, file, folder or hub id into an embedder; `locate(model)` turns
-a known name ("smollm2", "minilm", "whisper-tiny-en", "mobilenet-v2") into its offline asset's
-path (through `tart.assets`) and passes anything else through, so the embedders and the
-baselines (`tart.eval.icl`, `tart.eval.finetune`) that load a model themselves resolve names here.
-The embedder modules are imported only when one is built (they import this module for `locate`).
+`get_embedder(spec)` turns a name, file, folder or hub id into an embedder. Known names resolve
+to their offline asset's path by `tart.embed.names.locate`, which the embedder modules use too.
+The embedder modules are imported only when one is built (they import torch, transformers).
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from tart.embed.names import ASSET_KINDS, locate
 from tart.embed.protocol import Embedder
 
 __all__ = ["KNOWN_MODELS", "KINDS", "get_embedder", "locate", "guess_kind"]
@@ -28,20 +27,9 @@ KNOWN_MODELS = {
     "features": "identity for numeric feature rows (tables): the rows themselves, float32",
 }
 KINDS = ("causal-lm", "sentence", "audio", "image")
-ASSET_KINDS = {"smollm2": "causal-lm", "minilm": "sentence", "whisper-tiny-en": "audio",
-               "mobilenet-v2": "image"}  # the known names that are offline model assets
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name
 _IMAGE_MODEL_TYPES = ("vit", "clip", "siglip", "dinov2", "deit", "beit", "convnext", "resnet",
                       "swin", "mobilenet")
-
-
-def locate(model: Any) -> Any:
-    """The asset path of a known model name; any other value (path, hub id, module) as is."""
-    if isinstance(model, (str, Path)) and str(model) in ASSET_KINDS:
-        from tart import assets
-
-        return assets.model_path(str(model))
-    return model
 
 
 def guess_kind(path: Path) -> str:

@@ -35,7 +35,7 @@ import torch
 
 from tart.embed.prompted import DEFAULT_TEMPLATE, KV, PromptedLM, Template, clip_chars
 from tart.embed.protocol import check_texts
-from tart.embed.registry import locate
+from tart.embed.names import locate
 from tart.embed.runtime import (dtype_name, model_ident, resolve_device, resolve_dtype,
                                 weights_fingerprint)
 

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from tart.embed.registry import locate
+from tart.embed.names import locate
 from tart.embed.runtime import (dtype_name, model_ident, resolve_device, resolve_dtype,
                                 weights_fingerprint)
 from tart.media import pil_to_array, read_image

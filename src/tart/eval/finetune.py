@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from tart.embed.prompted import DEFAULT_TEMPLATE, Template, clip_chars, ensure_pad_token, label_token_ids
-from tart.embed.registry import locate
+from tart.embed.names import locate
 
 
 def linear_head(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray, steps: int = 300, lr: float = 0.05,

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from tart.embed.prompted import DEFAULT_TEMPLATE, PromptedLM, Template, clip_chars, label_token_ids
-from tart.embed.registry import locate
+from tart.embed.names import locate
 from tart.embed.runtime import resolve_device, resolve_dtype
 
 CONTENT_FREE = ("N/A", "", "[MASK]")

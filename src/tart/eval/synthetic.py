@@ -20,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from tart.reasoner import Reasoner
-from tart.synthetic import LogisticPrior
+from tart.priors_tart import LogisticPrior
 
 DEFAULT_KS = (8, 16, 32, 64, 128, 256)
 

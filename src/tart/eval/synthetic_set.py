@@ -30,11 +30,11 @@ from sklearn.preprocessing import StandardScaler
 
 from tart.checkpoint import atomic_write_json
 from tart.eval.synthetic import binary_scores, logreg_logits
-from tart.priors import COMPONENTS, MixturePrior
+from tart.priors_tart2 import COMPONENTS, MixturePrior
 from tart.projection import apply_set_map, fit_set_map, map_views
 from tart.reasoner import Reasoner
 from tart.set_reasoner import SetReasoner
-from tart.synthetic import LogisticPrior
+from tart.priors_tart import LogisticPrior
 
 SET_KS = (8, 16, 32, 64, 128, 256, 512)
 BASELINES = ("logreg", "lda")

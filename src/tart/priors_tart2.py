@@ -1,0 +1,342 @@
+"""tart-2's prior: synthetic classification tasks shaped like real embeddings and small tables.
+
+Every task lives in a raw feature space of width D (from a handful, like a small table, to
+hundreds, like an embedding). Its features have a decaying variance spectrum in random directions
+(`lambda_j ~ j^-beta`), and the class signal sits in a few of those directions. Each *component*
+is one way labels arise, each its own sampler:
+
+- `logistic`: TART's task family, binary, y ~ Bernoulli(sigmoid(alpha * w . z + b));
+- `softmax`: softmax regression over 3-10 classes;
+- `gaussian`: class-conditional Gaussians sharing the anisotropic covariance, class means in a
+  low-rank subspace, class proportions from a Dirichlet (balanced to strongly imbalanced);
+- `clusters`: the same with 1-4 clusters per class;
+- `mlp`: a smooth non-linear boundary, the classes of a small random tanh network's outputs.
+
+Here z are the task's signal coordinates: the raw features along a few of the spectrum's directions,
+each scaled to unit variance. On top of every component: label noise (0-20% of labels resampled
+uniformly, half the tasks), a random permutation of the class ids (the module must not care which
+class is called 0), and for some tasks per-feature scales and offsets (tables). Dims the module
+reads but a task does not fill are zero after the input map (`tart.projection.fit_set_map`),
+which the trainer applies to every task, fitted on its context only, exactly as at inference.
+
+Shape legend: B tasks, N points, D raw features, R signal dims, L classes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+
+from tart.projection import apply_set_map, fit_set_map
+
+COMPONENTS = ("logistic", "softmax", "gaussian", "clusters", "mlp")
+
+
+@dataclass
+class RawTasks:
+    """A batch of tasks: raw features, integer labels and each task's number of classes."""
+
+    x_BND: torch.Tensor  # float32 raw features
+    y_BN: torch.Tensor  # int64 labels in [0, n_classes_B[b])
+    n_classes_B: torch.Tensor  # int64
+
+
+@dataclass
+class MixturePrior:
+    """The mixture of components; `sample(B, N, D)` draws B tasks of N points in D raw dims.
+
+    weights: relative frequency of each component. max_classes: largest class count a task can
+    have (the module's C_max). beta_range: spectrum decay exponents. alpha_range: logit scales
+    of the regression components (log-uniform). sep_range: class-mean separation of the
+    Gaussian components, in noise standard deviations (log-uniform). max_signal_dims: largest R.
+    dense_signal: False draws R uniform in [1, max_signal_dims] at full strength per direction;
+    True draws R log-uniform (sparse and dense signals alike, as real embeddings spread a class
+    difference over many directions) and scales each direction's strength by sqrt(min(1, 4 / R)),
+    so a task's difficulty does not grow with R (otherwise dense tasks are all separable).
+    table_frac: share of tasks with per-feature scales and offsets. noise_frac / max_flip: share of
+    tasks with label noise and its largest rate.
+    """
+
+    weights: dict = field(default_factory=lambda: {
+        "logistic": 0.2, "softmax": 0.15, "gaussian": 0.3, "clusters": 0.2, "mlp": 0.15})
+    max_classes: int = 10
+    beta_range: tuple = (0.0, 1.5)
+    alpha_range: tuple = (0.5, 10.0)
+    sep_range: tuple = (0.3, 3.0)
+    max_signal_dims: int = 16
+    dense_signal: bool = False
+    table_frac: float = 0.3
+    noise_frac: float = 0.5
+    max_flip: float = 0.2
+
+    def __post_init__(self) -> None:
+        unknown = set(self.weights) - set(COMPONENTS)
+        if unknown:
+            raise ValueError(f"unknown prior components {sorted(unknown)}; known: {COMPONENTS}")
+        if not self.weights or min(self.weights.values()) < 0 or sum(self.weights.values()) <= 0:
+            raise ValueError(f"component weights must be >= 0 with a positive sum, got {self.weights}")
+        if self.max_classes < 2:
+            raise ValueError(f"max_classes must be >= 2, got {self.max_classes}")
+        self.beta_range, self.alpha_range, self.sep_range = (
+            tuple(self.beta_range), tuple(self.alpha_range), tuple(self.sep_range))
+
+    def to_dict(self) -> dict:
+        return {"name": "mixture", **asdict(self)}
+
+    def sample(self, batch_size: int, n_points: int, n_raw: int,
+               generator: torch.Generator | None = None, components: tuple[str, ...] | None = None) -> RawTasks:
+        """B tasks, each from a component drawn by `weights` (or only from `components`)."""
+        if batch_size < 1 or n_points < 1 or n_raw < 1:
+            raise ValueError(f"batch_size, n_points and n_raw must be >= 1, got {batch_size}, {n_points}, {n_raw}")
+        names = list(components or [c for c in COMPONENTS if self.weights.get(c, 0) > 0])
+        probs = torch.tensor([float(self.weights.get(c, 1.0 if components else 0.0)) for c in names])
+        counts = torch.bincount(torch.multinomial(probs, batch_size, True, generator=generator),
+                                minlength=len(names))
+        parts = [SAMPLERS[c](self, int(n), n_points, n_raw, generator)
+                 for c, n in zip(names, counts.tolist()) if n]
+        tasks = RawTasks(*(torch.cat(t) for t in zip(*((p.x_BND, p.y_BN, p.n_classes_B) for p in parts))))
+        return self._finish(tasks, generator)
+
+    # ---- shared pieces -------------------------------------------------------------------
+    def _finish(self, t: RawTasks, g) -> RawTasks:
+        """Label noise, class-id permutation, per-feature scales/offsets (tables)."""
+        B, N, D = t.x_BND.shape
+        L = self.max_classes
+        y = t.y_BN
+        rate_B = torch.rand(B, generator=g) * self.max_flip * (torch.rand(B, generator=g) < self.noise_frac)
+        flip = torch.rand(B, N, generator=g) < rate_B[:, None]
+        random_y = (torch.rand(B, N, generator=g) * t.n_classes_B[:, None]).long()
+        y = torch.where(flip, random_y, y)
+        # a random permutation of each task's class ids (only among its own classes)
+        keys_BL = torch.rand(B, L, generator=g) + (torch.arange(L) >= t.n_classes_B[:, None])
+        perm_BL = keys_BL.argsort(dim=1)
+        y = perm_BL.gather(1, y)
+        x = t.x_BND
+        table_B1 = (torch.rand(B, generator=g) < self.table_frac).float()[:, None]
+        log_scale_BD = torch.randn(B, D, generator=g) * 1.5 * table_B1
+        offset_BD = torch.randn(B, D, generator=g) * 3.0 * table_B1
+        x = (x + offset_BD[:, None]) * log_scale_BD.exp()[:, None]
+        return RawTasks(x.float(), y, t.n_classes_B)
+
+
+def _log_uniform(lo: float, hi: float, shape, g) -> torch.Tensor:
+    return torch.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * torch.rand(shape, generator=g))
+
+
+def _uniform_int(lo: int, hi: int, shape, g) -> torch.Tensor:
+    """Integers in [lo, hi] (inclusive)."""
+    return torch.randint(lo, hi + 1, shape, generator=g)
+
+
+def signal_dims(prior: MixturePrior, D: int, g) -> tuple[int, float]:
+    """R, the number of signal directions (shared by the batch), and each one's strength."""
+    r_max = min(D, prior.max_signal_dims)
+    if not prior.dense_signal:
+        return int(_uniform_int(1, r_max, (), g)), 1.0
+    R = int(_log_uniform(1, r_max + 1, (), g).floor().clamp(1, r_max))
+    return R, math.sqrt(min(1.0, 4.0 / R))
+
+
+def _space(prior: MixturePrior, B: int, D: int, g):
+    """A raw space per task: returns (sqrt_lam_BD, Q_BDD, idx_BR, strength).
+
+    Covariance Q diag(lambda) Q^T with lambda_j = j^-beta; the signal lives along R
+    (`signal_dims`) of the eigen-directions, chosen with a bias towards the larger-variance ones.
+    """
+    R, strength = signal_dims(prior, D, g)
+    beta_B1 = prior.beta_range[0] + (prior.beta_range[1] - prior.beta_range[0]) * torch.rand(B, 1, generator=g)
+    lam_BD = torch.arange(1, D + 1).float()[None] ** -beta_B1
+    Q_BDD = torch.linalg.qr(torch.randn(B, D, D, generator=g))[0]
+    bias_BD = lam_BD ** torch.rand(B, 1, generator=g)  # 0: uniform over directions, 1: by variance
+    idx_BR = torch.multinomial(bias_BD, R, replacement=False, generator=g)
+    return lam_BD.sqrt(), Q_BDD, idx_BR, strength
+
+
+def _noise(sqrt_lam_BD, N: int, g) -> torch.Tensor:
+    """Spectral coordinates e [B, N, D] ~ N(0, diag(lambda))."""
+    B, D = sqrt_lam_BD.shape
+    return torch.randn(B, N, D, generator=g) * sqrt_lam_BD[:, None]
+
+
+def _to_raw(e_BND: torch.Tensor, Q_BDD: torch.Tensor) -> torch.Tensor:
+    return e_BND @ Q_BDD.transpose(1, 2)
+
+
+def _signal(e_BND, sqrt_lam_BD, idx_BR) -> torch.Tensor:
+    """Unit-variance signal coordinates z [B, N, R] (the chosen directions, standardised)."""
+    idx_BNR = idx_BR[:, None].expand(-1, e_BND.shape[1], -1)
+    return e_BND.gather(2, idx_BNR) / sqrt_lam_BD.gather(1, idx_BR)[:, None]
+
+
+def _discriminative(prior, B, N, D, g, n_classes_B, head):
+    """Shared body of logistic / softmax / mlp: z from the noise, labels from `head(z)` logits."""
+    sqrt_lam, Q, idx, strength = _space(prior, B, D, g)
+    e = _noise(sqrt_lam, N, g)
+    z_BNR = _signal(e, sqrt_lam, idx)
+    logits_BNL = head(z_BNR, strength)
+    L = logits_BNL.shape[-1]
+    unused = torch.arange(L) >= n_classes_B[:, None]
+    logits_BNL = logits_BNL.masked_fill(unused[:, None], float("-inf"))
+    y = torch.multinomial(torch.softmax(logits_BNL, -1).view(B * N, L), 1, generator=g).view(B, N)
+    return RawTasks(_to_raw(e, Q), y, n_classes_B)
+
+
+def sample_logistic(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
+    """Binary: y ~ Bernoulli(sigmoid(alpha * w . z + b)), w ~ N(0, I) (TART's family)."""
+    alpha_B = _log_uniform(*prior.alpha_range, (B,), g)
+    b_B = 0.5 * torch.randn(B, generator=g)
+
+    def head(z_BNR, strength):
+        w_BR = torch.randn(B, z_BNR.shape[-1], generator=g) * strength
+        s_BN = alpha_B[:, None] * torch.einsum("bnr,br->bn", z_BNR, w_BR) + b_B[:, None]
+        return torch.stack([torch.zeros_like(s_BN), s_BN], -1)
+
+    return _discriminative(prior, B, N, D, g, torch.full((B,), 2), head)
+
+
+def sample_softmax(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
+    """3 to max_classes classes: logits = alpha * z W^T + b, W ~ N(0, I)."""
+    L = prior.max_classes
+    n_classes = _uniform_int(min(3, L), L, (B,), g)
+    alpha_B = _log_uniform(*prior.alpha_range, (B,), g)
+
+    def head(z_BNR, strength):
+        W_BLR = torch.randn(B, L, z_BNR.shape[-1], generator=g) * strength
+        b_BL = 0.5 * torch.randn(B, L, generator=g)
+        return alpha_B[:, None, None] * torch.einsum("bnr,blr->bnl", z_BNR, W_BLR) + b_BL[:, None]
+
+    return _discriminative(prior, B, N, D, g, n_classes, head)
+
+
+def sample_mlp(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
+    """2 to max_classes classes from a random 1-hidden-layer tanh network of z (smooth boundaries)."""
+    L, H = prior.max_classes, 32
+    n_classes = _uniform_int(2, L, (B,), g)
+    alpha_B = _log_uniform(*prior.alpha_range, (B,), g)
+
+    def head(z_BNR, strength):  # scale-free already (normalised by R and by the outputs' spread)
+        R = z_BNR.shape[-1]
+        W1 = torch.randn(B, R, H, generator=g) * _log_uniform(0.5, 3.0, (B, 1, 1), g) / math.sqrt(R)
+        b1 = torch.randn(B, 1, H, generator=g)
+        W2 = torch.randn(B, H, L, generator=g) / math.sqrt(H)
+        out_BNL = torch.tanh(z_BNR @ W1 + b1) @ W2
+        out_BNL = out_BNL - out_BNL.mean(1, keepdim=True)  # no class dominates by offset alone
+        return alpha_B[:, None, None] * out_BNL / out_BNL.std(1, keepdim=True).clamp_min(1e-6)
+
+    return _discriminative(prior, B, N, D, g, n_classes, head)
+
+
+def _generative(prior, B, N, D, g, clusters_per_class: int):
+    """Gaussian classes (or clusters) sharing the task's anisotropic noise; means low-rank."""
+    L = prior.max_classes
+    n_classes = _uniform_int(2, L, (B,), g)
+    sqrt_lam, Q, idx, strength = _space(prior, B, D, g)
+    R = idx.shape[1]
+    # class proportions: Dirichlet with a concentration from strongly imbalanced to balanced
+    conc_B1 = _log_uniform(0.5, 50.0, (B, 1), g)
+    props_BL = torch._standard_gamma(conc_B1.expand(B, L).contiguous(), generator=g)
+    props_BL = props_BL.masked_fill(torch.arange(L) >= n_classes[:, None], 0.0)
+    y_BN = torch.multinomial(props_BL / props_BL.sum(1, keepdim=True), N, replacement=True, generator=g)
+    P = clusters_per_class
+    sub_BN = torch.randint(0, P, (B, N), generator=g)
+    n_sub_BL = _uniform_int(1, P, (B, L), g)  # clusters each class really uses
+    sub_BN = sub_BN % n_sub_BL.gather(1, y_BN)
+    sep_B = _log_uniform(*prior.sep_range, (B,), g) * strength
+    means_BLPR = torch.randn(B, L, P, R, generator=g) * sep_B[:, None, None, None]
+    if P > 1:  # clusters of a class scatter around the class centre
+        means_BLPR = means_BLPR[:, :, :1] + 0.7 * sep_B[:, None, None, None] * torch.randn(B, L, P, R, generator=g)
+    e = _noise(sqrt_lam, N, g)
+    mu_BNR = means_BLPR[torch.arange(B)[:, None], y_BN, sub_BN]  # in signal units
+    offset_BNR = mu_BNR * sqrt_lam.gather(1, idx)[:, None]
+    e = e.scatter_add(2, idx[:, None].expand(-1, N, -1), offset_BNR)
+    return RawTasks(_to_raw(e, Q), y_BN, n_classes)
+
+
+def sample_gaussian(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
+    """2 to max_classes Gaussian classes with shared anisotropic covariance."""
+    return _generative(prior, B, N, D, g, 1)
+
+
+def sample_clusters(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
+    """Like `gaussian`, with 1-4 clusters per class."""
+    return _generative(prior, B, N, D, g, 4)
+
+
+SAMPLERS = {"logistic": sample_logistic, "softmax": sample_softmax, "gaussian": sample_gaussian,
+            "clusters": sample_clusters, "mlp": sample_mlp}
+
+
+def prior_from_dict(cfg: dict) -> MixturePrior:
+    """Rebuild a MixturePrior from `to_dict()` output."""
+    cfg = dict(cfg)
+    name = cfg.pop("name", "mixture")
+    if name != "mixture":
+        raise ValueError(f"unknown tart-2 prior {name!r}; known: ['mixture']")
+    return MixturePrior(**cfg)
+
+
+@dataclass
+class SetCurriculum:
+    """How tart-2's training batches are shaped: context sizes K (log-uniform in [k_min, k_max];
+    in a share `large_frac` of the steps uniform in [k_max // 8, k_max] instead, since log-uniform
+    alone leaves large contexts rare), raw widths D (log-uniform in [d_min, d_max]), `n_queries`
+    per task, and as many tasks as fit in `tokens` (K + n_queries tokens each), between 4 and the
+    trainer's batch size."""
+
+    k_min: int = 4
+    k_max: int = 576
+    d_min: int = 2
+    d_max: int = 320
+    n_queries: int = 64
+    tokens: int = 12288
+    large_frac: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.k_min <= self.k_max or not 1 <= self.d_min <= self.d_max:
+            raise ValueError(f"need 2 <= k_min <= k_max and 1 <= d_min <= d_max, got {self}")
+        if not 0.0 <= self.large_frac <= 1.0:
+            raise ValueError(f"large_frac must be in [0, 1], got {self.large_frac}")
+        if self.n_queries < 1 or self.tokens < 1:
+            raise ValueError(f"n_queries and tokens must be >= 1, got {self}")
+
+    def shape(self, g: torch.Generator, max_batch: int) -> tuple[int, int, int]:
+        """(tasks B, context size K, raw width D) of one step."""
+        k = int(_log_uniform(self.k_min, self.k_max + 1, (), g).floor().clamp(self.k_min, self.k_max))
+        if self.large_frac and float(torch.rand((), generator=g)) < self.large_frac:
+            k = int(torch.randint(max(self.k_min, self.k_max // 8), self.k_max + 1, (), generator=g))
+        d = int(_log_uniform(self.d_min, self.d_max + 1, (), g).floor().clamp(self.d_min, self.d_max))
+        b = max(min(4, max_batch), min(max_batch, self.tokens // (k + self.n_queries)))
+        return b, k, d
+
+
+@dataclass
+class SetBatch:
+    """Mapped tasks as the module reads them: context and query features, labels, class counts."""
+
+    cx_BKd: torch.Tensor
+    cy_BK: torch.Tensor
+    qx_BMd: torch.Tensor
+    qy_BM: torch.Tensor
+    n_classes_B: torch.Tensor
+
+    def to(self, device) -> "SetBatch":
+        return SetBatch(*(getattr(self, f.name).to(device) for f in fields(self)))
+
+
+def sample_set_batch(prior: MixturePrior, curriculum: SetCurriculum, n_dims: int, max_batch: int,
+                     generator: torch.Generator | None = None, shape: tuple[int, int, int] | None = None,
+                     components: tuple[str, ...] | None = None, device: torch.device | str = "cpu",
+                     whiten: bool | str = False) -> SetBatch:
+    """One training batch: raw tasks from the prior (drawn on the CPU with `generator`), each
+    mapped on `device` by the input map fitted on its own context (`tart.projection.fit_set_map`),
+    exactly as the classifier maps real features (`whiten`: the module's `whiten_map`; "both":
+    each task's map whitened or not at random, half and half)."""
+    B, K, D = shape or curriculum.shape(generator, max_batch)
+    t = prior.sample(B, K + curriculum.n_queries, D, generator, components)
+    x_BND, y_BN = t.x_BND.to(device), t.y_BN.to(device)
+    mask = torch.rand(B, generator=generator) < 0.5 if whiten == "both" else bool(whiten)
+    params = fit_set_map(x_BND[:, :K], y_BN[:, :K], n_dims, whiten=mask)
+    z_BNd = apply_set_map(params, x_BND)
+    return SetBatch(z_BNd[:, :K], y_BN[:, :K], z_BNd[:, K:], y_BN[:, K:], t.n_classes_B.to(device))
