@@ -4,7 +4,7 @@
     OMP_NUM_THREADS=2 python scripts/bench_multiclass.py timing
 
 `decompositions`: mlbench tables (raw features) with class-balanced contexts of k per class and a
-fixed balanced test set (as `tart eval`), each variant of `tart.multiclass.faithful_proba` on the
+fixed balanced test set (as `tart eval`), each variant of `tart.strategy.faithful_plan` (run by `tart.plan`) on the
 same contexts: accuracy, ECE, log-loss and seconds per cell, averaged over data sets, k and seeds.
 `timing`: a context of 100 classes x 2 examples (numeric features), fit + predict_proba of 100
 queries, best and median of 5 runs, with the default TartClassifier (tart-2 for more than two
@@ -34,7 +34,9 @@ def decompositions(args) -> None:
     from tart.datasets import load_dataset
     from tart.eval.contexts import balanced_context, balanced_pool, balanced_test
     from tart.eval.metrics import scores
-    from tart.multiclass import faithful_proba
+    from tart.inputs import condition
+    from tart.plan import Job, combine, execute
+    from tart.strategy import faithful_plan
 
     rows = []
     for name in args.datasets:
@@ -53,8 +55,11 @@ def decompositions(args) -> None:
                 clf = TartClassifier(reasoner="tart").fit(Xp[idx], yp[idx])
                 for label, kw in VARIANTS.items():
                     t0 = time.perf_counter()
-                    p = faithful_proba(clf.reasoner_, clf._make_projection, clf.context_, clf.y_, Xt,
-                                       len(clf.classes_), n_estimators=8, max_context=255, random_state=0, **kw)
+                    plan = faithful_plan(clf.y_, len(clf.classes_), n_estimators=8, max_context=255,
+                                         random_state=0, **kw)
+                    probs, _ = execute(clf.reasoner_, clf._strategy().template(),
+                                       [Job(plan, *condition(clf.context_, Xt))])
+                    p = combine(plan, probs[0])
                     s = scores(p, yt, ds.n_classes)
                     rows.append({"dataset": name, "k": k, "seed": seed, "variant": label,
                                  "seconds": time.perf_counter() - t0, **s})

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from tart.reasoner import Reasoner, preset
-from tart.synthetic import LogisticPrior
+from tart.reasoner import Reasoner, tart_preset
+from tart.priors_tart import LogisticPrior
 
 
 @pytest.fixture
 def tiny_model() -> Reasoner:
     torch.manual_seed(0)
-    return Reasoner(preset("tiny")).eval()
+    return Reasoner(tart_preset("tiny")).eval()
 
 
 @pytest.fixture
@@ -37,9 +37,20 @@ def fashion_idx(tmp_path):
     return tmp_path
 
 
+# tests that start a Python process in a file that does not import pytest (its marker is added here)
+SUBPROCESS_TESTS = {"test_structure.py::test_import_tart_loads_no_tooling"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.nodeid.rsplit("/", 1)[-1] in SUBPROCESS_TESTS:
+            item.add_marker(pytest.mark.subprocess)
+
+
 def needs_asset(name: str):
     """Mark a test that uses a packaged asset: it FAILS (not skips) when the asset is missing, so
-    a broken install step in scripts/setup.sh cannot pass CI silently."""
+    a broken install step in scripts/setup.sh cannot pass CI silently. It also carries the `assets`
+    marker, so `-m "not assets"` leaves it out of the edit-loop tier (docs/tests.md)."""
     import functools
 
     from tart import assets
@@ -51,5 +62,5 @@ def needs_asset(name: str):
                 f"asset {name!r} is not installed: run `tart assets install {name}` "
                 "(scripts/setup.sh does)")
             return fn(*args, **kwargs)
-        return wrapper
+        return pytest.mark.assets(wrapper)
     return deco

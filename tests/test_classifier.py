@@ -10,8 +10,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from golden_inputs import CLASSIFIER_GOLDEN_FILE, golden_classifier_cases
 from tart import TartClassifier
-from tart.pretrained import default_model_dir, sha256
-from tart.reasoner import Reasoner, preset
+from tart.weights import default_model_dir, sha256
+from tart.reasoner import Reasoner, tart_preset
 
 
 # Queries are independent in exact arithmetic, but the batched float32 attention gives results
@@ -78,7 +78,7 @@ def test_matches_a_direct_reasoner_call():
 
     X, y = _blobs(60)
     torch.manual_seed(0)
-    model = Reasoner(preset("tiny")).eval()
+    model = Reasoner(tart_preset("tiny")).eval()
     clf = TartClassifier(reasoner=model, n_estimators=1, random_state=3, temperature=1.0).fit(X[:40], y[:40])
     order = np.random.default_rng(3).permutation(40)
     p = ContextProjection(16, basis="class-mean").fit(X[:40], y[:40])
@@ -111,10 +111,10 @@ def test_class_prior_shifts_the_log_odds_by_the_context_base_rate():
 def test_projection_settings_through_the_estimator():
     X, y = _blobs(120, seed=2)
     clf = TartClassifier(reasoner="tart").fit(X[:60], y[:60])
-    assert clf.projection_.basis == "class-mean" and clf.projection_.standardize == "auto"
+    assert clf.maps_[0].basis == "class-mean" and clf.maps_[0].standardize == "auto"
     assert (clf.predict(X[60:]) == y[60:]).mean() > 0.8
     clf = TartClassifier(reasoner="tart", projection="pca", standardize=False).fit(X[:60], y[:60])  # the original's
-    assert clf.projection_.basis == "pca" and clf.projection_.standardized_ is False
+    assert clf.maps_[0].basis == "pca" and clf.maps_[0].standardized_ is False
     assert (clf.predict(X[60:]) == y[60:]).mean() > 0.8
     texts, labels = _texts(40)
     clf = TartClassifier(reasoner="tart", embedder=_ToyContextEmbedder(), projection="class-mean").fit(texts[:30], labels[:30])
@@ -128,7 +128,7 @@ def test_projection_settings_through_the_estimator():
 def test_center_through_the_estimator():
     X, y = _blobs(120, seed=4)
     idx = np.r_[np.flatnonzero(y[:80] == 0)[:30], np.flatnonzero(y[:80] == 1)[:8]]  # 30 vs 8
-    mids = {c: TartClassifier(reasoner="tart", center=c).fit(X[idx], y[idx]).projection_.mean_D for c in ("balanced", "mean")}
+    mids = {c: TartClassifier(reasoner="tart", center=c).fit(X[idx], y[idx]).maps_[0].mean_D for c in ("balanced", "mean")}
     np.testing.assert_allclose(mids["mean"], X[idx].mean(0))
     np.testing.assert_allclose(mids["balanced"], 0.5 * (X[idx][y[idx] == 0].mean(0) + X[idx][y[idx] == 1].mean(0)))
     with pytest.raises(ValueError, match="center must be one of"):
@@ -138,8 +138,8 @@ def test_center_through_the_estimator():
 def test_long_contexts_use_stratified_subsets():
     X, y = _blobs(700, seed=1)
     clf = TartClassifier(reasoner="tart", max_context=100, n_estimators=2).fit(X[:600], y[:600])
-    idx, perms = clf._members(clf.y_)
-    assert perms is None  # the faithful module's members are orderings or subsets
+    idx = np.stack([r.rows for r in clf.plan_.reads])
+    assert clf.plan_.rule == "binary"  # the faithful module's members are orderings or subsets
     assert idx.shape == (2 * 6, 100)
     for row in idx:
         assert len(set(row)) == 100 and abs(y[:600][row].mean() - 0.5) < 0.02
@@ -246,9 +246,9 @@ class _WideEmbedder(_ToyEmbedder):
 def test_projection_defaults_unless_given():
     texts, labels = _texts(40)
     clf = TartClassifier(reasoner="tart", embedder=_ToyEmbedder()).fit(texts, labels)
-    assert (clf.projection_.n_components, clf.projection_.fill) == (16, "zeros")
+    assert (clf.maps_[0].n_components, clf.maps_[0].fill) == (16, "zeros")
     clf = TartClassifier(reasoner="tart", embedder=_ToyEmbedder(), n_components=3, fill="tile").fit(texts, labels)
-    assert (clf.projection_.n_components, clf.projection_.fill) == (3, "tile")
+    assert (clf.maps_[0].n_components, clf.maps_[0].fill) == (3, "tile")
 
 
 def _fitted_state(clf) -> tuple[bytes, list]:
@@ -272,7 +272,7 @@ def test_predict_leaves_the_fitted_state_alone(reasoner):
     before = _fitted_state(clf)
     first = clf.predict_proba(texts[40:])
     _assert_same_state(clf, before)
-    assert not hasattr(clf.projection_, "mean_D" if reasoner == "tart" else "params_")  # never fitted
+    assert not hasattr(clf, "maps_")  # never fitted: each predict call fits its own
     np.testing.assert_array_equal(clf.predict_proba(texts[40:]), first)
     clf = TartClassifier(reasoner=reasoner).fit(*_blobs(40))  # and with features
     before = _fitted_state(clf)
@@ -280,15 +280,18 @@ def test_predict_leaves_the_fitted_state_alone(reasoner):
     _assert_same_state(clf, before)
 
 
-def test_view_weights_come_from_the_map_the_classifier_makes_not_the_saved_one():
-    """With a context-dependent embedder, tart-2's view weights are fitted at predict time on a map
-    made afresh: a projection saved before maps had views (no `views` attribute) still predicts,
-    and exactly as a fresh one."""
-    texts, labels = _texts(60)
-    clf = TartClassifier(embedder=_ToyContextEmbedder(), reasoner="tart2").fit(texts[:40], labels[:40])
-    want = clf.predict_proba(texts[40:])
-    del clf.projection_.views  # as a SetMap saved before views existed
-    np.testing.assert_array_equal(clf.predict_proba(texts[40:]), want)
+def test_settings_the_family_does_not_read_are_errors_naming_them():
+    """tart-2 fits its own map: the faithful projection's settings are refused, by name; the
+    original's settings give TART's module."""
+    X, y = _blobs(40)
+    for name, value in (("projection", "pca"), ("center", "mean"), ("fill", "tile")):
+        with pytest.raises(ValueError, match=rf"{name}={value!r}: read only by the faithful module"):
+            TartClassifier(**{name: value}).fit(X, y)
+    from tart.classifier import ORIGINAL_SETTINGS
+    from tart.reasoner import Reasoner
+
+    clf = TartClassifier(**ORIGINAL_SETTINGS).fit(X, y)
+    assert isinstance(clf.reasoner_, Reasoner) and clf.maps_[0].basis == "pca" and clf.maps_[0].center == "mean"
 
 
 def _texts(n, seed=0):
@@ -323,7 +326,7 @@ def test_max_context_below_the_class_count_is_a_clear_error_at_fit(reasoner):
         with pytest.raises(ValueError, match=rf"max_context={bad} cannot hold one example of each of 2 classes"):
             TartClassifier(reasoner=reasoner, max_context=bad).fit(X, y)
     clf = TartClassifier(reasoner=reasoner, max_context=2, n_estimators=2).fit(X, y)  # the least that works
-    idx, _ = clf._members(clf.y_)
+    idx = np.stack([r.rows for r in clf.plan_.reads])
     assert idx.shape[1] == 2 and all(sorted(y[row]) == [0, 1] for row in idx)
     assert np.isfinite(clf.predict_proba(X[:3])).all()
 
@@ -344,10 +347,10 @@ def test_a_user_module_is_left_as_it_was(kind):
     weights ("meta" stands in for another device on a CPU-only machine: moving there in place
     would drop the weights)."""
     from tart.set_reasoner import SetReasoner
-    from tart.set_reasoner import preset as set_preset
+    from tart.set_reasoner import tart2_preset as set_preset
 
     torch.manual_seed(0)
-    module = Reasoner(preset("tiny")) if kind == "tart" else SetReasoner(set_preset("tiny"))
+    module = Reasoner(tart_preset("tiny")) if kind == "tart" else SetReasoner(set_preset("tiny"))
     module.train()
     weights = {k: v.clone() for k, v in module.state_dict().items()}
     X, y = _blobs(20)

@@ -7,6 +7,8 @@ from conftest import needs_asset
 from tart import TartClassifier
 from tart.eval.contexts import balanced_context, balanced_test
 
+pytestmark = pytest.mark.assets  # every test reads a packaged model or data set
+
 
 @pytest.fixture(scope="module")
 def reviews():
@@ -56,7 +58,7 @@ def _media_context(name: str, k: int, n_test: int):
 def test_spoken_keywords_with_packaged_whisper():
     ctx, y, test, y_test = _media_context("spoken_keywords:yes-no", 16, 12)
     faithful = TartClassifier(embedder="whisper-tiny-en", reasoner="tart").fit(ctx, y)
-    assert faithful.projection_.fill == "zeros"  # 16 components, as for text (no audio hint)
+    assert faithful.maps_[0].fill == "zeros"  # 16 components, as for text (no audio hint)
     for clf in (faithful, TartClassifier(embedder="whisper-tiny-en").fit(ctx, y)):  # and the default
         proba = clf.predict_proba(test)
         assert proba.shape == (12, 2) and np.isfinite(proba).all()
@@ -68,6 +70,6 @@ def test_spoken_keywords_with_packaged_whisper():
 def test_fashion_mnist_with_packaged_mobilenet():
     ctx, y, test, y_test = _media_context("fashion_mnist:trouser-bag", 16, 12)
     clf = TartClassifier(embedder="mobilenet-v2", reasoner="tart", n_components=16, fill="zeros").fit(ctx, y)
-    assert (clf.projection_.n_components, clf.projection_.fill) == (16, "zeros")  # explicit wins
+    assert (clf.maps_[0].n_components, clf.maps_[0].fill) == (16, "zeros")  # explicit wins
     proba = clf.predict_proba(test)
     assert proba.shape == (12, 2) and np.isfinite(proba).all()

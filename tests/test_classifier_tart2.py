@@ -72,7 +72,7 @@ def test_string_labels_multiclass_and_class_limits(tiny):
     np.testing.assert_allclose(proba.sum(1), 1.0)
     np.testing.assert_array_equal(clf.predict(X[48:]), clf.classes_[proba.argmax(1)])
     assert clf.decision_function(X[48:]).shape == (32, 4)
-    X5, y5 = _blobs(50, L=5)  # beyond the module's 4 classes: class groups (tart.multiclass)
+    X5, y5 = _blobs(50, L=5)  # beyond the module's 4 classes: class groups (tart.strategy)
     p5 = TartClassifier(reasoner=tiny).fit(X5, y5).predict_proba(X5[:7])
     assert p5.shape == (7, 5)
     np.testing.assert_allclose(p5.sum(1), 1.0)
@@ -82,7 +82,7 @@ def test_long_contexts_keep_every_class_in_every_subset(tiny):
     X, y = _blobs(400, L=3)
     y[:2] = 3  # a rare class with two examples
     clf = TartClassifier(reasoner=tiny, max_context=50, n_estimators=2).fit(X, y)
-    idx, perms = clf._members(clf.y_)
+    idx = np.stack([r.rows for r in clf.plan_.reads if clf.plan_.maps[r.map].view == 0])
     assert idx.shape[1] == 50 and len(idx) >= 2 * 8
     assert all(set(y[row]) == {0, 1, 2, 3} and len(set(row)) == 50 for row in idx)
     assert np.isfinite(clf.predict_proba(X[:5])).all()
@@ -136,10 +136,8 @@ def test_shipped_tart2_is_nearly_label_symmetric():
 def test_a_module_reading_both_maps_weighs_the_two_by_the_context(tiny):
     """whiten_map="both": the classifier weighs the module's probabilities through the unwhitened
     and the whitened map by their cross-validated likelihood on the context (binary and native
-    multi-class); grouped multi-class and the synthetic evaluation average them."""
+    multi-class); class groups read the same weighted views."""
     from dataclasses import replace
-
-    from tart.eval.synthetic_set import set_logits
 
     def with_map(w):
         m = SetReasoner(replace(tiny.config, whiten_map=w)).eval()
@@ -156,15 +154,10 @@ def test_a_module_reading_both_maps_weighs_the_two_by_the_context(tiny):
         assert clfs[0].view_weights_ is None and w.shape == (2,) and w.sum() == pytest.approx(1.0)
         np.testing.assert_allclose(p[2], w[0] * p[0] + w[1] * p[1], atol=1e-6)
         assert np.abs(p[0] - p[1]).max() > 1e-3  # the two maps do differ
-    X, y = _blobs(92, D=12, L=6, seed=6)  # 6 classes > the module's 4: tart.multiclass groups, averaged
-    p = [TartClassifier(reasoner=m, standardize=False, temperature=1.0).fit(X[:72], y[:72]).predict_proba(X[72:])
-         for m in (plain, white, both)]
-    np.testing.assert_allclose(p[2], (p[0] + p[1]) / 2, atol=1e-6)
-    g = torch.Generator().manual_seed(0)
-    cx, qx = torch.randn(3, 20, 12, generator=g), torch.randn(3, 5, 12, generator=g)
-    cy, n_cls = torch.arange(20).repeat(3, 1) % 3, torch.full((3,), 3)
-    mean = (set_logits(plain, cx, cy, qx, n_cls).softmax(-1) + set_logits(white, cx, cy, qx, n_cls).softmax(-1)) / 2
-    torch.testing.assert_close(set_logits(both, cx, cy, qx, n_cls).softmax(-1), mean, atol=1e-6, rtol=1e-5)
+    X, y = _blobs(92, D=12, L=6, seed=6)  # 6 classes > the module's 4: class groups, the same views
+    clf = TartClassifier(reasoner=both, standardize=False, temperature=1.0).fit(X[:72], y[:72])
+    assert clf.plan_.rule == "coupled" and clf.view_weights_.shape == (2,)
+    assert {clf.plan_.maps[r.map].view for r in clf.plan_.reads} == set(np.flatnonzero(clf.view_weights_ >= 0.01))
     with pytest.raises(ValueError, match="whiten_map must be"):
         SetReasonerConfig(whiten_map="sometimes")
 
@@ -179,7 +172,7 @@ def test_view_weights_follow_the_views_likelihood_on_the_context(tiny):
     X, y = rng.normal(size=(60, 10)) * np.r_[20.0, np.ones(9)], np.arange(60) % 2
     X[:, 1] += 1.5 * y  # the signal in a low-variance feature: standardising helps
     clf = TartClassifier(reasoner=tiny, temperature=1.0).fit(X[:40], y[:40])
-    assert clf.projection_.views == [(False, "auto"), (False, True)]
+    assert [m.view for m in clf.plan_.maps] == [0, 1] and clf.maps_[1].views == [(False, True)]
     fold_of, ll = context_folds(X[:40], y[:40], 4), np.zeros(2)
     for f in range(4):
         keep, held = fold_of != f, fold_of == f
@@ -187,7 +180,25 @@ def test_view_weights_follow_the_views_likelihood_on_the_context(tiny):
             sub = TartClassifier(reasoner=tiny, standardize=st, temperature=1.0).fit(X[:40][keep], y[:40][keep])
             ll[v] += np.log(np.clip(sub.predict_proba(X[:40][held])[np.arange(held.sum()), y[:40][held]], 1e-6, None)).sum()
     np.testing.assert_allclose(clf.view_weights_, np.exp(ll - ll.max()) / np.exp(ll - ll.max()).sum(), atol=1e-6)
-    from tart.views import view_proba
+    only_first = clf.plan_.weighted(np.array([0.995, 0.005]))  # a view under 1% is not run
+    assert [m.view for m in only_first.maps] == [0] and all(r.map == 0 for r in only_first.reads)
 
-    views = view_proba(clf.reasoner_, clf.projection_, X[:40], clf.y_, X[40:], clf._members, 2, np.array([1.0, 0.0]))
-    assert np.all(views[1] == 0) and np.allclose(views[0].sum(1), 1.0)
+
+def test_the_synthetic_evaluation_predicts_as_the_classifier(tiny):
+    """tart.eval.synthetic_set runs the classifier's own plan (views weighted on the context,
+    temperature), batched over tasks: each task's probabilities are the classifier's, and a
+    class absent from a context gets 0."""
+    from tart.eval.synthetic_set import classifier_proba
+
+    g = torch.Generator().manual_seed(0)
+    cx, qx = torch.randn(3, 24, 12, generator=g), torch.randn(3, 5, 12, generator=g)
+    cy = torch.arange(24).repeat(3, 1) % 3
+    cy[2] = torch.arange(24) % 2  # the third task's context has two of the three classes
+    cx[..., 0] += 2.0 * cy
+    proba = classifier_proba(tiny, cx, cy, qx, torch.tensor([3, 3, 3]), task_batch=2)
+    for b in range(3):
+        clf = TartClassifier(reasoner=tiny).fit(cx[b].double().numpy(), cy[b].numpy())
+        want = np.zeros((5, 3))
+        want[:, clf.classes_] = clf.predict_proba(qx[b].double().numpy())
+        np.testing.assert_allclose(proba[b], want, atol=1e-6)
+    assert np.all(proba[2][:, 2] == 0)

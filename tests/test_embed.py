@@ -324,6 +324,7 @@ REVIEWS = [f"{a} {b}" for a in ("Great", "Awful", "Fine", "Stale", "Lovely", "Bl
                      "snack bars; would buy again.")]
 
 
+@pytest.mark.assets
 def test_real_smollm2_stream_and_vanilla():
     path = _asset("smollm2")
     emb = get_embedder("smollm2", batch_size=8)
@@ -347,6 +348,7 @@ def _tweets(per_class: int):
     return balanced_slice(d.train_items, d.train_labels, per_class)
 
 
+@pytest.mark.assets
 def test_real_smollm2_accuracy_floor():
     """Negative vs positive tweets, 64 fresh (chance 0.5): measured 0.81 (fp32), random weights
     0.58; reviews (amazon_food) separate too weakly at this size (0.65 on 160) for a clear floor."""
@@ -356,6 +358,7 @@ def test_real_smollm2_accuracy_floor():
     assert acc >= 0.66, f"SmolLM2 probe accuracy {acc:.3f} on 64 tweets (chance 0.5)"
 
 
+@pytest.mark.assets
 def test_real_minilm_accuracy_floor():
     """Negative vs positive tweets, 96 fresh (chance 0.5): measured 0.78, random weights 0.60."""
     _asset("minilm")
@@ -364,6 +367,7 @@ def test_real_minilm_accuracy_floor():
     assert acc >= 0.66, f"MiniLM probe accuracy {acc:.3f} on 96 tweets (chance 0.5)"
 
 
+@pytest.mark.assets
 def test_real_minilm():
     _asset("minilm")
     emb = get_embedder("minilm")

@@ -50,6 +50,7 @@ print("ok")
 """
 
 
+@pytest.mark.subprocess
 def test_core_runs_without_the_extras():
     out = subprocess.run([sys.executable, "-c", CORE_SCRIPT], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

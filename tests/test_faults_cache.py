@@ -79,6 +79,7 @@ def _rows(path) -> int:
         return con.execute("SELECT count(*) FROM vec").fetchone()[0]
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("at_row", [0, 1, 10_000, len(TEXTS) - FIRST - 1])
 def test_sigkill_during_a_cache_write_loses_nothing_committed(tmp_path, at_row):
     clean = HashEmbedder().encode(TEXTS)

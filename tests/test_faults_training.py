@@ -135,6 +135,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.subprocess
 def test_sigkill_while_writing_a_checkpoint_then_resume(tmp_path, one_thread):
     args = ["train", "--preset", "tiny", "--steps", "9", "--batch-size", "4", "--lr", "0.001",
             "--warmup", "2", "--ckpt-every", "3", "--log-every", "1", "--device", "cpu",
@@ -190,6 +191,7 @@ def _kill_at(n: int, fn) -> int:
     return os.waitpid(pid, 0)[1]
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 def test_sigkill_at_every_point_of_save_model_leaves_old_or_new(tmp_path):
     folder = tmp_path / "m"
@@ -309,6 +311,7 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
+@pytest.mark.subprocess
 def test_sigkill_during_export_then_rerun(tmp_path):
     run = tmp_path / "run"
     train(cfg(), run, progress=False)

@@ -17,6 +17,8 @@ from conftest import needs_asset
 from tart.cli import main
 from tart.jobs.local import EXIT_ROW_ERRORS, PredictJob, run_local
 
+pytestmark = pytest.mark.assets  # the jobs embed with the packaged MiniLM
+
 POS = ["great food", "loved it", "wonderful service", "amazing taste", "really good", "superb meal",
        "very tasty", "excellent place", "so delicious", "fantastic dinner"]
 NEG = ["awful food", "hated it", "terrible service", "disgusting taste", "really bad", "horrible meal",
@@ -163,6 +165,7 @@ def test_resume_after_a_crash_skips_finished_chunks(text_model, tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(job.output), pd.read_parquet(tmp_path / "ref.parquet"))
 
 
+@pytest.mark.subprocess
 @needs_asset("minilm")
 def test_sigkill_mid_run_then_rerun_gives_the_same_output(text_model, tmp_path):
     texts = _queries(600, seed=2)

@@ -1,4 +1,4 @@
-"""Multi-class TartClassifier (tart.multiclass): the faithful module by one-vs-rest or pairwise
+"""Multi-class TartClassifier (tart.strategy, tart.plan): the faithful module by one-vs-rest or pairwise
 coupling, tart-2 beyond its class count by class groups; labels, probabilities, bad input."""
 
 import numpy as np
@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from tart import TartClassifier
-from tart.multiclass import couple_groups, couple_pairwise, set_groups
-from tart.reasoner import Reasoner, preset
+from tart.plan import couple_groups, couple_pairwise
+from tart.strategy import set_groups
+from tart.reasoner import Reasoner, tart_preset
 from tart.set_reasoner import SetReasoner, SetReasonerConfig
 
 
@@ -21,7 +22,7 @@ def _blobs(n_per, L, D=12, seed=0, spread=3.0):
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
-    return Reasoner(preset("tiny")).eval()
+    return Reasoner(tart_preset("tiny")).eval()
 
 
 @pytest.fixture(scope="module")
@@ -82,24 +83,16 @@ def test_single_example_classes(tiny, multiclass):
     np.testing.assert_allclose(clf.predict_proba(X).sum(1), 1.0, atol=1e-9)
 
 
-def test_subsets_keep_every_class_with_thousands_of_points(tiny, monkeypatch):
-    """k = 3000 over 30 classes, max_context 40: every sub-task the module reads holds its class
-    and others; tart-2 groups each hold all their classes."""
-    import tart.multiclass as mc
-
+def test_subsets_keep_every_class_with_thousands_of_points(tiny):
+    """k = 3000 over 30 classes, max_context 40: every sub-task the module reads (its plan's
+    reads) holds its class and others."""
     X, y, _ = _blobs(100, 30, D=8)
-    seen = []
-    real = mc._run_binary
-
-    def spy(reasoner, tasks, device):
-        seen.extend((len(cx), int(cy.sum()), int(len(cy) - cy.sum())) for cx, cy, _ in tasks)
-        return real(reasoner, tasks, device)
-
-    monkeypatch.setattr(mc, "_run_binary", spy)
     clf = TartClassifier(reasoner=tiny, max_context=40, n_estimators=2, temperature=1.0).fit(X, y)
     p = clf.predict_proba(X[:50])
-    assert p.shape == (50, 30)
+    assert p.shape == (50, 30) and clf.plan_.rule == "ovr"
+    seen = [(len(r.rows), int(r.labels.sum()), int(len(r.labels) - r.labels.sum())) for r in clf.plan_.reads]
     assert len(seen) == 30 and all(k <= 40 and pos >= 1 and neg >= 1 for k, pos, neg in seen)
+    assert all(set(y[r.rows][r.labels == 1]) == {c} for c, r in enumerate(clf.plan_.reads))
 
 
 def test_tart2_beyond_its_class_count_by_groups(tiny2):

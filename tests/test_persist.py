@@ -1,6 +1,8 @@
 """Saved classifiers: save_pretrained / from_pretrained round trips (tart.persist)."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,15 +106,39 @@ def test_unfitted_and_object_embedder_refused(tmp_path):
         clf.save_pretrained(tmp_path / "m")
 
 
-def test_a_classifier_saved_before_the_temperature_loads_at_temperature_one(tmp_path):
+V1 = Path(__file__).parent / "golden" / "saved_v1"
+
+
+@pytest.mark.parametrize("name", ["tart2_binary", "tart2_4class", "tart_binary", "tart_3class"])
+def test_format_version_1_folders_load_and_predict_identically(name):
+    """Folders written by format version 1 (tart at 817b8f8, /tmp/make_v1.py in the commit that
+    added them): migrated on load (`tart.persist.migrate_v1`), they give the probabilities they
+    gave when saved, and save again as version 2 with the same probabilities."""
+    saved = json.loads((V1 / "proba.json").read_text())[name]
+    assert json.loads((V1 / name / "config.json").read_text())["format_version"] == 1
+    back = TartClassifier.from_pretrained(V1 / name)
+    proba = back.predict_proba(np.array(saved["queries"]))
+    np.testing.assert_allclose(proba, saved["proba"], rtol=0, atol=1e-6)
+    assert not hasattr(back, "projection_") and len(back.maps_) == len(back.plan_.maps)
+
+
+def test_a_version_1_classifier_saved_before_the_temperature_loads_at_temperature_one(tmp_path):
     """Saved by a version without the `temperature` parameter (or without `temperature_`): it
     predicted at temperature 1, and loads that way."""
-    X, y, Q = _data()
-    clf = TartClassifier(n_estimators=2, temperature=1.0).fit(X, y)
-    clf.save_pretrained(tmp_path / "m")
+    shutil.copytree(V1 / "tart2_binary", tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     del config["params"]["temperature"], config["state"]["temperature_"]
     (tmp_path / "m" / "config.json").write_text(json.dumps(config))
     back = TartClassifier.from_pretrained(tmp_path / "m")
     assert back.temperature == 1.0 and back.temperature_ == 1.0
-    np.testing.assert_array_equal(back.predict_proba(Q), clf.predict_proba(Q))
+
+
+def test_round_trip_writes_format_version_2_with_the_plan(tmp_path):
+    X, y, Q = _data()
+    clf = TartClassifier(n_estimators=2).fit(X, y)
+    clf.save_pretrained(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["format_version"] == 2 and "plan_" in config["state"] and "maps_" in config["state"]
+    back = TartClassifier.from_pretrained(tmp_path / "m")
+    assert [r.rows.tolist() for r in back.plan_.reads] == [r.rows.tolist() for r in clf.plan_.reads]
+    assert np.array_equal(back.predict_proba(Q), clf.predict_proba(Q))

@@ -108,7 +108,7 @@ def test_shipped_tart2_eval_reproduces_its_card():
 
     shipped = json.loads((default_model_dir("tart2") / EVAL_FILE).read_text())
     spec = shipped["spec"]
-    rows = evaluate_components(load_reasoner("tart2"), ks=(16, 256), components=("gaussian", "softmax"),
+    rows = evaluate_components(load_reasoner("tart2"), ks=(16,), components=("gaussian", "softmax"),
                                n_tasks=spec["n_tasks"], n_queries=spec["n_queries"], n_raw=spec["n_raw"],
                                seed=spec["seed"], baselines=())
     want = {(r["component"], r["k"]): r for r in shipped["rows"]}

@@ -10,6 +10,7 @@ import pytest
 from conftest import needs_asset
 
 ray = pytest.importorskip("ray", reason="the ray extra (pip install 'tart[ray]') is not installed")
+pytestmark = pytest.mark.ray
 
 from tart.cli import main  # noqa: E402
 from tart.jobs.local import PredictJob, run_local  # noqa: E402

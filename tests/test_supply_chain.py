@@ -132,6 +132,7 @@ def test_deb_asset_without_recorded_digests_is_refused(monkeypatch, tmp_path):
         installers.install_deb(row, progress=False)
 
 
+@pytest.mark.assets
 def test_recorded_digests_match_the_installed_files():
     """The digests in the table are those of the real files (where the assets are installed)."""
     checked = 0

@@ -84,6 +84,7 @@ def test_resume_matches_uninterrupted_run(tmp_path):
     assert a == b
 
 
+@pytest.mark.subprocess
 def test_resume_from_a_killed_process(tmp_path):
     """A run killed mid-way (SIGKILL) resumes from its last complete checkpoint via the CLI."""
     out = tmp_path / "run"
@@ -119,6 +120,7 @@ def test_resume_from_a_killed_process(tmp_path):
     assert rows[0] == rows[1] and rows[0][-1][0] == done + 4
 
 
+@pytest.mark.subprocess
 @pytest.mark.timeout(300)
 def test_ddp_two_cpu_processes_gloo(tmp_path):
     """torchrun with 2 CPU processes on gloo trains and writes one checkpoint."""

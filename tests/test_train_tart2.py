@@ -124,7 +124,7 @@ def test_a_module_for_the_whitened_map_trains_saves_and_is_read_with_it(tmp_path
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(20, 6)), np.arange(20) % 2
     clf = TartClassifier(reasoner=loaded, embedder=None).fit(X, y)
-    assert clf.projection_.whiten and np.allclose(clf.predict_proba(X).sum(1), 1.0)
+    assert all(m.whiten for m in clf.maps_) and np.allclose(clf.predict_proba(X).sum(1), 1.0)
     with pytest.raises(ValueError, match="differs"):  # other sizes are still refused
         train(tiny_cfg(steps=1, model={"n_embd": 64}, init_from=str(tmp_path / "plain")), tmp_path / "x",
               progress=False)
@@ -133,5 +133,6 @@ def test_a_module_for_the_whitened_map_trains_saves_and_is_read_with_it(tmp_path
                  tmp_path / "both", progress=False)
     assert SetReasoner.from_pretrained(tmp_path / "both").config.whiten_map == "both" == both.config.whiten_map
     clf = TartClassifier(reasoner=tmp_path / "both", embedder=None).fit(X, y)
-    assert clf.projection_.transform_views(X).shape[0] == 4  # both maps x two scalings ("auto")
+    assert clf._strategy().template().views == [(False, "auto"), (False, True), (True, "auto"), (True, True)]
+    assert {m.view for m in clf.plan_.maps} == set(np.flatnonzero(clf.view_weights_ >= 0.01))  # both maps x two scalings
     assert recipe("tart2-cpu-both").model == {"whiten_map": "both"}

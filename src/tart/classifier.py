@@ -26,12 +26,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from tart import inputs, persist, strategy
-from tart.calibration import apply_temperature, context_folds, fit_temperature, temperature_folds
+from tart.calibration import apply_temperature
 from tart.embed.runtime import resolve_device
 from tart.plan import Job, combine, execute, logit
 from tart.reasoner import Reasoner
 from tart.set_reasoner import SetReasoner
 from tart.strategy import default_reasoner
+from tart.weights import load_reasoner
 
 DEFAULT_LABEL_WORDS = ("negative", "positive")
 # TART's module, projection and decision rule, for comparisons: TartClassifier(**ORIGINAL_SETTINGS)
@@ -156,7 +157,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                 return self
             self.context_ = inputs.as_features(self.embedder_.encode(list(X)), len(X), "context")
         fit_t = self.temperature in ("auto", "context")
-        self.plan_, self.maps_, t = self._fit_plan(self.context_, temperature=fit_t)
+        self.plan_, self.maps_, t, self.view_weights_ = self._fit_plan(self.context_, temperature=fit_t)
         self.temperature_ = t if fit_t else float(self.temperature)
         return self
 
@@ -166,7 +167,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         ctx_KD, q_MD = inputs.condition(*self._features(X))
         plan, maps = self.plan_, getattr(self, "maps_", None)
         if self._context_dependent():  # the context's features came with the queries: its own maps
-            plan, maps, _ = self._fit_plan(ctx_KD, temperature=False, conditioned=True)
+            plan, maps, _, _ = self._fit_plan(ctx_KD, temperature=False, conditioned=True)
         probs, _ = execute(self.reasoner_, self._strategy().template(), [Job(plan, ctx_KD, q_MD, maps)])
         proba = combine(plan, probs[0])
         return proba if self.temperature_ == 1.0 else apply_temperature(proba, self.temperature_)
@@ -251,51 +252,13 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     def _plan(self, y_K: np.ndarray):
         """The plan for a context labelled y_K (every class present), its views equally weighted."""
-        max_context = self.max_context if isinstance(self.reasoner_, SetReasoner) else self.max_context_
-        return self._strategy().plan(y_K, len(self.classes_), max_context)
-
-    def _folds(self, fam, context, ctx_KD: np.ndarray, temperature: bool) -> tuple[list, list[Job]]:
-        """The cross-validation folds (kept rows, held rows) the family runs on this context, and
-        their jobs: tart-2's view folds (to weigh its views, and for the temperature); the faithful
-        module's temperature folds (each a refit on the raw context's fold)."""
-        y, views = self.y_, len(fam.template().views) if fam.view_folds else 1
-        if fam.view_folds and (views > 1 or temperature):
-            fold_of = context_folds(ctx_KD, y, fam.view_folds)
-            folds = [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(fam.view_folds)]
-            folds = [(keep, held) for keep, held in folds if len(held)]
-            return folds, [Job(self._plan(y[keep]), ctx_KD[keep], ctx_KD[held]) for keep, held in folds]
-        if not temperature:
-            return [], []
-        rows_KD = np.asarray(context, dtype=np.float64)
-        folds = temperature_folds(rows_KD, y, seed=0 if self.random_state is None else self.random_state)
-        return folds, [Job(self._plan(y[keep]), *inputs.condition(rows_KD[keep], rows_KD[held])) for keep, held in folds]
+        return self._strategy().plan(y_K, len(self.classes_))
 
     def _fit_plan(self, context, *, temperature: bool, conditioned: bool = False):
-        """(plan, its fitted maps, temperature) for a context: the main plan's maps and the folds'
-        jobs in one executor call; tart-2's views weighted by Bayesian model averaging on the
-        folds (each view's weight proportional to its likelihood of the held-out labels), the
-        temperature fitted on the folds' held-out probabilities."""
-        fam, y = self._strategy(), self.y_
+        """(plan, its fitted maps, temperature, view weights) for a context (`tart.strategy.fit_plans`)."""
         ctx_KD = context if conditioned else inputs.condition(context)[0]
-        folds, jobs = self._folds(fam, context, ctx_KD, temperature)
-        probs, maps = execute(self.reasoner_, fam.template(), [Job(self.plan_, ctx_KD, ctx_KD[:0])] + jobs)
-        if not jobs:
-            return self.plan_, maps[0], 1.0
-        weights_V, views = None, self.plan_.n_views()
-        if views > 1:
-            loglik_V = np.zeros(views)
-            for v in range(views):
-                for job, p, (_, held) in zip(jobs, probs[1:], folds):
-                    P = combine(job.plan, p, job.plan.read_weights(np.eye(views)[v]))
-                    loglik_V[v] += np.log(np.clip(P[np.arange(len(held)), y[held]], 1e-6, None)).sum()
-            weights_V = np.exp(loglik_V - loglik_V.max())
-            weights_V /= weights_V.sum()
-        t = 1.0
-        if temperature:
-            P = np.concatenate([combine(job.plan, p, job.plan.read_weights(weights_V)) for job, p in zip(jobs, probs[1:])])
-            t = fit_temperature(P, np.concatenate([y[held] for _, held in folds]))
-        plan = self.plan_.weighted(weights_V)
-        return plan, [maps[0][i] for i in self.plan_.kept_maps(weights_V)], t
+        return strategy.fit_plans(self._strategy(), self.reasoner_, [(context, ctx_KD, self.y_, len(self.classes_))],
+                                  temperature=temperature)[0]
 
     def _features(self, X) -> tuple[np.ndarray, np.ndarray]:
         """Checked (context features [K, D], query features [M, D])."""
@@ -336,6 +299,4 @@ def _resolve_reasoner(reasoner, device: torch.device) -> Reasoner | SetReasoner:
 
 @lru_cache(maxsize=4)
 def _load_reasoner_cached(path: str | None, device: str) -> Reasoner | SetReasoner:
-    from tart.pretrained import load_reasoner
-
     return load_reasoner(path, device=device).eval()

@@ -197,22 +197,39 @@ Largest accuracy gap to logistic regression: {max(gaps) * 100:.1f} points.
     return {"summary": summary, "rows": rows, "sha256": digests}
 
 
+def card_eval_section(rows: list[dict], tart_rows: list[dict], n_tasks: int, n_queries: int, seed: int) -> str:
+    """The model card's synthetic-evaluation section of a tart-2 module (from `tart.eval.synthetic_set`)."""
+    table = "| component | " + " | ".join(f"k={k}" for k in es.SET_KS) + " |\n|" + "---|" * (1 + len(es.SET_KS))
+    for comp in es.COMPONENTS:
+        accs = [f"{r['tart2_acc']:.3f}" for r in rows if r["component"] == comp]
+        table += f"\n| {comp} | " + " | ".join(accs) + " |"
+    return f"""## Synthetic evaluation (accuracy of tart-2 as `TartClassifier` predicts with its defaults)
+
+Fresh tasks of each prior component in 64 raw dims, {n_tasks} tasks x {n_queries} queries per
+cell, seed {seed}; rows in `{EVAL_FILE}`. Each task is read as the classifier reads a context (its
+plan: label permutations, the map's views weighted on the context, temperature). The classical
+learners on the same tasks: `tart eval-synthetic --model tart2 --n-tasks 64 --report docs/tart2_synthetic.md`.
+
+{table}
+
+TART's own tasks (d = 16, alpha = 10, {n_tasks} tasks x 64 queries, the draws of `tart eval-synthetic`):
+
+{es.format_tart_tasks(tart_rows)}
+"""
+
+
 def export_tart2(model: SetReasoner, out_dir: Path, summary: dict, *, hardware: str, n_tasks: int,
                  n_queries: int, ks: tuple[int, ...], seed: int, notes: str, dtype: torch.dtype | None) -> dict:
     """tart-2's exporter: the card and evaluation of each prior component (tart-2 alone; the
     baselines' table is `tart eval-synthetic --model tart2 --report ...`) and TART's tasks. `ks`
     is not read: tart-2 is evaluated at `SET_KS`."""
     rows = es.evaluate_components(model, n_tasks=n_tasks, n_queries=n_queries, seed=seed, baselines=())
-    tart_rows = es.evaluate_tart_tasks(model, load_reasoner("tart"), seed=seed)
+    tart_rows = es.evaluate_tart_tasks(model, load_reasoner("tart"), n_tasks=n_tasks, seed=seed)
     spec = {"ks": list(es.SET_KS), "n_tasks": n_tasks, "n_queries": n_queries, "n_raw": 64, "seed": seed}
     atomic_write_json(out_dir / EVAL_FILE, {"spec": spec, "rows": rows, "tart_tasks": tart_rows})
     digests = {f.name: sha256(f) for f in sorted(out_dir.glob("model*.safetensors"))}
     digest = "; ".join(f"`{name}`, sha256 `{d}`" for name, d in digests.items())
     cfg = summary["train_config"]
-    table = "| component | " + " | ".join(f"k={k}" for k in es.SET_KS) + " |\n|" + "---|" * (1 + len(es.SET_KS))
-    for comp in es.COMPONENTS:
-        accs = [f"{r['tart2_acc']:.3f}" for r in rows if r["component"] == comp]
-        table += f"\n| {comp} | " + " | ".join(accs) + " |"
     card = f"""# tart-2 reasoning module (set layout)
 
 {notes}
@@ -230,17 +247,6 @@ def export_tart2(model: SetReasoner, out_dir: Path, summary: dict, *, hardware: 
 - Exported (and evaluated) with torch {torch.__version__}, Python {platform.python_version()}.
 - Weights ({dtype or torch.float32}): {digest}.
 
-## Synthetic evaluation (accuracy of tart-2, one pass, no ensembling)
-
-Fresh tasks of each prior component in 64 raw dims, {n_tasks} tasks x {n_queries} queries per
-cell, seed {seed}; rows in `{EVAL_FILE}`. The classical learners on the same tasks:
-`tart eval-synthetic --model tart2 --n-tasks 64 --report docs/tart2_synthetic.md`.
-
-{table}
-
-TART's own tasks (d = 16, alpha = 10, 256 tasks x 64 queries, the draws of `tart eval-synthetic`):
-
-{es.format_tart_tasks(tart_rows)}
-"""
+{card_eval_section(rows, tart_rows, n_tasks, n_queries, seed)}"""
     atomic_write_bytes(out_dir / CARD_FILE, card.encode())
     return {"summary": summary, "rows": rows, "tart_tasks": tart_rows, "sha256": digests}

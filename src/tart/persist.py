@@ -21,6 +21,8 @@ since saving gives a warning (the predictions may differ, they are not meaningle
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -31,19 +33,30 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.numpy import load_file, save_file
+from sklearn.utils.validation import check_is_fitted
+
+from tart.embed.names import locate
+from tart.embed.runtime import resolve_device
+from tart.fingerprint import model_fingerprint
+from tart.inputs import condition
+from tart.plan import Job, fit_maps
+from tart.projection import SetMap, SetMapParams
+from tart.strategy import default_reasoner
+from tart.weights import default_model_dir, load_reasoner
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SavedClassifierError", "save", "load", "read_config",
            "embedder_identity", "embedder_fingerprint", "modality_of", "features_classifier",
            "saved_classes"]
 
 FORMAT = "tart-classifier"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the plan (plan_) and its fitted maps (maps_); 1: one projection_ (migrate_v1)
 CONFIG_FILE = "config.json"
 ARRAYS_FILE = "model.safetensors"
 REASONER_DIR = "reasoner"
 _SHIPPED_REASONERS = ("tart", "tart2")
 # the fitted attributes that are objects, saved by reference or by their own state
-_OBJECTS = ("embedder_", "reasoner_", "projection_")
+_OBJECTS = ("embedder_", "reasoner_")
 _MODALITY = {"WhisperEmbedder": "audio", "MobileNetV2Embedder": "image", "HFImageEmbedder": "image",
              "FeatureEmbedder": "features", "SentenceEmbedder": "text", "CausalLMEmbedder": "text"}
 
@@ -69,9 +82,6 @@ def embedder_fingerprint(spec: Any, embedder: Any = None) -> str:
         return own
     if spec is None or str(spec) == "features":
         return "identity"
-    from tart.embed.registry import locate
-    from tart.fingerprint import model_fingerprint
-
     return model_fingerprint(spec if isinstance(spec, Path) else locate(str(spec)))
 
 
@@ -132,44 +142,56 @@ def _from_json(value: Any) -> Any:
 
 
 def _split_state(obj: Any, prefix: str, arrays: dict, what: str) -> dict:
-    """The attributes of a fitted object: numeric arrays and tensors into `arrays` (under prefix),
-    dataclasses of tensors flattened, everything else as tagged JSON."""
-    out = {}
-    for name, value in vars(obj).items():
-        key = f"{prefix}{name}"
-        if isinstance(value, torch.Tensor):
-            arrays[key] = value.detach().cpu().contiguous().numpy()
-            out[name] = {"__tensor__": key}
-        elif isinstance(value, np.ndarray) and value.dtype.kind in "iufc":
-            arrays[key] = np.ascontiguousarray(value)
-            out[name] = {"__array__": key}
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            fields = _split_state(value, f"{key}.", arrays, f"{what}.{name}")
-            out[name] = {"__dataclass__": f"{type(value).__module__}:{type(value).__qualname__}",
-                         "fields": fields}
-        else:
-            out[name] = _jsonable(value, f"{what}.{name}")
-    return out
+    """The attributes of a fitted object, each encoded by `_encode` (arrays under `prefix`)."""
+    return {name: _encode(value, f"{prefix}{name}", arrays, f"{what}.{name}") for name, value in vars(obj).items()}
+
+
+def _encode(value: Any, key: str, arrays: dict, what: str) -> Any:
+    """Numeric arrays and tensors into `arrays` (under `key`), dataclasses, lists holding them and
+    the package's fitted objects (a map) by their fields, everything else as tagged JSON."""
+    if isinstance(value, torch.Tensor):
+        arrays[key] = value.detach().cpu().contiguous().numpy()
+        return {"__tensor__": key}
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iufc":
+        arrays[key] = np.ascontiguousarray(value)
+        return {"__array__": key}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"__dataclass__": _qualified(value), "fields": _split_state(value, f"{key}.", arrays, what)}
+    if isinstance(value, list) and any(isinstance(v, (np.ndarray, torch.Tensor)) or hasattr(v, "__dict__")
+                                       for v in value):
+        return {"__list__": [_encode(v, f"{key}.{i}", arrays, f"{what}[{i}]") for i, v in enumerate(value)]}
+    if type(value).__module__.startswith("tart.") and hasattr(value, "__dict__"):
+        return {"__object__": _qualified(value), "state": _split_state(value, f"{key}.", arrays, what)}
+    return _jsonable(value, what)
+
+
+def _qualified(value: Any) -> str:
+    return f"{type(value).__module__}:{type(value).__qualname__}"
 
 
 def _join_state(state: dict, arrays: dict) -> dict:
-    out = {}
-    for name, value in state.items():
-        if isinstance(value, dict) and set(value) == {"__tensor__"}:
-            out[name] = torch.from_numpy(arrays[value["__tensor__"]].copy())
-        elif isinstance(value, dict) and set(value) == {"__array__"}:
-            out[name] = arrays[value["__array__"]].copy()
-        elif isinstance(value, dict) and set(value) == {"__dataclass__", "fields"}:
-            cls = _import(value["__dataclass__"])
-            out[name] = cls(**_join_state(value["fields"], arrays))
-        else:
-            out[name] = _from_json(value)
-    return out
+    return {name: _decode(value, arrays) for name, value in state.items()}
+
+
+def _decode(value: Any, arrays: dict) -> Any:
+    tags = set(value) if isinstance(value, dict) else set()
+    if tags == {"__tensor__"}:
+        return torch.from_numpy(arrays[value["__tensor__"]].copy())
+    if tags == {"__array__"}:
+        return arrays[value["__array__"]].copy()
+    if tags == {"__dataclass__", "fields"}:
+        return _import(value["__dataclass__"])(**_join_state(value["fields"], arrays))
+    if tags == {"__list__"}:
+        return [_decode(v, arrays) for v in value["__list__"]]
+    if tags == {"__object__", "state"}:
+        cls = _import(value["__object__"])
+        obj = cls.__new__(cls)
+        obj.__dict__.update(_join_state(value["state"], arrays))
+        return obj
+    return _from_json(value)
 
 
 def _import(qualified: str) -> type:
-    import importlib
-
     module, _, name = qualified.partition(":")
     if not module.startswith("tart."):  # only the package's own classes are rebuilt
         raise SavedClassifierError(f"the saved state names a class outside tart: {qualified}")
@@ -183,9 +205,6 @@ def _import(qualified: str) -> type:
 def save(clf, path: str | Path, extra: dict | None = None) -> Path:
     """Write a fitted `TartClassifier` to folder `path` (created; its files replaced). `extra`:
     JSON-able notes stored beside the state (`tart fit` records its data, columns and estimate)."""
-    from safetensors.numpy import save_file
-    from sklearn.utils.validation import check_is_fitted
-
     check_is_fitted(clf, "classes_")
     path = Path(path)
     params = clf.get_params(deep=False)
@@ -200,11 +219,6 @@ def save(clf, path: str | Path, extra: dict | None = None) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=path, prefix=".saving-"))
     try:
         if reasoner is None or (isinstance(reasoner, str) and reasoner in _SHIPPED_REASONERS):
-            from tart.fingerprint import model_fingerprint
-            from tart.pretrained import default_model_dir
-
-            from tart.classifier import default_reasoner
-
             name = default_reasoner(reasoner, len(clf.classes_), clf.multiclass)
             reasoner_info = {"shipped": name, "param": reasoner,
                              "fingerprint": model_fingerprint(default_model_dir(name))}
@@ -222,7 +236,6 @@ def save(clf, path: str | Path, extra: dict | None = None) -> Path:
         else:  # a context-dependent embedder keeps the raw items
             context_json = _jsonable(list(context), "the context items")
         state = _split_state(_Attrs(fitted), "state.", arrays, "fitted state")
-        projection = clf.projection_
         config = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "tart_version": _tart_version(),
@@ -234,8 +247,6 @@ def save(clf, path: str | Path, extra: dict | None = None) -> Path:
                         "dtype": classes.dtype.str if classes.dtype.kind != "O" else "object"},
             "context_items": context_json,
             "state": state,
-            "projection": {"class": f"{type(projection).__module__}:{type(projection).__qualname__}",
-                           "state": _split_state(projection, "projection.", arrays, "projection")},
         }
         if extra:
             config.update(_jsonable(dict(extra), "extra"))
@@ -259,9 +270,10 @@ class _Attrs:  # a bag of attributes, for _split_state
 
 
 def _tart_version() -> str:
-    import tart
-
-    return str(getattr(tart, "__version__", "unknown"))
+    try:
+        return importlib.metadata.version("tart")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 # ---- load -----------------------------------------------------------------------------------------
@@ -296,8 +308,6 @@ def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = No
     saved cache_key when it has no fingerprint). load_embedder=False skips loading the embedder
     (`embedder_` is then absent; `features_classifier` needs no embedder).
     """
-    from safetensors.numpy import load_file
-
     path = Path(path)
     config = read_config(path)
     arrays = load_file(str(path / ARRAYS_FILE)) if (path / ARRAYS_FILE).is_file() else {}
@@ -305,9 +315,6 @@ def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = No
     info = config["reasoner"]
     if "shipped" in info:
         reasoner = info["shipped"]
-        from tart.fingerprint import model_fingerprint
-        from tart.pretrained import default_model_dir
-
         now = model_fingerprint(default_model_dir(reasoner))
         if now != info.get("fingerprint"):
             warnings.warn(f"{path}: the shipped reasoning module {reasoner!r} changed since this "
@@ -320,26 +327,73 @@ def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = No
     params["reasoner"] = info.get("param", reasoner) if "shipped" in info else reasoner
     if device is not None:
         params["device"] = device
-    params.setdefault("temperature", 1.0)  # saved before the parameter existed: temperature 1
+    state = _join_state(config["state"], arrays)
+    if config["format_version"] == 1:
+        params, state = migrate_v1(params, state, config, arrays)
     clf = cls(**params)
-    from tart.pretrained import load_reasoner
-
-    from tart.embed.runtime import resolve_device
-
     clf.reasoner_ = load_reasoner(reasoner, device=str(resolve_device(params.get("device", "auto")))).eval()
     clf.classes_ = saved_classes(config)
-    for name, value in _join_state(config["state"], arrays).items():
-        setattr(clf, name, value)
-    if not hasattr(clf, "temperature_"):  # saved before fit always stored it: the number given
-        clf.temperature_ = float(params["temperature"])
     clf.context_ = arrays["context"].copy() if "context" in arrays else list(_from_json(config["context_items"]))
-    proj_cls = _import(config["projection"]["class"])
-    projection = proj_cls.__new__(proj_cls)
-    projection.__dict__.update(_join_state(config["projection"]["state"], arrays))
-    clf.projection_ = projection
+    for name, value in state.items():
+        setattr(clf, name, value)
+    if config["format_version"] == 1:
+        _plan_v1(clf, state)
     if ident is not None and (load_embedder or embedder is not None):
         clf.embedder_ = _load_embedder(ident, embedder, device, path)
     return clf
+
+
+# ---- format version 1 -------------------------------------------------------------------------
+_V1_SET_DEFAULTS = {"projection": "class-mean", "center": "balanced"}  # tart-2 read neither
+
+
+def migrate_v1(params: dict, state: dict, config: dict, arrays: dict) -> tuple[dict, dict]:
+    """A version-1 folder's constructor parameters and fitted state, as version 2 has them (the
+    plan itself is rebuilt once the module is loaded: `_plan_v1`). Version 1 stored one
+    `projection_` (every view of tart-2's map in one object, unfitted where sub-tasks fitted their
+    own), the view weights, the class prior's form per path, and no temperature before it existed."""
+    params = dict(params)
+    params.setdefault("temperature", 1.0)  # saved before the parameter existed: temperature 1
+    state = dict(state)
+    proj_cls = _import(config["projection"]["class"])
+    projection = proj_cls.__new__(proj_cls)
+    projection.__dict__.update(_join_state(config["projection"]["state"], arrays))
+    state["projection_v1"] = projection
+    if "temperature_" not in state:  # saved before fit always stored it: the number given
+        state["temperature_"] = float(params["temperature"])
+    if proj_cls is SetMap:  # tart-2 read neither setting: the old defaults become "not given"
+        for name, old in _V1_SET_DEFAULTS.items():
+            if params.get(name) == old:
+                params[name] = None
+    return params, state
+
+
+def _plan_v1(clf, state: dict) -> None:
+    """Version 1's plan: the one its classifier ran (same members from the same seed), its views
+    weighted by the saved `view_weights_`, and the saved projection split into one map per view."""
+    projection = state["projection_v1"]
+    weights_V = state.get("view_weights_")
+    clf.view_weights_ = weights_V
+    plan = clf._plan(clf.y_)
+    clf.plan_ = plan.weighted(weights_V)
+    for name in ("projection_v1", "prior_logit_", "class_weight_"):
+        clf.__dict__.pop(name, None)
+    if isinstance(clf.context_, list):  # a context-dependent embedder: maps fitted at predict
+        return
+    if not (hasattr(projection, "params_") or hasattr(projection, "mean_D")):  # sub-tasks fitted their own
+        clf.maps_ = fit_maps(clf._strategy().template(), [Job(clf.plan_, condition(clf.context_)[0], clf.context_[:0])])[0]
+        return
+    if isinstance(projection, SetMap):
+        maps = []
+        for v, view in enumerate(projection.views):
+            one = SetMap(projection.out_dims, view[1], view[0], views=[view])
+            one.params_ = SetMapParams(*(getattr(projection.params_, f.name)[v : v + 1]
+                                         for f in dataclasses.fields(SetMapParams)))
+            one.n_features_, one.n_kept_ = projection.n_features_, int(projection.params_.n_kept_B[v])
+            maps.append(one)
+        clf.maps_ = [maps[i] for i in plan.kept_maps(weights_V)]
+    else:
+        clf.maps_ = [projection]
 
 
 def _load_embedder(ident: dict, given: Any, device: str | None, path: Path):

@@ -55,11 +55,6 @@ def tart_preset(name: str) -> ReasonerConfig:
     return checkpoint.preset_config(TART_PRESETS, name, "preset")
 
 
-# TRANSITIONAL aliases, to delete once tests/conftest.py, tests/test_classifier.py,
-# tests/test_multiclass.py and tart/bench/speed.py import tart_preset / TART_PRESETS
-PRESETS, preset = TART_PRESETS, tart_preset
-
-
 class Block(PreNorm):
     """A causal pre-norm layer: attention over the earlier tokens, then the MLP."""
 

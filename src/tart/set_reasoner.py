@@ -66,11 +66,6 @@ def tart2_preset(name: str) -> SetReasonerConfig:
     return checkpoint.preset_config(TART2_PRESETS, name, "tart-2 preset")
 
 
-# TRANSITIONAL aliases, to delete once tests/test_classifier.py and tart/bench/speed.py import
-# tart2_preset / TART2_PRESETS
-PRESETS, preset = TART2_PRESETS, tart2_preset
-
-
 class SetBlock(PreNorm):
     """A full-attention pre-norm layer (no causal mask): attention, then the MLP."""
 

@@ -36,12 +36,15 @@ A group's probabilities have its base rates swapped for the class priors (`tart.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Iterator
 
 import numpy as np
 
 from tart import ensemble
-from tart.plan import MapFit, Plan, Read
+from tart.calibration import context_folds, fit_temperature, temperature_folds
+from tart.inputs import condition
+from tart.plan import Job, MapFit, Plan, Read, combine, execute
 from tart.projection import BASES, CENTERS, FILLS, ContextProjection, SetMap, set_views
 
 DECOMPOSITIONS = ("auto", "ovr", "ovo")
@@ -218,11 +221,10 @@ FAITHFUL_ONLY = ("fill", "projection", "center")  # settings of the faithful mod
 
 
 class FaithfulStrategy:
-    """The faithful module: its projection, its plan, and the temperature's folds
-    (`tart.calibration.temperature_folds`: every fold refitted, at most `enough` held out)."""
+    """The faithful module: its projection, its plan, and the temperature's folds (each a refit
+    on a fold of the raw context, `tart.calibration.temperature_folds`)."""
 
     name = "tart"
-    view_folds = 0  # one view: nothing to weigh
 
     def __init__(self, params: dict, module):
         self.params, self.config = params, module.config
@@ -234,6 +236,10 @@ class FaithfulStrategy:
             value = self.params[name]
             if value is not None and value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if n_classes == 2:
+            ensemble.prior_logit(self.params["class_prior"], np.zeros(1, dtype=np.int64))
+        else:
+            log_prior(self.params["class_prior"], np.zeros(1, dtype=np.int64), n_classes)
         return self.config.max_points - 1
 
     def template(self) -> ContextProjection:
@@ -242,11 +248,21 @@ class FaithfulStrategy:
                                  basis=p["projection"] or "class-mean", center=p["center"] or "balanced",
                                  standardize=p["standardize"])
 
-    def plan(self, y: np.ndarray, n_classes: int, max_context: int) -> Plan:
+    def plan(self, y: np.ndarray, n_classes: int) -> Plan:
         p = self.params
         return faithful_plan(y, n_classes, method=p["multiclass"], n_estimators=p["n_estimators"],
-                             max_context=max_context, class_prior=p["class_prior"],
-                             random_state=p["random_state"])
+                             max_context=p["max_context"] or self.config.max_points - 1,
+                             class_prior=p["class_prior"], random_state=p["random_state"])
+
+    def folds(self, raw_KD, ctx_KD: np.ndarray, y: np.ndarray, n_classes: int, temperature: bool):
+        """The temperature's folds (kept, held) and their jobs: refits on the raw context's folds."""
+        if not temperature:
+            return [], []
+        rows_KD = np.asarray(raw_KD, dtype=np.float64)
+        seed = 0 if self.params["random_state"] is None else self.params["random_state"]
+        folds = temperature_folds(rows_KD, y, seed=seed)
+        return folds, [Job(self.plan(y[keep], n_classes), *condition(rows_KD[keep], rows_KD[held]))
+                       for keep, held in folds]
 
 
 class SetStrategy:
@@ -271,6 +287,8 @@ class SetStrategy:
             raise ValueError(f"n_components must be in [1, {self.config.n_dims}] for this module, got {n}")
         if n_classes <= self.config.n_classes:
             ensemble.class_weight(self.params["class_prior"], np.zeros(1, dtype=np.int64), n_classes)
+        else:
+            log_prior(self.params["class_prior"], np.zeros(1, dtype=np.int64), n_classes)
         return None
 
     def template(self) -> SetMap:
@@ -278,8 +296,64 @@ class SetStrategy:
         return SetMap(p["n_components"] or self.config.n_dims, p["standardize"], whiten,
                       views=set_views(whiten, p["standardize"], both_scalings=True))
 
-    def plan(self, y: np.ndarray, n_classes: int, max_context: int | None) -> Plan:
+    def plan(self, y: np.ndarray, n_classes: int) -> Plan:
         p = self.params
         return set_plan(y, n_classes, self.config.n_classes, len(self.template().views), method=p["multiclass"],
-                        n_estimators=p["n_estimators"], max_context=max_context,
+                        n_estimators=p["n_estimators"], max_context=p["max_context"],
                         class_prior=p["class_prior"], random_state=p["random_state"])
+
+    def context_prior(self, plan: Plan, y: np.ndarray) -> np.ndarray:
+        """`plan`'s prior for class_prior="context": the views are scored on what the context's
+        labels say, whatever prior the predictions get."""
+        if plan.rule == "mean":
+            return ensemble.class_weight("context", y, plan.n_classes)
+        return log_prior("context", y, plan.n_classes)
+
+    def folds(self, raw_KD, ctx_KD: np.ndarray, y: np.ndarray, n_classes: int, temperature: bool):
+        """The view folds (kept, held) and their jobs, when there are views to weigh or a temperature."""
+        if len(self.template().views) == 1 and not temperature:
+            return [], []
+        fold_of = context_folds(ctx_KD, y, self.view_folds)
+        folds = [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(self.view_folds)]
+        folds = [(keep, held) for keep, held in folds if len(held)]
+        return folds, [Job(self.plan(y[keep], n_classes), ctx_KD[keep], ctx_KD[held]) for keep, held in folds]
+
+
+def fit_plans(fam, module, contexts: list[tuple], *, temperature: bool) -> list[tuple]:
+    """(plan, its fitted maps, temperature, view weights [V] or None) for each context (raw [K, D], conditioned [K, D],
+    labels [K] in 0..L-1 with every class present, L): every context's plan maps and every fold's
+    jobs in one executor call. Each plan's views are weighted by Bayesian model averaging on its
+    folds (a view's weight proportional to its likelihood of the held-out labels); the temperature
+    is fitted on the folds' held-out probabilities (1 without folds)."""
+    plans = [fam.plan(y, L) for _, _, y, L in contexts]
+    folds = [fam.folds(raw, ctx, y, L, temperature) for raw, ctx, y, L in contexts]
+    jobs = [Job(plan, ctx, ctx[:0]) for plan, (_, ctx, _, _) in zip(plans, contexts)]
+    jobs += [job for _, fold_jobs in folds for job in fold_jobs]
+    probs, maps = execute(module, fam.template(), jobs)
+    out, at = [], len(contexts)
+    for i, (plan, (held_folds, fold_jobs)) in enumerate(zip(plans, folds)):
+        fold_probs, at = probs[at : at + len(fold_jobs)], at + len(fold_jobs)
+        y = contexts[i][2]
+        weights_V = _view_weights(fam, plan.n_views(), fold_jobs, fold_probs, held_folds, y)
+        t = 1.0
+        if temperature and fold_jobs:
+            P = np.concatenate([combine(job.plan, p, job.plan.read_weights(weights_V))
+                                for job, p in zip(fold_jobs, fold_probs)])
+            t = fit_temperature(P, np.concatenate([y[held] for _, held in held_folds]))
+        out.append((plan.weighted(weights_V), [maps[i][m] for m in plan.kept_maps(weights_V)], t, weights_V))
+    return out
+
+
+def _view_weights(fam, views: int, jobs: list[Job], probs: list, folds: list, y: np.ndarray) -> np.ndarray | None:
+    """Each view's weight [V] by its cross-validated likelihood on the context, the folds' plans
+    scored with the context's class prior (None: one view, or nothing held out)."""
+    if views == 1 or not jobs:
+        return None
+    loglik_V = np.zeros(views)
+    for job, p, (keep, held) in zip(jobs, probs, folds):
+        scored = replace(job.plan, prior=fam.context_prior(job.plan, y[keep]))
+        for v in range(views):
+            P = combine(scored, p, scored.read_weights(np.eye(views)[v]))
+            loglik_V[v] += np.log(np.clip(P[np.arange(len(held)), y[held]], 1e-6, None)).sum()
+    w_V = np.exp(loglik_V - loglik_V.max())
+    return w_V / w_V.sum()

@@ -20,9 +20,9 @@ import torch
 
 from tart import set_reasoner as sr
 from tart.bench.reference import GPT2Reference, reference_step
-from tart.priors import MixturePrior, SetCurriculum, sample_set_batch
-from tart.reasoner import Reasoner, preset
-from tart.synthetic import LogisticPrior
+from tart.priors_tart2 import MixturePrior, SetCurriculum, sample_set_batch
+from tart.reasoner import Reasoner, tart_preset
+from tart.priors_tart import LogisticPrior
 from tart.train import make_autocast, resolve_device, train_step
 
 
@@ -58,7 +58,7 @@ def bench_train(
     """Steps/s and tokens/s of our trainer vs the GPT2Model reference; `speedup` = ours / ref."""
     dev = resolve_device(device)
     steps = steps or (20 if dev.type == "cuda" else 2)
-    cfg = preset(preset_name)
+    cfg = tart_preset(preset_name)
     if points > cfg.max_points:
         raise ValueError(f"--points {points} exceeds the preset's {cfg.max_points}")
     task = LogisticPrior(n_dims=cfg.n_dims).sample(
@@ -106,7 +106,7 @@ def bench_inference(
     """Queries/s, shared-context vs per-query loop, at each k; `speedup` is taken at the largest k."""
     dev = resolve_device(device)
     torch.manual_seed(0)
-    model = Reasoner(preset(preset_name)).to(dev).eval()
+    model = Reasoner(tart_preset(preset_name)).to(dev).eval()
     d = model.config.n_dims
     rows = []
     for k in ks:
@@ -144,7 +144,7 @@ def bench_train_set(
     if k < 2:
         raise ValueError(f"points ({points}) must exceed n_queries ({n_queries}) by at least 2")
     torch.manual_seed(0)
-    set_model = sr.SetReasoner(sr.preset(set_preset)).to(dev)
+    set_model = sr.SetReasoner(sr.tart2_preset(set_preset)).to(dev)
     g = torch.Generator().manual_seed(0)
     t0 = time.perf_counter()
     batch = sample_set_batch(MixturePrior(max_classes=set_model.config.n_classes), SetCurriculum(n_queries=n_queries),
@@ -182,7 +182,7 @@ def bench_inference_set(
     `ratio_at_256` = tart-2's rate / tart's at k = 256 (when 256 is among `ks`)."""
     dev = resolve_device(device)
     torch.manual_seed(0)
-    set_model = sr.SetReasoner(sr.preset(set_preset)).to(dev).eval()
+    set_model = sr.SetReasoner(sr.tart2_preset(set_preset)).to(dev).eval()
     tart_model = Reasoner(preset(tart_preset)).to(dev).eval()
     d = set_model.config.n_dims
 

@@ -2,8 +2,9 @@
 
 `evaluate_components`: for each component of the mixture prior and each k, fresh tasks (fixed
 seed) in a raw space of `n_raw` dims; the first k points of a task are its context, the next
-`n_queries` its queries. tart-2 reads them through its input map fitted on the context (one pass,
-no ensembling). The classical learners see the raw features, standardised on the context:
+`n_queries` its queries. tart-2 predicts them as `TartClassifier(reasoner=model)` with its
+default settings would (`classifier_proba`: the classifier's own plan, views weighted on the
+context, temperature, batched over tasks). The classical learners see the raw features, standardised on the context:
 - `logreg`: logistic (softmax) regression with C chosen by 3-fold cross-validation on the context;
 - `lda`: shrinkage LDA (`solver="lsqr", shrinkage="auto"`), the plug-in rule of the Gaussian
   components.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import warnings
 from pathlib import Path
 
@@ -31,32 +31,46 @@ from sklearn.preprocessing import StandardScaler
 from tart.checkpoint import atomic_write_json
 from tart.eval.synthetic import binary_scores, logreg_logits
 from tart.priors_tart2 import COMPONENTS, MixturePrior
-from tart.projection import apply_set_map, fit_set_map, map_views
+from tart.calibration import apply_temperature
+from tart.classifier import TartClassifier
+from tart.inputs import condition
+from tart.plan import Job, combine, execute
 from tart.reasoner import Reasoner
 from tart.set_reasoner import SetReasoner
+from tart.strategy import SetStrategy, fit_plans
 from tart.priors_tart import LogisticPrior
 
 SET_KS = (8, 16, 32, 64, 128, 256, 512)
 BASELINES = ("logreg", "lda")
 
 
-@torch.no_grad()
-def set_logits(model: SetReasoner, cx_BKD: torch.Tensor, cy_BK: torch.Tensor, qx_BMD: torch.Tensor,
-               n_classes_B: torch.Tensor, task_batch: int = 32) -> torch.Tensor:
-    """tart-2's logits [B, M, L] on raw tasks: map fitted on each context, classes beyond each
-    task's count masked. A module reading both maps gives the log of its averaged probabilities."""
-    out = []
-    views = map_views(model.config.whiten_map)
-    for i in range(0, len(cx_BKD), task_batch):
-        sl = slice(i, i + task_batch)
-        logits = []
-        for whiten in views:
-            params = fit_set_map(cx_BKD[sl].double(), cy_BK[sl], model.config.n_dims, whiten=whiten)
-            cx, qx = (apply_set_map(params, t[sl].double()).float() for t in (cx_BKD, qx_BMD))
-            logits.append(model(cx, cy_BK[sl], qx, n_classes_B[sl]).float())
-        out.append(logits[0] if len(logits) == 1 else  # the log of the views' mean probabilities
-                   torch.logsumexp(torch.stack(logits).log_softmax(-1), 0) - math.log(len(logits)))
-    return torch.cat(out)
+def classifier_proba(model: SetReasoner, cx_BKD: torch.Tensor, cy_BK: torch.Tensor, qx_BMD: torch.Tensor,
+                     n_classes_B: torch.Tensor, task_batch: int = 16, **params) -> np.ndarray:
+    """What `TartClassifier(reasoner=model, **params)` (default settings otherwise) fitted on each
+    raw task's context predicts for its queries: probabilities [B, M, L] (L the most classes of any
+    task; classes absent from a context get 0). The same plan as the classifier's
+    (`tart.strategy.fit_plans`: views weighted on the context, temperature), run batched over the
+    tasks. A context with one class predicts it (Laplace-smoothed, as the baselines)."""
+    fam = SetStrategy({**TartClassifier(**params).get_params(deep=False)}, model)
+    B, M, L = len(cx_BKD), qx_BMD.shape[1], int(n_classes_B.max())
+    out = np.zeros((B, M, L))
+    for start in range(0, B, task_batch):
+        tasks, contexts, queries = [], [], []
+        for b in range(start, min(start + task_batch, B)):
+            classes, y = np.unique(cy_BK[b].numpy(), return_inverse=True)
+            if len(classes) == 1:
+                out[b] = baseline_proba("one-class", cx_BKD[b].numpy(), cy_BK[b].numpy(), qx_BMD[b].numpy(), L)
+                continue
+            ctx, q = condition(cx_BKD[b].double().numpy(), qx_BMD[b].double().numpy())
+            tasks.append((b, classes))
+            contexts.append((ctx, ctx, y.astype(np.int64), len(classes)))
+            queries.append(q)
+        fitted = fit_plans(fam, model, contexts, temperature=True) if contexts else []
+        jobs = [Job(plan, c[1], q, maps) for (plan, maps, _, _), c, q in zip(fitted, contexts, queries)]
+        probs = execute(model, fam.template(), jobs)[0] if jobs else []
+        for (b, classes), (plan, _, t, _), p in zip(tasks, fitted, probs):
+            out[b][:, classes] = apply_temperature(combine(plan, p), t)
+    return out
 
 
 def _proba(clf, Xq: np.ndarray, L: int) -> np.ndarray:
@@ -69,7 +83,7 @@ def baseline_proba(name: str, cx: np.ndarray, cy: np.ndarray, qx: np.ndarray, L:
     """Probabilities [M, L] of a classical learner fitted on one context (standardised features).
     A context with one class predicts it with Laplace-smoothed probability."""
     present = np.unique(cy)
-    if len(present) == 1:
+    if len(present) == 1 or name == "one-class":
         p = np.full((len(qx), L), 1.0 / (len(cy) + L))
         p[:, present[0]] = (len(cy) + 1.0) / (len(cy) + L)
         return p
@@ -114,7 +128,7 @@ def evaluate_components(
             cx, cy, qx, qy = t.x_BND[:, :k], t.y_BN[:, :k], t.x_BND[:, k:], t.y_BN[:, k:]
             row: dict = {"component": comp, "k": k, "n_tasks": n_tasks, "n_queries": n_queries, "n_raw": n_raw}
             if model is not None:
-                proba = torch.softmax(set_logits(model, cx, cy, qx, t.n_classes_B), -1).double().numpy()
+                proba = classifier_proba(model, cx, cy, qx, t.n_classes_B)
                 row["tart2_acc"], row["tart2_ce"] = _scores(proba, qy.numpy())
             for name in baselines:
                 key = f"{comp}|{k}|{n_tasks}|{n_queries}|{n_raw}|{seed}|{L}|{name}|{prior_key}"
@@ -145,8 +159,8 @@ def evaluate_tart_tasks(model: SetReasoner, faithful: Reasoner | None = None,
         task = prior.sample(n_tasks, k + n_queries, None, generator=g)
         cx, cy, qx, qy = task.x_BND[:, :k], task.y_BN[:, :k], task.x_BND[:, k:], task.y_BN[:, k:]
         row: dict = {"k": k, "n_tasks": n_tasks, "n_queries": n_queries}
-        logits = set_logits(model, cx, cy.long(), qx, torch.full((n_tasks,), 2))
-        row["tart2_acc"], row["tart2_ce"] = binary_scores(logits[..., 1] - logits[..., 0], qy)
+        p = np.clip(classifier_proba(model, cx, cy.long(), qx, torch.full((n_tasks,), 2)), 1e-12, 1.0)
+        row["tart2_acc"], row["tart2_ce"] = binary_scores(torch.from_numpy(np.log(p[..., 1]) - np.log(p[..., 0])), qy)
         if faithful is not None and k + 1 <= faithful.config.max_points:
             f = torch.cat([faithful.predict(cx[i : i + 64], cy[i : i + 64], qx[i : i + 64]).cpu()
                            for i in range(0, n_tasks, 64)])
