@@ -403,6 +403,7 @@ def _run_classifier(prop: str, reasoner, case, check_order: bool) -> None:
         np.testing.assert_allclose(other.predict_proba(Xq), proba, rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow  # hundreds of classifier fits: the full run only
 @pytest.mark.parametrize("name", ["tart", "tart2"])
 def test_classifier_valid_probabilities_or_a_clear_error(name):
     prop = f"TartClassifier(tiny {name}): probabilities or a clear error"
@@ -416,6 +417,7 @@ def test_classifier_valid_probabilities_or_a_clear_error(name):
     _ran_both_ways(prop)
 
 
+@pytest.mark.slow  # hundreds of classifier fits: the full run only
 @pytest.mark.parametrize("name", ["tart", "tart2"])
 def test_shipped_modules_valid_inputs(name):
     """A few cases without faults put in through the shipped modules (loaded once, cached); a
@@ -431,6 +433,7 @@ def test_shipped_modules_valid_inputs(name):
     _ran_both_ways(prop, refusals=False)  # no faults put in: a refusal is an overflow to inf
 
 
+@pytest.mark.slow  # hundreds of classifier fits: the full run only
 @pytest.mark.parametrize("name", ["tart", "tart2"])
 def test_classifier_invariant_to_a_common_scale(name):
     """Both maps are scale-invariant: features times a power of two (exact in float64) give the

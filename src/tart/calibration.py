@@ -20,17 +20,10 @@ from typing import Callable
 
 import numpy as np
 
+from tart.plan import apply_temperature
 from tart.projection import feature_order
 
 GRID = np.exp(np.linspace(np.log(0.25), np.log(8.0), 41))
-
-
-def apply_temperature(proba: np.ndarray, t: float) -> np.ndarray:
-    """p ** (1/t), renormalised per row."""
-    logp = np.log(np.clip(proba, 1e-15, None)) / t
-    logp -= logp.max(1, keepdims=True)
-    p = np.exp(logp)
-    return p / p.sum(1, keepdims=True)
 
 
 def context_folds(rows_KD: np.ndarray, y: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:

@@ -25,8 +25,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from tart import inputs, persist, strategy
-from tart.calibration import apply_temperature
+from tart import families, inputs, persist, strategy
 from tart.embed.runtime import resolve_device
 from tart.plan import Job, combine, execute, logit
 from tart.reasoner import Reasoner
@@ -154,6 +153,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                     raise ValueError('temperature="context" needs an embedder whose features do not '
                                      'depend on the context; give a number or "auto"')
                 self.temperature_ = 1.0 if self.temperature == "auto" else float(self.temperature)
+                self.context_ = list(X)
                 return self
             self.context_ = inputs.as_features(self.embedder_.encode(list(X)), len(X), "context")
         fit_t = self.temperature in ("auto", "context")
@@ -168,9 +168,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         plan, maps = self.plan_, getattr(self, "maps_", None)
         if self._context_dependent():  # the context's features came with the queries: its own maps
             plan, maps, _, _ = self._fit_plan(ctx_KD, temperature=False, conditioned=True)
-        probs, _ = execute(self.reasoner_, self._strategy().template(), [Job(plan, ctx_KD, q_MD, maps)])
-        proba = combine(plan, probs[0])
-        return proba if self.temperature_ == 1.0 else apply_temperature(proba, self.temperature_)
+        probs, _ = execute(self.reasoner_, None, [Job(plan, ctx_KD, q_MD, maps)])  # the maps are fitted
+        return combine(plan, probs[0], temperature=self.temperature_)
 
     def decision_function(self, X) -> np.ndarray:
         """Two classes: log-odds of classes_[1] (from the averaged probability) [n];
@@ -247,8 +246,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
 
     def _strategy(self):
         """The module family's strategy (`tart.strategy`): its map, its plan and its checks."""
-        cls = strategy.SetStrategy if isinstance(self.reasoner_, SetReasoner) else strategy.FaithfulStrategy
-        return cls(self.get_params(deep=False), self.reasoner_)
+        family = families.for_module(self.reasoner_)
+        return families.resolve(family.strategy)(self.get_params(deep=False), self.reasoner_)
 
     def _plan(self, y_K: np.ndarray):
         """The plan for a context labelled y_K (every class present), its views equally weighted."""

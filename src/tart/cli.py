@@ -179,13 +179,18 @@ def cmd_export(args) -> int:
     return 0
 
 
-def _add_bench(sub) -> None:
-    p = sub.add_parser("bench-train", help="our trainer vs a transformers GPT2Model reference "
-                                           "(--family tart2: the set layout vs the tart layout)")
+def _add_family_options(p) -> None:
+    """--family, and the preset of each family a benchmark runs (tart-2's is timed against tart's)."""
     p.add_argument("--family", default="tart", choices=sorted(families.FAMILIES))
     p.add_argument("--set-preset", default="cpu", choices=sorted(families.TART2.presets),
                    help="tart2's preset")
     p.add_argument("--preset", default="tart", choices=sorted(families.TART.presets))
+
+
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench-train", help="our trainer vs a transformers GPT2Model reference "
+                                           "(--family tart2: the set layout vs the tart layout)")
+    _add_family_options(p)
     p.add_argument("--batch-size", type=int, default=None, help="default: 128 (tart), 32 (tart2)")
     p.add_argument("--points", type=int, default=258, help="points per sequence (2 tokens each)")
     p.add_argument("--steps", type=int, default=None, help="timed steps (default: by device)")
@@ -194,10 +199,7 @@ def _add_bench(sub) -> None:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("bench-inference", help="shared-context vs per-query prediction "
                                                "(--family tart2: tart2's queries/s vs tart's at k=256)")
-    p.add_argument("--family", default="tart", choices=sorted(families.FAMILIES))
-    p.add_argument("--set-preset", default="cpu", choices=sorted(families.TART2.presets),
-                   help="tart2's preset")
-    p.add_argument("--preset", default="tart", choices=sorted(families.TART.presets))
+    _add_family_options(p)
     p.add_argument("--ks", type=int, nargs="+", default=None, help="default: 32 256 (tart), 256 2048 (tart2)")
     p.add_argument("--n-queries", type=int, default=1024)
     p.add_argument("--loop-queries", type=int, default=None,

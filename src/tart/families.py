@@ -48,6 +48,7 @@ class Family:
     curriculum_class: type
     batch_class: type  # what `draw_batch` returns in `Drawn.task`
     input_map: str  # "module:name" of the map fitted on each context before the module reads it
+    strategy: str  # "module:class" of the classifier's strategy (tart.strategy): its map, plan, folds
     evaluator: str  # "module:function", the synthetic evaluation: evaluator(model, **options) -> rows
     exporter: str  # "module:function", writes an exported run's evaluation and model card
     shipped: str  # the shipped module's folder under tart/weights/
@@ -128,7 +129,7 @@ TART = Family(
     config_class=ReasonerConfig, module_class=Reasoner, presets=TART_PRESETS, preset=tart_preset,
     prior_class=priors_tart.LogisticPrior, prior_from_dict=priors_tart.prior_from_dict,
     curriculum_class=priors_tart.Curriculum, batch_class=priors_tart.Task,
-    input_map="tart.projection:ContextProjection",
+    input_map="tart.projection:ContextProjection", strategy="tart.strategy:FaithfulStrategy",
     evaluator="tart.eval.synthetic:evaluate_synthetic", exporter="tart.export:export_tart",
     shipped="default", draw_batch=_draw_tart, loss=_loss_tart, check_recipe=_check_tart,
 )
@@ -138,6 +139,7 @@ TART2 = Family(
     preset=tart2_preset, prior_class=priors_tart2.MixturePrior,
     prior_from_dict=priors_tart2.prior_from_dict, curriculum_class=priors_tart2.SetCurriculum,
     batch_class=priors_tart2.SetBatch, input_map="tart.projection:fit_set_map",
+    strategy="tart.strategy:SetStrategy",
     evaluator="tart.eval.synthetic_set:evaluate_components", exporter="tart.export:export_tart2",
     shipped="tart2", draw_batch=_draw_tart2, loss=_loss_tart2, check_recipe=_check_nothing,
 )

@@ -104,9 +104,10 @@ class Job:
 
 
 def fit_maps(template, jobs: list[Job]) -> list[list]:
-    """Every job's fitted maps: those given, and the rest fitted by `template.fit_many` in one call."""
+    """Every job's fitted maps: those given, and the rest fitted by `template.fit_many` (an
+    unfitted map of the module's family) in one call."""
     wanted = [(j, m) for j, job in enumerate(jobs) if job.maps is None for m in job.plan.maps]
-    fitted = iter(template.fit_many([(jobs[j].ctx_KD[m.rows], m.labels, m.view) for j, m in wanted]))
+    fitted = iter(template.fit_many([(jobs[j].ctx_KD[m.rows], m.labels, m.view) for j, m in wanted]) if wanted else [])
     return [job.maps if job.maps is not None else [next(fitted) for _ in job.plan.maps] for job in jobs]
 
 
@@ -181,10 +182,23 @@ def unit_means(plan: Plan, probs: list[np.ndarray], weights_R: np.ndarray | None
     return [a / t for a, t in zip(acc, total)]
 
 
-def combine(plan: Plan, probs: list[np.ndarray], weights_R: np.ndarray | None = None) -> np.ndarray:
+def combine(plan: Plan, probs: list[np.ndarray], weights_R: np.ndarray | None = None,
+            temperature: float = 1.0) -> np.ndarray:
     """Class probabilities [M, L] (rows sum to 1) from the reads' probabilities, by `plan.rule`
-    (the reads weighted by their own weights, or by `weights_R`)."""
-    U = unit_means(plan, probs, weights_R)
+    (the reads weighted by their own weights, or by `weights_R`), at `temperature`."""
+    P = _combined(plan, unit_means(plan, probs, weights_R))
+    return P if temperature == 1.0 else apply_temperature(P, temperature)
+
+
+def apply_temperature(proba: np.ndarray, t: float) -> np.ndarray:
+    """p ** (1/t), renormalised per row."""
+    logp = np.log(np.clip(proba, 1e-15, None)) / t
+    logp -= logp.max(1, keepdims=True)
+    p = np.exp(logp)
+    return p / p.sum(1, keepdims=True)
+
+
+def _combined(plan: Plan, U: list[np.ndarray]) -> np.ndarray:
     L, prior = plan.n_classes, plan.prior
     if plan.rule == "binary":  # the faithful module: log-odds of the prior added (prior[0])
         p1 = U[0][:, 1]

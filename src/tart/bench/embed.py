@@ -86,25 +86,12 @@ def bench_embed(
     compile: ours with `CausalLMEmbedder(compile=True)` (stream only); the compilation happens
         in the untimed warm-up, whose time is reported as `warmup_s`.
     """
-    from transformers import AutoModelForCausalLM
-
-    from tart.embed import get_embedder
-    from tart.embed.runtime import dtype_name, resolve_dtype
-    from tart.embed.text import CausalLMEmbedder
-
-    if mode not in ("stream", "vanilla"):
-        raise ValueError("bench-embed times mode 'stream' or 'vanilla' (loo's test queries run "
-                         "exactly as vanilla's)")
-    if not isinstance(rounds, int) or rounds < 1:
-        raise ValueError(f"rounds must be a positive int, not {rounds!r}")
+    _check_options(mode, rounds)
     need = n_texts + (k if mode == "vanilla" else 0)
     texts = list(texts) if texts is not None else _default_texts(need, seed)
     if len(texts) < need:
         raise ValueError(f"need {need} texts, got {len(texts)}")
-    emb = get_embedder(model, mode=mode, max_chars=max_chars, device=device, batch_size=batch_size,
-                       dtype=dtype, **({"compile": True} if compile else {}))
-    if not isinstance(emb, CausalLMEmbedder):
-        raise ValueError(f"bench-embed compares causal-LM embedders; {model!r} is not one")
+    emb = _causal_embedder(model, mode, max_chars, device, batch_size, dtype, compile)
     dev = emb.device
     ctx, queries = texts[:k] if mode == "vanilla" else [], texts[-n_texts:]
     labels = ["positive" if i % 2 else "negative" for i in range(len(ctx))]
@@ -116,22 +103,72 @@ def bench_embed(
             return emb.encode(items, show_progress_bar=False)
         return emb.encode_with_context(ctx, labels, items)[1]
 
-    # the loop's sequences and spans, on the same token ids as ours
     n_loop = min(n_texts, loop_texts or (n_texts if dev.type == "cuda" else 48))
     rounds = min(rounds, n_loop)
     sub = emb.clip(queries[:n_loop])
+    seqs, spans = _loop_inputs(emb, mode, ctx, labels, sub)
+    timing = _time_in_turns(emb, ours, queries, seqs, spans, n_loop, rounds, loop_dtype)
+    return _result(emb, timing, model=model, mode=mode, k=len(ctx), batch_size=batch_size,
+                   mean_tokens=float(np.mean([len(s) for s in emb.tokenizer(sub)["input_ids"]])))
+
+
+def _check_options(mode: str, rounds) -> None:
+    if mode not in ("stream", "vanilla"):
+        raise ValueError("bench-embed times mode 'stream' or 'vanilla' (loo's test queries run "
+                         "exactly as vanilla's)")
+    if not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a positive int, not {rounds!r}")
+
+
+def _causal_embedder(model, mode, max_chars, device, batch_size, dtype, compile):
+    """The batched embedder to time; a ValueError unless it is a causal-LM one."""
+    from tart.embed import get_embedder
+    from tart.embed.text import CausalLMEmbedder
+
+    emb = get_embedder(model, mode=mode, max_chars=max_chars, device=device, batch_size=batch_size,
+                       dtype=dtype, **({"compile": True} if compile else {}))
+    if not isinstance(emb, CausalLMEmbedder):
+        raise ValueError(f"bench-embed compares causal-LM embedders; {model!r} is not one")
+    return emb
+
+
+def _loop_inputs(emb, mode: str, ctx: list[str], labels: list[str],
+                 sub: list[str]) -> tuple[list[list[int]], list[tuple[int, int]]]:
+    """The loop's sequences and the span each is averaged over, on the same token ids as ours:
+    each text alone (stream), or the full prompt + query for every query (vanilla)."""
     if mode == "stream":
         seqs = emb.tokenizer(sub, add_special_tokens=True)["input_ids"]
-        spans = [(0, len(s)) for s in seqs]
-    else:
-        pieces = emb.pieces(emb.clip(ctx), labels)
-        prompt = emb.lm.bos + sum((p.ids for p in pieces), [])
-        lead = len(prompt) - pieces[-1].tail if emb.span == "segment" else None
-        seqs, spans = [], []
-        for p in emb.pieces(sub, None, query=True):
-            a, b = p.span(emb.span)
-            seqs.append(prompt + p.ids)
-            spans.append((lead if lead is not None else len(prompt) + a, len(prompt) + b))
+        return seqs, [(0, len(s)) for s in seqs]
+    pieces = emb.pieces(emb.clip(ctx), labels)
+    prompt = emb.lm.bos + sum((p.ids for p in pieces), [])
+    lead = len(prompt) - pieces[-1].tail if emb.span == "segment" else None
+    seqs, spans = [], []
+    for p in emb.pieces(sub, None, query=True):
+        a, b = p.span(emb.span)
+        seqs.append(prompt + p.ids)
+        spans.append((lead if lead is not None else len(prompt) + a, len(prompt) + b))
+    return seqs, spans
+
+
+def _timed(dev: torch.device, times: list[float], fn, *args):
+    """fn(*args); its wall time (device synchronised) is appended to `times`."""
+    _sync(dev)
+    t0 = time.perf_counter()
+    out = fn(*args)
+    _sync(dev)
+    times.append(time.perf_counter() - t0)
+    return out
+
+
+def _time_in_turns(emb, ours, queries: list[str], seqs, spans, n_loop: int, rounds: int,
+                   loop_dtype: str | None) -> dict:
+    """Ours and the loop, taking turns over `rounds` slices: their vectors, per-round times and
+    slices, the warm-up time, ours' peak memory (before the loop's model exists) and the loop's dtype."""
+    from transformers import AutoModelForCausalLM
+
+    from tart.embed.runtime import resolve_dtype
+
+    dev = emb.device
     # round r: ours embeds queries[r::rounds], the loop its share of the first n_loop; the two
     # alternate (and swap order every round) so both see the same machine load
     ours_parts = [list(range(len(queries)))[r::rounds] for r in range(rounds)]
@@ -141,24 +178,15 @@ def bench_embed(
     t_ours: list[float] = []
     t_loop: list[float] = []
 
-    def timed(times: list[float], fn, *args):
-        """fn(*args); its wall time (device synchronised) is appended to `times`."""
-        _sync(dev)
-        t0 = time.perf_counter()
-        out = fn(*args)
-        _sync(dev)
-        times.append(time.perf_counter() - t0)
-        return out
-
     def time_ours(r):
-        vecs[ours_parts[r]] = timed(t_ours, ours, [queries[i] for i in ours_parts[r]])
+        vecs[ours_parts[r]] = _timed(dev, t_ours, ours, [queries[i] for i in ours_parts[r]])
 
     def time_loop(r):
-        ref[loop_parts[r]] = timed(t_loop, _loop, lm, [seqs[i] for i in loop_parts[r]],
-                                   [spans[i] for i in loop_parts[r]], dev)
+        ref[loop_parts[r]] = _timed(dev, t_loop, _loop, lm, [seqs[i] for i in loop_parts[r]],
+                                    [spans[i] for i in loop_parts[r]], dev)
 
     warmup: list[float] = []
-    timed(warmup, ours, queries[:2])  # warm-up (and compilation), untimed in the rates
+    _timed(dev, warmup, ours, queries[:2])  # warm-up (and compilation), untimed in the rates
     time_ours(0)  # before the loop's model exists, so the peak memory is ours alone
     rss_ours = _maxrss_mib()
     gpu_ours = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
@@ -169,26 +197,37 @@ def bench_embed(
     for r in range(1, rounds):  # rounds alternate: ours, loop | loop, ours | ours, loop ...
         for step in ((time_loop, time_ours) if r % 2 else (time_ours, time_loop)):
             step(r)
-    ratios = [(len(ours_parts[r]) / t_ours[r]) / (len(loop_parts[r]) / t_loop[r])
+    return {"vecs": vecs, "ref": ref, "t_ours": t_ours, "t_loop": t_loop,
+            "ours_parts": ours_parts, "loop_parts": loop_parts, "warmup_s": warmup[0],
+            "rss_ours": rss_ours, "gpu_ours": gpu_ours, "lm_dtype": lm_dtype}
+
+
+def _result(emb, t: dict, *, model: str, mode: str, k: int, batch_size: int,
+            mean_tokens: float) -> dict:
+    """The benchmark's record from `_time_in_turns`' measurements."""
+    from tart.embed.runtime import dtype_name
+
+    dev, n_texts, n_loop = emb.device, len(t["vecs"]), len(t["ref"])
+    rounds = len(t["t_ours"])
+    ratios = [(len(t["ours_parts"][r]) / t["t_ours"][r]) / (len(t["loop_parts"][r]) / t["t_loop"][r])
               for r in range(rounds)]
-    diff = float(np.abs(ref - vecs[:n_loop]).max())
-    ours_rate, loop_rate = len(queries) / sum(t_ours), n_loop / sum(t_loop)
+    diff = float(np.abs(t["ref"] - t["vecs"][:n_loop]).max())
+    ours_rate, loop_rate = n_texts / sum(t["t_ours"]), n_loop / sum(t["t_loop"])
     return {
         "benchmark": "embed", "device": str(dev), "torch": torch.__version__,
         "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda"
         else (platform.processor() or platform.machine()),
         "threads": torch.get_num_threads(), "model": model, "mode": mode, "span": emb.span,
-        "dtype": dtype_name(emb.dtype), "loop_dtype": dtype_name(lm_dtype), "max_chars": emb.max_chars,
-        "k": len(ctx), "n_texts": len(queries), "batch_size": batch_size,
-        "mean_tokens": float(np.mean([len(s) for s in emb.tokenizer(sub)["input_ids"]])),
-        "loop_texts_timed": n_loop,
+        "dtype": dtype_name(emb.dtype), "loop_dtype": dtype_name(t["lm_dtype"]),
+        "max_chars": emb.max_chars, "k": k, "n_texts": n_texts, "batch_size": batch_size,
+        "mean_tokens": mean_tokens, "loop_texts_timed": n_loop,
         "ours_texts_per_s": ours_rate, "loop_texts_per_s": loop_rate,
         "speedup": ours_rate / loop_rate, "rounds": rounds,
-        "compiled": emb.compiled, "warmup_s": warmup[0],
+        "compiled": emb.compiled, "warmup_s": t["warmup_s"],
         "speedup_per_round": [round(x, 3) for x in ratios],
-        "max_abs_diff": diff, "mean_abs_value": float(np.abs(ref).mean()),
-        "peak_rss_mib_ours": rss_ours, "peak_rss_mib": _maxrss_mib(),
-        "peak_gpu_mib_ours": gpu_ours,
+        "max_abs_diff": diff, "mean_abs_value": float(np.abs(t["ref"]).mean()),
+        "peak_rss_mib_ours": t["rss_ours"], "peak_rss_mib": _maxrss_mib(),
+        "peak_gpu_mib_ours": t["gpu_ours"],
     }
 
 

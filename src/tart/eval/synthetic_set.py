@@ -31,7 +31,6 @@ from sklearn.preprocessing import StandardScaler
 from tart.checkpoint import atomic_write_json
 from tart.eval.synthetic import binary_scores, logreg_logits
 from tart.priors_tart2 import COMPONENTS, MixturePrior
-from tart.calibration import apply_temperature
 from tart.classifier import TartClassifier
 from tart.inputs import condition
 from tart.plan import Job, combine, execute
@@ -69,7 +68,7 @@ def classifier_proba(model: SetReasoner, cx_BKD: torch.Tensor, cy_BK: torch.Tens
         jobs = [Job(plan, c[1], q, maps) for (plan, maps, _, _), c, q in zip(fitted, contexts, queries)]
         probs = execute(model, fam.template(), jobs)[0] if jobs else []
         for (b, classes), (plan, _, t, _), p in zip(tasks, fitted, probs):
-            out[b][:, classes] = apply_temperature(combine(plan, p), t)
+            out[b][:, classes] = combine(plan, p, temperature=t)
     return out
 
 
