@@ -16,6 +16,7 @@ TEXTS = CORPUS * 3
 
 
 @pytest.mark.parametrize("mode", ["stream", "vanilla"])
+@pytest.mark.slow
 def test_bench_embed_agrees_with_the_loop(tiny_path, mode):  # noqa: F811
     r = bench.bench_embed(str(tiny_path), mode=mode, n_texts=12, batch_size=4, k=4,
                           texts=TEXTS, device="cpu")

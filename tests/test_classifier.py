@@ -24,6 +24,7 @@ FLOAT32_CHECKS = {
 
 
 @parametrize_with_checks([TartClassifier()], expected_failed_checks=lambda est: FLOAT32_CHECKS)
+@pytest.mark.slow
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -135,6 +136,7 @@ def test_center_through_the_estimator():
         TartClassifier(reasoner="tart", center="median").fit(X[idx], y[idx])
 
 
+@pytest.mark.slow
 def test_long_contexts_use_stratified_subsets():
     X, y = _blobs(700, seed=1)
     clf = TartClassifier(reasoner="tart", max_context=100, n_estimators=2).fit(X[:600], y[:600])
@@ -181,6 +183,7 @@ def test_bad_input_errors():
         TartClassifier(reasoner=3).fit(X, y)
 
 
+@pytest.mark.slow
 def test_errors_are_the_same_for_lists_and_arrays_features_and_items():
     """Checked once at the boundary: ValueError for bad values and shapes, TypeError for what is
     not a collection of rows or items, whichever form X takes."""
@@ -243,6 +246,7 @@ class _WideEmbedder(_ToyEmbedder):
         return np.ones((len(items), 5))
 
 
+@pytest.mark.slow
 def test_projection_defaults_unless_given():
     texts, labels = _texts(40)
     clf = TartClassifier(reasoner="tart", embedder=_ToyEmbedder()).fit(texts, labels)
@@ -387,6 +391,7 @@ def test_mixed_label_types_are_a_clear_error():
 
 
 @pytest.mark.parametrize("reasoner", ["tart", "tart2"])
+@pytest.mark.slow
 def test_extreme_scales_give_the_answer_of_unit_scale(reasoner):
     """The maps are scale-invariant, but a context at 1e300 overflowed their variances (1e-300
     underflowed), every feature was dropped and every query got the prior, silently; queries

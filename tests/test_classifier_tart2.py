@@ -16,6 +16,7 @@ FLOAT32_CHECKS = {
 
 
 @parametrize_with_checks([TartClassifier(reasoner="tart2")], expected_failed_checks=lambda est: FLOAT32_CHECKS)
+@pytest.mark.slow
 def test_sklearn_estimator_checks_multiclass(estimator, check):
     check(estimator)
 
@@ -101,6 +102,7 @@ def test_class_prior_reweights(tiny):
         TartClassifier(reasoner=tiny, class_prior="data").fit(X[idx], y[idx])
 
 
+@pytest.mark.slow
 def test_shipped_tart2_learns_from_a_few_examples():
     """The shipped module through the classifier, on Gaussian blobs in 30 dims with 2 and 5
     classes (40 examples each): within 3 points of shrinkage LDA (the plug-in rule for these
@@ -133,6 +135,7 @@ def test_shipped_tart2_is_nearly_label_symmetric():
     assert flipped.float().mean() <= 0.1 and ((p[flipped, 1] - 0.5).abs() < 0.1).all()
 
 
+@pytest.mark.slow
 def test_a_module_reading_both_maps_weighs_the_two_by_the_context(tiny):
     """whiten_map="both": the classifier weighs the module's probabilities through the unwhitened
     and the whitened map by their cross-validated likelihood on the context (binary and native
@@ -162,6 +165,7 @@ def test_a_module_reading_both_maps_weighs_the_two_by_the_context(tiny):
         SetReasonerConfig(whiten_map="sometimes")
 
 
+@pytest.mark.slow
 def test_view_weights_follow_the_views_likelihood_on_the_context(tiny):
     """standardize="auto": two scalings of the map (the rule's and every feature standardised),
     weighted by cross-validation on the context; the weights are what the folds' likelihoods say,
@@ -184,6 +188,7 @@ def test_view_weights_follow_the_views_likelihood_on_the_context(tiny):
     assert [m.view for m in only_first.maps] == [0] and all(r.map == 0 for r in only_first.reads)
 
 
+@pytest.mark.slow
 def test_the_synthetic_evaluation_predicts_as_the_classifier(tiny):
     """tart.eval.synthetic_set runs the classifier's own plan (views weighted on the context,
     temperature), batched over tasks: each task's probabilities are the classifier's, and a

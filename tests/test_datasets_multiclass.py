@@ -139,6 +139,7 @@ def test_metrics():
     assert log_loss(np.array([[1.0, 0.0]]), np.array([1])) == pytest.approx(-np.log(1e-15))
 
 
+@pytest.mark.slow
 def test_a_tiny_multiclass_grid_and_its_report(tmp_path):
     from tart.eval.runner import run_grid
     from tart.reasoner import Reasoner, tart_preset

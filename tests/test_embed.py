@@ -108,6 +108,7 @@ def _prompt(texts, labels):
 # ------------------------------------------------------------------------------- stream
 
 
+@pytest.mark.slow
 def test_stream_batched_equals_one_at_a_time_and_ignores_padding(tiny_path, lm):
     emb = CausalLMEmbedder(tiny_path, mode="stream", batch_size=4)
     batched = emb.encode(CORPUS)
@@ -119,6 +120,7 @@ def test_stream_batched_equals_one_at_a_time_and_ignores_padding(tiny_path, lm):
     assert emb.cache_key.startswith("causal-lm:") and "mode=stream" in emb.cache_key
 
 
+@pytest.mark.slow
 def test_compile_matches_eager_and_falls_back(tiny_path, monkeypatch):
     """compile=True (stream): compiled decoder layers give the eager vectors; when compiling
     fails the embedder warns and embeds eagerly; in-context modes refuse it."""

@@ -96,6 +96,7 @@ def test_a_folder_retrained_in_place_is_not_served_the_old_vectors(kind, tmp_pat
     assert after.fingerprint == model_fingerprint(folder) != before.fingerprint
 
 
+@pytest.mark.slow
 def test_a_retrained_pth_gets_a_new_key(tmp_path):
     from tart.embed.vision import MobileNetV2
 

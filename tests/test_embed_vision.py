@@ -49,6 +49,7 @@ def test_architecture_matches_torchvision(net):
     assert net(torch.zeros(1, 3, 64, 64)).shape == (1, 1000)
 
 
+@pytest.mark.slow
 def test_pth_file_loads_strictly(net, tmp_path):
     torch.save(net.state_dict(), tmp_path / "w.pth")
     e = get_embedder(str(tmp_path / "w.pth"), image_size=64, device="cpu")
@@ -84,6 +85,7 @@ def test_resize_and_imagenet_normalisation():
     torch.testing.assert_close(white[0, :, 8, 8], expect)
 
 
+@pytest.mark.slow
 def test_encode_shapes_batches_and_formats(emb, tmp_path):
     imgs = _images(5)
     vecs = emb.encode(imgs)

@@ -34,6 +34,7 @@ def _setup(rng: np.random.Generator) -> Setup:
                  None, X[:200], X[ti])
 
 
+@pytest.mark.slow
 def test_balanced_test_and_the_loop_on_fixed_features():
     rng = np.random.default_rng(0)
     y = (rng.random(300) < 0.3).astype(int)

@@ -129,6 +129,7 @@ def test_resume_skips_finished_cells_and_retries_errors(tmp_path):
         run_grid(out, ["toy"], [HashEmbedder()], ks=(4,), seeds=(0,), methods=["count"], redo=["nope"], **kw)
 
 
+@pytest.mark.slow
 def test_real_methods_skips_and_reports(tmp_path, tiny_path, tiny_reasoner):  # noqa: F811
     methods = ["tart", "tart-vanilla", "icl", "icl-calibrated", "logreg-projected", "logreg-full",
                "knn", "linear-head"]
@@ -176,6 +177,7 @@ def test_verdicts_and_table():
     assert "| tart | 0.705 (0.005) | 0.705 (0.005) |  |" in t and "- icl: too long" in t
 
 
+@pytest.mark.slow
 def test_cli_end_to_end(tmp_path, monkeypatch, tiny_path, tiny_reasoner):  # noqa: F811
     import tart.datasets
     from tart.cli import main
@@ -203,6 +205,7 @@ def test_cli_end_to_end(tmp_path, monkeypatch, tiny_path, tiny_reasoner):  # noq
                             "logreg-projected", "logreg-full", "linear-head", "lora", "setfit"}
 
 
+@pytest.mark.slow
 def test_demo_is_the_grid_with_its_methods(tmp_path, monkeypatch, tiny_path, capsys):  # noqa: F811
     import tart.datasets
     from tart.eval.demo import METHODS as DEMO_METHODS, run_demo
@@ -228,6 +231,7 @@ def test_demo_is_the_grid_with_its_methods(tmp_path, monkeypatch, tiny_path, cap
     assert len(again) == len(DEMO_METHODS)  # a fresh run, not resumed
 
 
+@pytest.mark.slow
 def test_linear_head_and_lora_on_the_tiny_llama(tiny_path):  # noqa: F811
     from tart.eval.finetune import linear_head, lora
 
@@ -253,6 +257,7 @@ def test_setfit_on_the_packaged_minilm():
     assert proba3.shape == (3, 3) and np.allclose(proba3.sum(1), 1.0)
 
 
+@pytest.mark.slow
 def test_icl_on_three_classes(tmp_path, tiny_path, tiny_reasoner):  # noqa: F811
     """In-context learning is multi-class: one label word per class (the class names), a
     probability per class, so the grid reports its ECE and log-loss too."""

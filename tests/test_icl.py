@@ -18,6 +18,7 @@ def _reference_logprobs(path, prompt: str, label_ids) -> np.ndarray:
     return torch.log_softmax(logits, -1)[label_ids].numpy()
 
 
+@pytest.mark.slow
 def test_cached_prompt_scoring_equals_a_full_forward(tiny_path):  # noqa: F811
     icl = ICLClassifier(tiny_path, device="cpu", dtype="float32", batch_size=3).fit(CORPUS[:4], [1, 0, 0, 1])
     queries = CORPUS[4:8]

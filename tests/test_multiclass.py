@@ -32,6 +32,7 @@ def tiny2():
 
 
 @pytest.mark.parametrize("multiclass", ["ovr", "ovo"])
+@pytest.mark.slow
 def test_string_labels_sorted_classes_and_probabilities_with_the_shipped_module(multiclass):
     X, y, means = _blobs(6, 4)
     names = np.array(["zebra", "apple", "mango", "kiwi"])

@@ -71,6 +71,7 @@ def test_shipped_module_golden_predictions():
     assert torch.allclose(logits, torch.tensor(golden["logits"]), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_shipped_eval_reproduces_the_card():
     shipped = json.loads((default_model_dir() / EVAL_FILE).read_text())
     spec = shipped["spec"]

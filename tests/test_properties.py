@@ -78,13 +78,14 @@ def _settings(n: int, prop: str):
 
 @contextlib.contextmanager
 def _no_source_constants():
-    """Generate without hypothesis' pool of source constants. Since 6.131 hypothesis draws about 5%
-    of its integers, floats and strings from the literals in the source of every local module
-    imported at that moment (here src/tart: about 400 strings and 40 numbers). So the cases, and the
+    """Generate without hypothesis' pool of source constants. Since 6.131 hypothesis draws some of
+    its integers, floats and strings (up to 5%; 1 in 60 to 1 in 400 here) from the literals in the
+    source of every local module imported at that moment (src/tart: about 400 strings, 40 numbers),
+    and such a draw shifts the generator's stream, so every later case changes. So the cases, and the
     split between valid and refused ones, changed with any edit to a literal anywhere in src/tart,
     with which of its modules a run had imported (one file or the whole suite, lazy imports), and
-    with uncommitted edits to the working tree while the tests ran: identical derandomized runs gave
-    602 / 577 / 562 refused cases. With the pool empty (hypothesis' own constants stay), the cases
+    with uncommitted edits to the working tree while the tests ran: derandomized runs of the same
+    command gave 602 / 577 / 562 refused cases. With the pool empty (hypothesis' own constants stay), the cases
     depend only on each property's name and its strategies. The pool is hypothesis-internal, so
     `test_generated_cases_ignore_the_source_constants` checks that this still takes effect."""
     get_pool = getattr(hypothesis_providers, "_get_local_constants", None)
@@ -161,7 +162,7 @@ def _write_report(path: Path) -> None:
         "tests/test_properties.py` (hypothesis, derandomized: each property seeded by its name, the same "
         "cases every run, 300 per property; written only when every test in the file passed). The cases "
         "depend only on each property's name and strategies (and the hypothesis version): not on the "
-        "literals of src/tart, which hypothesis otherwise mixes into about 1 in 200 integer draws and "
+        "literals of src/tart, which hypothesis otherwise mixes into a small share of its draws and "
         "which made the split vary between runs of a working tree under edit, nor on which modules a run "
         "imported, the order of the tests, OMP_NUM_THREADS or PYTHONHASHSEED "
         "(`test_generated_cases_ignore_the_source_constants`). The outcomes change only with the code "
@@ -636,8 +637,8 @@ def test_tart2_context_order_does_not_matter_with_tied_features():
 # ---- determinism: the same cases every run, the same probabilities in every process -------------
 def _drawn_cases(prop: str, n: int) -> list[str]:
     """Digests of the n cases drawn under `_settings(n, prop)`: the properties' strategies, and 40
-    integers a case (hypothesis offers a source constant to about 1 in 200 integer draws; this makes
-    the check below see a pool that leaks in for certain)."""
+    integers a case (hypothesis' source constants reach only 1 in 60 to 1 in 400 draws; with these
+    the check below sees a pool that leaks in for certain)."""
     seen = []
 
     @_settings(n, prop)

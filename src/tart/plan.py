@@ -8,7 +8,8 @@ fit by the module family's strategy (`tart.strategy`) and stored as `TartClassif
 
 `execute` runs any number of (plan, context, queries) jobs together: the maps fitted batched by
 (size, view), mapped features clipped once, the module called once per group of reads of equal
-shape (members, views and cross-validation folds of one fit together), finiteness checked once.
+shape (members, views and cross-validation folds of one fit together), finiteness checked once
+on the module's output.
 `combine` turns one job's read probabilities into class probabilities by the plan's rule.
 
 Shape legend: K context rows, M queries, D features, d mapped dims, L classes, n a read's outputs,
@@ -126,14 +127,9 @@ def execute(module, template, jobs: list[Job]) -> tuple[list[list[np.ndarray]], 
         for r, read in enumerate(job.plan.reads if len(job.q_MD) else []):  # no queries: maps only
             groups.setdefault((len(read.rows), len(read.cols)), []).append((j, r))
     out: list[list] = [[np.zeros((0, len(read.cols))) for read in job.plan.reads] for job in jobs]
-    finite = True
     for (_, n_out), members in groups.items():
         for (j, r), P_MN in zip(members, _run_group(module, jobs, mapped, members, n_out)):
-            finite = finite and bool(np.isfinite(P_MN).all())
             out[j][r] = P_MN
-    if not finite:
-        raise ValueError("the reasoning module's outputs are not finite (NaN or inf): its weights or dtype "
-                         "cannot read these features (a float16 module, or non-finite weights?)")
     return out, maps
 
 
@@ -154,6 +150,9 @@ def _run_group(module, jobs: list[Job], mapped, members: list[tuple[int, int]], 
             q = mapped[j][rd.map][1][start : start + chunk]
             qx_BMd[b, : len(q)] = q
         logits = module.predict(cx_BKd, cy_BK, torch.from_numpy(qx_BMd).to(dev), validate=False, **kwargs)
+        if not torch.isfinite(logits).all():  # the one finiteness check, on what the module gives
+            raise ValueError("the reasoning module's outputs are not finite (NaN or inf): its weights or dtype "
+                             "cannot read these features (a float16 module, or non-finite weights?)")
         parts.append(_probabilities(logits))
     P_BMN = np.concatenate(parts, axis=1)
     return [P_BMN[b, : M[b]] for b in range(len(reads))]
@@ -216,7 +215,7 @@ def _combined(plan: Plan, U: list[np.ndarray]) -> np.ndarray:
         z = score_ML + prior
         return _normalised(np.exp(z - z.max(1, keepdims=True)))
     if plan.rule == "ovo":  # unit (i, j): P(j | i or j); prior: log priors [L]
-        R = np.full((len(probs[0]), L, L), 0.5)  # R[m, a, b] = P(a | a or b)
+        R = np.full((len(U[0]), L, L), 0.5)  # R[m, a, b] = P(a | a or b)
         for (i, j), u in zip(plan.units, U):
             r_j = 1.0 / (1.0 + np.exp(-(logit(np.clip(u[:, 1], 1e-12, 1 - 1e-12)) + prior[j] - prior[i])))
             R[:, j, i], R[:, i, j] = r_j, 1.0 - r_j
