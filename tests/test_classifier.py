@@ -90,6 +90,7 @@ def test_matches_a_direct_reasoner_call():
     np.testing.assert_allclose(clf.predict_proba(X[40:])[:, 1], torch.sigmoid(logits).numpy(), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_class_prior_shifts_the_log_odds_by_the_context_base_rate():
     X, y = _blobs(80)
     idx = np.r_[np.flatnonzero(y == 0)[:30], np.flatnonzero(y == 1)[:10]]  # 30 vs 10
@@ -109,6 +110,7 @@ def test_class_prior_shifts_the_log_odds_by_the_context_base_rate():
             TartClassifier(class_prior=bad).fit(X[idx], y[idx])
 
 
+@pytest.mark.slow
 def test_projection_settings_through_the_estimator():
     X, y = _blobs(120, seed=2)
     clf = TartClassifier(reasoner="tart").fit(X[:60], y[:60])
@@ -126,6 +128,7 @@ def test_projection_settings_through_the_estimator():
         TartClassifier(reasoner="tart", standardize="yes").fit(X[:60], y[:60])
 
 
+@pytest.mark.slow
 def test_center_through_the_estimator():
     X, y = _blobs(120, seed=4)
     idx = np.r_[np.flatnonzero(y[:80] == 0)[:30], np.flatnonzero(y[:80] == 1)[:8]]  # 30 vs 8
@@ -268,6 +271,7 @@ def _assert_same_state(clf, before):
 
 
 @pytest.mark.parametrize("reasoner", ["tart", "tart2"])
+@pytest.mark.slow
 def test_predict_leaves_the_fitted_state_alone(reasoner):
     """A context-dependent embedder gives the context's features with each predict call: the call
     fits its own map, and the estimator is the same after predicting as after fitting."""

@@ -11,6 +11,7 @@ from tart.eval.synthetic import evaluate_synthetic, format_table, logreg_logits
 from tart.reasoner import Reasoner, tart_preset
 
 
+@pytest.mark.slow
 def test_baselines_order_and_rise_with_k():
     rows = evaluate_synthetic(None, ks=(8, 64), n_tasks=64, n_queries=32, active_dims=4)
     for r in rows:

@@ -281,6 +281,7 @@ def test_temperature_chosen_on_the_context(tiny, tmp_path):
             TartClassifier(reasoner=tiny, temperature=bad).fit(X, y)
 
 
+@pytest.mark.slow
 def test_a_saved_classifier_keeps_its_temperature(tmp_path):
     X, y, _ = _blobs(4, 3, D=5)
     clf = TartClassifier(temperature="context", n_estimators=2).fit(X, y)
@@ -290,6 +291,7 @@ def test_a_saved_classifier_keeps_its_temperature(tmp_path):
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
 
 
+@pytest.mark.slow
 def test_the_default_module_is_tart2_and_ovr_ovo_keep_the_faithful_one(tmp_path):
     """reasoner=None: tart-2 for any number of classes, the faithful module when `multiclass`
     names one of its decompositions; a saved classifier reloads the module it ran."""

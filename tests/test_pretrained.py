@@ -104,6 +104,7 @@ def test_shipped_tart2_loads_offline_with_golden_predictions():
     assert (logits.argmax(-1) == q[..., :3].argmax(-1)).float().mean() > 0.9
 
 
+@pytest.mark.slow
 def test_shipped_tart2_eval_reproduces_its_card():
     from tart.eval.synthetic_set import evaluate_components
 
