@@ -33,8 +33,7 @@ def test_bench_embed_rounds(tiny_path):  # noqa: F811
     """One round times each side once; more rounds than loop texts are capped; 0 is an error."""
     one = bench.bench_embed(str(tiny_path), n_texts=6, loop_texts=3, rounds=1, texts=TEXTS,
                             device="cpu")
-    assert one["rounds"] == 1 and len(one["speedup_per_round"]) == 1
-    assert one["speedup"] == pytest.approx(one["speedup_per_round"][0], rel=1e-2)
+    assert one["rounds"] == 1 and len(one["speedup_per_round"]) == 1 and one["max_abs_diff"] < 1e-4
     many = bench.bench_embed(str(tiny_path), n_texts=6, loop_texts=3, rounds=9, texts=TEXTS,
                              device="cpu")
     assert many["rounds"] == 3 and many["max_abs_diff"] < 1e-4

@@ -105,6 +105,7 @@ def test_curriculum_and_mapped_batches():
         SetCurriculum(k_min=10, k_max=5)
 
 
+@pytest.mark.slow
 def test_dense_signal_spreads_the_class_difference_without_making_tasks_trivial():
     """dense_signal: R log-uniform up to max_signal_dims (sparse and dense tasks), each direction
     weaker as R grows, so dense tasks are not all separable as they are at full strength."""

@@ -571,6 +571,7 @@ def _run_module(prop: str, case, set_layout: bool) -> None:
         torch.testing.assert_close(module.predict(c_perm, y_perm, qx), out, **tol)
 
 
+@pytest.mark.slow  # 300 generated cases a module: the full run
 @pytest.mark.parametrize("set_layout, prop", [
     (False, "Reasoner.predict (tiny): finite logits or a clear error"),
     (True, "SetReasoner.predict (tiny): probabilities or a clear error"),
@@ -616,6 +617,7 @@ def test_module_bad_kinds_are_named(name):
     assert module.predict(cx, cy, qx, query_chunk=np.int64(2)).shape[0] == 3
 
 
+@pytest.mark.slow
 def test_tart2_context_order_does_not_matter_with_tied_features():
     """Found by the property above (shrunk): binary features give the context's residual tied
     singular values, and the map's SVD then picked a basis of the tied subspace that depended on

@@ -18,7 +18,7 @@ def test_presets_sizes():
 
 
 @torch.no_grad()
-@pytest.mark.parametrize("k,m", [(1, 5), (32, 40), (257, 9)])
+@pytest.mark.parametrize("k,m", [(1, 5), (32, 40), pytest.param(257, 9, marks=pytest.mark.slow)])
 def test_shared_context_matches_per_query_loop(k, m):
     torch.manual_seed(k)
     model = Reasoner(tart_preset("small")).eval()

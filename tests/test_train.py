@@ -66,6 +66,7 @@ def test_train_writes_checkpoints_and_metrics(tmp_path):
         assert torch.equal(v, loaded.state_dict()[k])
 
 
+@pytest.mark.slow  # two short trainings: the full run
 def test_resume_matches_uninterrupted_run(tmp_path):
     full = state(train(small_cfg(), tmp_path / "full", progress=False))
     # "killed" after step 3: the step-3 checkpoint is all that is left of the first run

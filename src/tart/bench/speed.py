@@ -25,6 +25,8 @@ from tart.reasoner import Reasoner, tart_preset
 from tart.priors_tart import LogisticPrior
 from tart.train import make_autocast, resolve_device, train_step
 
+_tart_config = tart_preset  # the `tart_preset` parameters of the set benchmarks shadow the function
+
 
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
@@ -151,7 +153,7 @@ def bench_train_set(
                              set_model.config.n_dims, batch_size, g, shape=(batch_size, k, n_raw))
     map_s = time.perf_counter() - t0
     batch = batch.to(dev)
-    cfg = preset(tart_preset)
+    cfg = _tart_config(tart_preset)
     if points > cfg.max_points:
         raise ValueError(f"points {points} exceeds the {tart_preset} preset's {cfg.max_points}")
     task = LogisticPrior(n_dims=cfg.n_dims).sample(batch_size, points, generator=torch.Generator(dev).manual_seed(0), device=dev)
@@ -183,7 +185,7 @@ def bench_inference_set(
     dev = resolve_device(device)
     torch.manual_seed(0)
     set_model = sr.SetReasoner(sr.tart2_preset(set_preset)).to(dev).eval()
-    tart_model = Reasoner(preset(tart_preset)).to(dev).eval()
+    tart_model = Reasoner(_tart_config(tart_preset)).to(dev).eval()
     d = set_model.config.n_dims
 
     def rate(fn) -> float:
