@@ -29,7 +29,8 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("case", list(golden_classifier_cases()))
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c == "tart2_k200_max64" else c
+                                  for c in golden_classifier_cases()])  # the long-context case: full run
 def test_golden_predict_proba(case):
     """Projection + ensemble + class prior on fixed features with the shipped modules never change
     silently (scripts/update_golden.py classifier rewrites them). The tolerance absorbs float32

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,9 @@ def test_format_version_1_folders_load_and_predict_identically(name):
     gave when saved, and save again as version 2 with the same probabilities."""
     saved = json.loads((V1 / "proba.json").read_text())[name]
     assert json.loads((V1 / name / "config.json").read_text())["format_version"] == 1
-    back = TartClassifier.from_pretrained(V1 / name)
+    with warnings.catch_warnings():  # format 1 fingerprinted the module's folder with its card,
+        warnings.simplefilter("ignore")  # which has been rerun since: it may warn, the weights are the same
+        back = TartClassifier.from_pretrained(V1 / name)
     proba = back.predict_proba(np.array(saved["queries"]))
     np.testing.assert_allclose(proba, saved["proba"], rtol=0, atol=1e-6)
     assert not hasattr(back, "projection_") and len(back.maps_) == len(back.plan_.maps)
@@ -129,7 +132,9 @@ def test_a_version_1_classifier_saved_before_the_temperature_loads_at_temperatur
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     del config["params"]["temperature"], config["state"]["temperature_"]
     (tmp_path / "m" / "config.json").write_text(json.dumps(config))
-    back = TartClassifier.from_pretrained(tmp_path / "m")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # as above: the folder's card changed since format 1
+        back = TartClassifier.from_pretrained(tmp_path / "m")
     assert back.temperature == 1.0 and back.temperature_ == 1.0
 
 
@@ -142,3 +147,25 @@ def test_round_trip_writes_format_version_2_with_the_plan(tmp_path):
     back = TartClassifier.from_pretrained(tmp_path / "m")
     assert [r.rows.tolist() for r in back.plan_.reads] == [r.rows.tolist() for r in clf.plan_.reads]
     assert np.array_equal(back.predict_proba(Q), clf.predict_proba(Q))
+
+
+def test_the_shipped_module_fingerprint_covers_its_weights_not_its_card(tmp_path):
+    """A saved classifier names a shipped module by the fingerprint of its config and weights: a
+    rerun model card does not make loading warn, changed weights do."""
+    X, y, Q = _data()
+    clf = TartClassifier(n_estimators=2, temperature=1.0).fit(X, y)
+    clf.save_pretrained(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    from tart.fingerprint import folder_digest
+    from tart.weights import default_model_dir
+
+    folder = default_model_dir("tart2")
+    assert config["reasoner"]["fingerprint"] == "sha256:" + folder_digest(folder, ("config.json", "*.safetensors"))
+    assert config["reasoner"]["fingerprint"] != "sha256:" + folder_digest(folder)  # the card is not in it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TartClassifier.from_pretrained(tmp_path / "m")
+    config["reasoner"]["fingerprint"] = "sha256:" + "0" * 64
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.warns(UserWarning, match="changed since this classifier was saved"):
+        TartClassifier.from_pretrained(tmp_path / "m")

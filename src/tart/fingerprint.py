@@ -73,10 +73,11 @@ def _files(folder: Path) -> list[Path]:
     return out
 
 
-def folder_digest(folder: str | Path) -> str:
-    """sha256 over the (relative path, file digest) of every file in a folder, hidden ones aside."""
+def folder_digest(folder: str | Path, patterns: tuple[str, ...] | None = None) -> str:
+    """sha256 over the (relative path, file digest) of every file in a folder, hidden ones aside
+    (with `patterns`, globs: only the files whose name matches one)."""
     root = Path(folder)
-    files = _files(root)
+    files = [p for p in _files(root) if patterns is None or any(p.match(g) for g in patterns)]
     if not files:
         raise ValueError(f"{root} holds no files to fingerprint")
     h = hashlib.sha256()
