@@ -140,7 +140,6 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         limit = self._check_params()
         self.max_context_ = self.max_context or limit or len(y01)
         self.y_ = y01.astype(np.int64)
-        self.plan_ = self._plan(self.y_)
         if self.embedder is None:
             self.context_ = X
         else:
@@ -154,6 +153,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                                      'depend on the context; give a number or "auto"')
                 self.temperature_ = 1.0 if self.temperature == "auto" else float(self.temperature)
                 self.context_ = list(X)
+                self.plan_ = self._plan(self.y_)  # its views weighted at each predict call
                 return self
             self.context_ = inputs.as_features(self.embedder_.encode(list(X)), len(X), "context")
         fit_t = self.temperature in ("auto", "context")

@@ -121,7 +121,7 @@ def execute(module, template, jobs: list[Job]) -> tuple[list[list[np.ndarray]], 
     """Run the jobs: (per job, each read's probabilities [M, n] (float64); per job, its fitted maps)."""
     maps = fit_maps(template, jobs)
     mapped = [[(_clipped(f.transform(job.ctx_KD, validate=False)), _clipped(f.transform(job.q_MD, validate=False)))
-               for f in fitted] for job, fitted in zip(jobs, maps)]
+               for f in fitted] if len(job.q_MD) else [] for job, fitted in zip(jobs, maps)]  # no queries: maps only
     groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for j, job in enumerate(jobs):
         for r, read in enumerate(job.plan.reads if len(job.q_MD) else []):  # no queries: maps only

@@ -274,6 +274,7 @@ class SetStrategy:
 
     def __init__(self, params: dict, module):
         self.params, self.config = params, module.config
+        self.views = set_views(module.config.whiten_map, params["standardize"], both_scalings=True)
 
     def check(self, n_classes: int) -> None:
         """tart-2 reads any number of context points: no limit (None)."""
@@ -293,12 +294,11 @@ class SetStrategy:
 
     def template(self) -> SetMap:
         p, whiten = self.params, self.config.whiten_map
-        return SetMap(p["n_components"] or self.config.n_dims, p["standardize"], whiten,
-                      views=set_views(whiten, p["standardize"], both_scalings=True))
+        return SetMap(p["n_components"] or self.config.n_dims, p["standardize"], whiten, views=self.views)
 
     def plan(self, y: np.ndarray, n_classes: int) -> Plan:
         p = self.params
-        return set_plan(y, n_classes, self.config.n_classes, len(self.template().views), method=p["multiclass"],
+        return set_plan(y, n_classes, self.config.n_classes, len(self.views), method=p["multiclass"],
                         n_estimators=p["n_estimators"], max_context=p["max_context"],
                         class_prior=p["class_prior"], random_state=p["random_state"])
 
@@ -311,7 +311,7 @@ class SetStrategy:
 
     def folds(self, raw_KD, ctx_KD: np.ndarray, y: np.ndarray, n_classes: int, temperature: bool):
         """The view folds (kept, held) and their jobs, when there are views to weigh or a temperature."""
-        if len(self.template().views) == 1 and not temperature:
+        if len(self.views) == 1 and not temperature:
             return [], []
         fold_of = context_folds(ctx_KD, y, self.view_folds)
         folds = [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(self.view_folds)]

@@ -50,7 +50,7 @@ def classifier_proba(model: SetReasoner, cx_BKD: torch.Tensor, cy_BK: torch.Tens
     task; classes absent from a context get 0). The same plan as the classifier's
     (`tart.strategy.fit_plans`: views weighted on the context, temperature), run batched over the
     tasks. A context with one class predicts it (Laplace-smoothed, as the baselines)."""
-    fam = SetStrategy({**TartClassifier(**params).get_params(deep=False)}, model)
+    fam = SetStrategy(TartClassifier(**params).get_params(deep=False), model)
     B, M, L = len(cx_BKD), qx_BMD.shape[1], int(n_classes_B.max())
     out = np.zeros((B, M, L))
     for start in range(0, B, task_batch):
