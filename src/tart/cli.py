@@ -189,9 +189,14 @@ def _add_family_options(p) -> None:
 
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench-train", help="our trainer vs a transformers GPT2Model reference "
-                                           "(--family tart2: the set layout vs the tart layout)")
+                                           "(--family tart2: a recipe's data path vs its module step)")
     _add_family_options(p)
-    p.add_argument("--batch-size", type=int, default=None, help="default: 128 (tart), 32 (tart2)")
+    p.add_argument("--recipe", default="tart2-gpu", choices=sorted(n for n, r in RECIPES.items() if r.get("family") == "tart2"),
+                   help="tart2: the training recipe whose batches and module are timed")
+    p.add_argument("--recipe-preset", default=None, help="tart2: time this preset's module instead of the recipe's")
+    p.add_argument("--vs-tart", action="store_true",
+                   help="tart2: instead, the set layout's training step against the tart layout's")
+    p.add_argument("--batch-size", type=int, default=None, help="default: 128 (tart), 32 (tart2 --vs-tart)")
     p.add_argument("--points", type=int, default=258, help="points per sequence (2 tokens each)")
     p.add_argument("--steps", type=int, default=None, help="timed steps (default: by device)")
     p.add_argument("--compile", action="store_true", help="also torch.compile our model")
@@ -212,6 +217,12 @@ def _add_bench(sub) -> None:
 def cmd_bench(args) -> int:
     from tart.bench import speed
 
+    if args.command == "bench-train" and args.family == "tart2" and not args.vs_tart:
+        from tart.bench import train_path
+
+        result = train_path.bench_train_path(args.recipe, args.steps, device=args.device, preset=args.recipe_preset)
+        print(json.dumps(result, indent=2) if args.json else train_path.format_train_path(result))
+        return 0
     if args.command == "bench-train" and args.family == "tart2":
         result = speed.bench_train_set(args.set_preset, args.preset, args.batch_size or 32, args.points,
                                        steps=args.steps, device=args.device)

@@ -105,10 +105,11 @@ def _check_tart(curriculum, prior, model_cfg: ReasonerConfig) -> None:
 # ---- tart-2 ------------------------------------------------------------------------------------
 def _draw_tart2(prior, curriculum, model_cfg: SetReasonerConfig, step: int, generator_on, n: int,
                 device) -> Drawn:
-    """Raw tasks drawn on the CPU, each mapped on `device` by the map fitted on its context."""
-    task = priors_tart2.sample_set_batch(prior, curriculum, model_cfg.n_dims, n,
-                                         generator_on(torch.device("cpu")), device=device,
-                                         whiten=model_cfg.whiten_map)
+    """Raw tasks drawn on `device` (its own generator), each mapped there by the map fitted on
+    its context, its basis found as the curriculum says (`map_basis`)."""
+    task = priors_tart2.sample_set_batch(prior, curriculum, model_cfg.n_dims, n, generator_on(device),
+                                         device=device, whiten=model_cfg.whiten_map,
+                                         basis=curriculum.map_basis)
     B, K = task.cx_BKd.shape[:2]
     return Drawn(task, model_cfg.n_dims, K, B * (K + task.qx_BMd.shape[1]))
 

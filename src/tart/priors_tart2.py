@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import torch
 
+from tart.basis import check_basis
 from tart.projection import apply_set_map, fit_set_map
 
 COMPONENTS = ("logistic", "softmax", "gaussian", "clusters", "mlp")
@@ -56,7 +57,10 @@ class MixturePrior:
     difference over many directions) and scales each direction's strength by sqrt(min(1, 4 / R)),
     so a task's difficulty does not grow with R (otherwise dense tasks are all separable).
     table_frac: share of tasks with per-feature scales and offsets. noise_frac / max_flip: share of
-    tasks with label noise and its largest rate.
+    tasks with label noise and its largest rate. shared_frame: the tasks drawn together share one
+    random orthonormal frame, each task giving its variances to the frame's directions in its own
+    random order (each task alone is distributed as without it; one D x D QR per batch instead of
+    one per task: the data path's cost); False gives each task its own frame.
     """
 
     weights: dict = field(default_factory=lambda: {
@@ -70,6 +74,7 @@ class MixturePrior:
     table_frac: float = 0.3
     noise_frac: float = 0.5
     max_flip: float = 0.2
+    shared_frame: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(COMPONENTS)
@@ -91,7 +96,8 @@ class MixturePrior:
         if batch_size < 1 or n_points < 1 or n_raw < 1:
             raise ValueError(f"batch_size, n_points and n_raw must be >= 1, got {batch_size}, {n_points}, {n_raw}")
         names = list(components or [c for c in COMPONENTS if self.weights.get(c, 0) > 0])
-        probs = torch.tensor([float(self.weights.get(c, 1.0 if components else 0.0)) for c in names])
+        probs = torch.tensor([float(self.weights.get(c, 1.0 if components else 0.0)) for c in names],
+                             device=_device(generator))
         counts = torch.bincount(torch.multinomial(probs, batch_size, True, generator=generator),
                                 minlength=len(names))
         parts = [SAMPLERS[c](self, int(n), n_points, n_raw, generator)
@@ -103,31 +109,36 @@ class MixturePrior:
     def _finish(self, t: RawTasks, g) -> RawTasks:
         """Label noise, class-id permutation, per-feature scales/offsets (tables)."""
         B, N, D = t.x_BND.shape
-        L = self.max_classes
+        L, dev = self.max_classes, _device(g)
         y = t.y_BN
-        rate_B = torch.rand(B, generator=g) * self.max_flip * (torch.rand(B, generator=g) < self.noise_frac)
-        flip = torch.rand(B, N, generator=g) < rate_B[:, None]
-        random_y = (torch.rand(B, N, generator=g) * t.n_classes_B[:, None]).long()
+        rate_B = torch.rand(B, generator=g, device=dev) * self.max_flip * (torch.rand(B, generator=g, device=dev) < self.noise_frac)
+        flip = torch.rand(B, N, generator=g, device=dev) < rate_B[:, None]
+        random_y = (torch.rand(B, N, generator=g, device=dev) * t.n_classes_B[:, None]).long()
         y = torch.where(flip, random_y, y)
         # a random permutation of each task's class ids (only among its own classes)
-        keys_BL = torch.rand(B, L, generator=g) + (torch.arange(L) >= t.n_classes_B[:, None])
+        keys_BL = torch.rand(B, L, generator=g, device=dev) + (torch.arange(L, device=dev) >= t.n_classes_B[:, None])
         perm_BL = keys_BL.argsort(dim=1)
         y = perm_BL.gather(1, y)
-        x = t.x_BND
-        table_B1 = (torch.rand(B, generator=g) < self.table_frac).float()[:, None]
-        log_scale_BD = torch.randn(B, D, generator=g) * 1.5 * table_B1
-        offset_BD = torch.randn(B, D, generator=g) * 3.0 * table_B1
-        x = (x + offset_BD[:, None]) * log_scale_BD.exp()[:, None]
-        return RawTasks(x.float(), y, t.n_classes_B)
+        table_B1 = (torch.rand(B, generator=g, device=dev) < self.table_frac).float()[:, None]
+        log_scale_BD = torch.randn(B, D, generator=g, device=dev) * 1.5 * table_B1
+        offset_BD = torch.randn(B, D, generator=g, device=dev) * 3.0 * table_B1
+        x = t.x_BND.float().add_(offset_BD[:, None]).mul_(log_scale_BD.exp()[:, None])  # in place: x is ours
+        return RawTasks(x, y, t.n_classes_B)
+
+
+def _device(g: torch.Generator | None) -> torch.device:
+    """Where tasks drawn with `g` live: its device (the CPU without one)."""
+    return g.device if g is not None else torch.device("cpu")
 
 
 def _log_uniform(lo: float, hi: float, shape, g) -> torch.Tensor:
-    return torch.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * torch.rand(shape, generator=g))
+    u = torch.rand(shape, generator=g, device=_device(g))
+    return torch.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * u)
 
 
 def _uniform_int(lo: int, hi: int, shape, g) -> torch.Tensor:
     """Integers in [lo, hi] (inclusive)."""
-    return torch.randint(lo, hi + 1, shape, generator=g)
+    return torch.randint(lo, hi + 1, shape, generator=g, device=_device(g))
 
 
 def signal_dims(prior: MixturePrior, D: int, g) -> tuple[int, float]:
@@ -140,28 +151,36 @@ def signal_dims(prior: MixturePrior, D: int, g) -> tuple[int, float]:
 
 
 def _space(prior: MixturePrior, B: int, D: int, g):
-    """A raw space per task: returns (sqrt_lam_BD, Q_BDD, idx_BR, strength).
+    """A raw space per task: returns (sqrt_lam_BD, Q, idx_BR, strength).
 
-    Covariance Q diag(lambda) Q^T with lambda_j = j^-beta; the signal lives along R
+    Covariance Q diag(lambda) Q^T with lambda_j = j^-beta, lambda assigned to the columns of Q in
+    a random order per task; Q is Haar-random (QR of a Gaussian matrix, columns' signs fixed by R):
+    [D, D], shared by the batch (`shared_frame`: each task's eigen-directions are still Haar-random,
+    since Q times a fixed permutation is), or [B, D, D], one per task. The signal lives along R
     (`signal_dims`) of the eigen-directions, chosen with a bias towards the larger-variance ones.
     """
+    dev = _device(g)
     R, strength = signal_dims(prior, D, g)
-    beta_B1 = prior.beta_range[0] + (prior.beta_range[1] - prior.beta_range[0]) * torch.rand(B, 1, generator=g)
-    lam_BD = torch.arange(1, D + 1).float()[None] ** -beta_B1
-    Q_BDD = torch.linalg.qr(torch.randn(B, D, D, generator=g))[0]
-    bias_BD = lam_BD ** torch.rand(B, 1, generator=g)  # 0: uniform over directions, 1: by variance
+    beta_B1 = prior.beta_range[0] + (prior.beta_range[1] - prior.beta_range[0]) * torch.rand(B, 1, generator=g, device=dev)
+    order_BD = torch.rand(B, D, generator=g, device=dev).argsort(1) + 1  # each task's spectrum order
+    lam_BD = order_BD.float() ** -beta_B1
+    frames = () if prior.shared_frame else (B,)
+    q, r = torch.linalg.qr(torch.randn(*frames, D, D, generator=g, device=dev))
+    q = q * torch.where(r.diagonal(dim1=-2, dim2=-1) < 0, -1.0, 1.0)[..., None, :]
+    bias_BD = lam_BD ** torch.rand(B, 1, generator=g, device=dev)  # 0: uniform over directions, 1: by variance
     idx_BR = torch.multinomial(bias_BD, R, replacement=False, generator=g)
-    return lam_BD.sqrt(), Q_BDD, idx_BR, strength
+    return lam_BD.sqrt(), q, idx_BR, strength
 
 
 def _noise(sqrt_lam_BD, N: int, g) -> torch.Tensor:
     """Spectral coordinates e [B, N, D] ~ N(0, diag(lambda))."""
     B, D = sqrt_lam_BD.shape
-    return torch.randn(B, N, D, generator=g) * sqrt_lam_BD[:, None]
+    return torch.randn(B, N, D, generator=g, device=_device(g)).mul_(sqrt_lam_BD[:, None])
 
 
-def _to_raw(e_BND: torch.Tensor, Q_BDD: torch.Tensor) -> torch.Tensor:
-    return e_BND @ Q_BDD.transpose(1, 2)
+def _to_raw(e_BND: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Raw features: the spectral coordinates in the frame Q ([D, D] shared, or [B, D, D])."""
+    return e_BND @ q.transpose(-2, -1)
 
 
 def _signal(e_BND, sqrt_lam_BD, idx_BR) -> torch.Tensor:
@@ -177,7 +196,7 @@ def _discriminative(prior, B, N, D, g, n_classes_B, head):
     z_BNR = _signal(e, sqrt_lam, idx)
     logits_BNL = head(z_BNR, strength)
     L = logits_BNL.shape[-1]
-    unused = torch.arange(L) >= n_classes_B[:, None]
+    unused = torch.arange(L, device=logits_BNL.device) >= n_classes_B[:, None]
     logits_BNL = logits_BNL.masked_fill(unused[:, None], float("-inf"))
     y = torch.multinomial(torch.softmax(logits_BNL, -1).view(B * N, L), 1, generator=g).view(B, N)
     return RawTasks(_to_raw(e, Q), y, n_classes_B)
@@ -186,14 +205,14 @@ def _discriminative(prior, B, N, D, g, n_classes_B, head):
 def sample_logistic(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
     """Binary: y ~ Bernoulli(sigmoid(alpha * w . z + b)), w ~ N(0, I) (TART's family)."""
     alpha_B = _log_uniform(*prior.alpha_range, (B,), g)
-    b_B = 0.5 * torch.randn(B, generator=g)
+    b_B = 0.5 * torch.randn(B, generator=g, device=_device(g))
 
     def head(z_BNR, strength):
-        w_BR = torch.randn(B, z_BNR.shape[-1], generator=g) * strength
+        w_BR = torch.randn(B, z_BNR.shape[-1], generator=g, device=z_BNR.device) * strength
         s_BN = alpha_B[:, None] * torch.einsum("bnr,br->bn", z_BNR, w_BR) + b_B[:, None]
         return torch.stack([torch.zeros_like(s_BN), s_BN], -1)
 
-    return _discriminative(prior, B, N, D, g, torch.full((B,), 2), head)
+    return _discriminative(prior, B, N, D, g, torch.full((B,), 2, device=_device(g)), head)
 
 
 def sample_softmax(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
@@ -203,8 +222,8 @@ def sample_softmax(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTa
     alpha_B = _log_uniform(*prior.alpha_range, (B,), g)
 
     def head(z_BNR, strength):
-        W_BLR = torch.randn(B, L, z_BNR.shape[-1], generator=g) * strength
-        b_BL = 0.5 * torch.randn(B, L, generator=g)
+        W_BLR = torch.randn(B, L, z_BNR.shape[-1], generator=g, device=z_BNR.device) * strength
+        b_BL = 0.5 * torch.randn(B, L, generator=g, device=z_BNR.device)
         return alpha_B[:, None, None] * torch.einsum("bnr,blr->bnl", z_BNR, W_BLR) + b_BL[:, None]
 
     return _discriminative(prior, B, N, D, g, n_classes, head)
@@ -218,9 +237,10 @@ def sample_mlp(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
 
     def head(z_BNR, strength):  # scale-free already (normalised by R and by the outputs' spread)
         R = z_BNR.shape[-1]
-        W1 = torch.randn(B, R, H, generator=g) * _log_uniform(0.5, 3.0, (B, 1, 1), g) / math.sqrt(R)
-        b1 = torch.randn(B, 1, H, generator=g)
-        W2 = torch.randn(B, H, L, generator=g) / math.sqrt(H)
+        dev = z_BNR.device
+        W1 = torch.randn(B, R, H, generator=g, device=dev) * _log_uniform(0.5, 3.0, (B, 1, 1), g) / math.sqrt(R)
+        b1 = torch.randn(B, 1, H, generator=g, device=dev)
+        W2 = torch.randn(B, H, L, generator=g, device=dev) / math.sqrt(H)
         out_BNL = torch.tanh(z_BNR @ W1 + b1) @ W2
         out_BNL = out_BNL - out_BNL.mean(1, keepdim=True)  # no class dominates by offset alone
         return alpha_B[:, None, None] * out_BNL / out_BNL.std(1, keepdim=True).clamp_min(1e-6)
@@ -230,25 +250,25 @@ def sample_mlp(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
 
 def _generative(prior, B, N, D, g, clusters_per_class: int):
     """Gaussian classes (or clusters) sharing the task's anisotropic noise; means low-rank."""
-    L = prior.max_classes
+    L, dev = prior.max_classes, _device(g)
     n_classes = _uniform_int(2, L, (B,), g)
     sqrt_lam, Q, idx, strength = _space(prior, B, D, g)
     R = idx.shape[1]
     # class proportions: Dirichlet with a concentration from strongly imbalanced to balanced
     conc_B1 = _log_uniform(0.5, 50.0, (B, 1), g)
     props_BL = torch._standard_gamma(conc_B1.expand(B, L).contiguous(), generator=g)
-    props_BL = props_BL.masked_fill(torch.arange(L) >= n_classes[:, None], 0.0)
+    props_BL = props_BL.masked_fill(torch.arange(L, device=dev) >= n_classes[:, None], 0.0)
     y_BN = torch.multinomial(props_BL / props_BL.sum(1, keepdim=True), N, replacement=True, generator=g)
     P = clusters_per_class
-    sub_BN = torch.randint(0, P, (B, N), generator=g)
+    sub_BN = torch.randint(0, P, (B, N), generator=g, device=dev)
     n_sub_BL = _uniform_int(1, P, (B, L), g)  # clusters each class really uses
     sub_BN = sub_BN % n_sub_BL.gather(1, y_BN)
     sep_B = _log_uniform(*prior.sep_range, (B,), g) * strength
-    means_BLPR = torch.randn(B, L, P, R, generator=g) * sep_B[:, None, None, None]
+    means_BLPR = torch.randn(B, L, P, R, generator=g, device=dev) * sep_B[:, None, None, None]
     if P > 1:  # clusters of a class scatter around the class centre
-        means_BLPR = means_BLPR[:, :, :1] + 0.7 * sep_B[:, None, None, None] * torch.randn(B, L, P, R, generator=g)
+        means_BLPR = means_BLPR[:, :, :1] + 0.7 * sep_B[:, None, None, None] * torch.randn(B, L, P, R, generator=g, device=dev)
     e = _noise(sqrt_lam, N, g)
-    mu_BNR = means_BLPR[torch.arange(B)[:, None], y_BN, sub_BN]  # in signal units
+    mu_BNR = means_BLPR[torch.arange(B, device=dev)[:, None], y_BN, sub_BN]  # in signal units
     offset_BNR = mu_BNR * sqrt_lam.gather(1, idx)[:, None]
     e = e.scatter_add(2, idx[:, None].expand(-1, N, -1), offset_BNR)
     return RawTasks(_to_raw(e, Q), y_BN, n_classes)
@@ -283,7 +303,8 @@ class SetCurriculum:
     in a share `large_frac` of the steps uniform in [k_max // 8, k_max] instead, since log-uniform
     alone leaves large contexts rare), raw widths D (log-uniform in [d_min, d_max]), `n_queries`
     per task, and as many tasks as fit in `tokens` (K + n_queries tokens each), between 4 and the
-    trainer's batch size."""
+    trainer's batch size; `map_basis`: how the input map's basis is found for training batches
+    (`tart.basis`: "fast" or "exact"; the classifier always uses "exact")."""
 
     k_min: int = 4
     k_max: int = 576
@@ -292,6 +313,7 @@ class SetCurriculum:
     n_queries: int = 64
     tokens: int = 12288
     large_frac: float = 0.0
+    map_basis: str = "fast"
 
     def __post_init__(self) -> None:
         if not 2 <= self.k_min <= self.k_max or not 1 <= self.d_min <= self.d_max:
@@ -300,12 +322,13 @@ class SetCurriculum:
             raise ValueError(f"large_frac must be in [0, 1], got {self.large_frac}")
         if self.n_queries < 1 or self.tokens < 1:
             raise ValueError(f"n_queries and tokens must be >= 1, got {self}")
+        check_basis(self.map_basis)
 
     def shape(self, g: torch.Generator, max_batch: int) -> tuple[int, int, int]:
         """(tasks B, context size K, raw width D) of one step."""
         k = int(_log_uniform(self.k_min, self.k_max + 1, (), g).floor().clamp(self.k_min, self.k_max))
-        if self.large_frac and float(torch.rand((), generator=g)) < self.large_frac:
-            k = int(torch.randint(max(self.k_min, self.k_max // 8), self.k_max + 1, (), generator=g))
+        if self.large_frac and float(torch.rand((), generator=g, device=_device(g))) < self.large_frac:
+            k = int(_uniform_int(max(self.k_min, self.k_max // 8), self.k_max, (), g))
         d = int(_log_uniform(self.d_min, self.d_max + 1, (), g).floor().clamp(self.d_min, self.d_max))
         b = max(min(4, max_batch), min(max_batch, self.tokens // (k + self.n_queries)))
         return b, k, d
@@ -328,15 +351,18 @@ class SetBatch:
 def sample_set_batch(prior: MixturePrior, curriculum: SetCurriculum, n_dims: int, max_batch: int,
                      generator: torch.Generator | None = None, shape: tuple[int, int, int] | None = None,
                      components: tuple[str, ...] | None = None, device: torch.device | str = "cpu",
-                     whiten: bool | str = False) -> SetBatch:
-    """One training batch: raw tasks from the prior (drawn on the CPU with `generator`), each
-    mapped on `device` by the input map fitted on its own context (`tart.projection.fit_set_map`),
-    exactly as the classifier maps real features (`whiten`: the module's `whiten_map`; "both":
-    each task's map whitened or not at random, half and half)."""
+                     whiten: bool | str = False, basis: str = "exact") -> SetBatch:
+    """One training batch: raw tasks from the prior (drawn where `generator` lives), each mapped on
+    `device` by the input map fitted on its own context (`tart.projection.fit_set_map`, its basis
+    found by `basis`), exactly as the classifier maps real features (`whiten`: the module's
+    `whiten_map`; "both": each task's map whitened or not at random, half and half)."""
     B, K, D = shape or curriculum.shape(generator, max_batch)
     t = prior.sample(B, K + curriculum.n_queries, D, generator, components)
     x_BND, y_BN = t.x_BND.to(device), t.y_BN.to(device)
-    mask = torch.rand(B, generator=generator) < 0.5 if whiten == "both" else bool(whiten)
-    params = fit_set_map(x_BND[:, :K], y_BN[:, :K], n_dims, whiten=mask)
+    if whiten == "both":
+        mask = (torch.rand(B, generator=generator, device=_device(generator)) < 0.5).to(device)
+    else:
+        mask = bool(whiten)
+    params = fit_set_map(x_BND[:, :K], y_BN[:, :K], n_dims, whiten=mask, basis=basis)
     z_BNd = apply_set_map(params, x_BND)
     return SetBatch(z_BNd[:, :K], y_BN[:, :K], z_BNd[:, K:], y_BN[:, K:], t.n_classes_B.to(device))

@@ -52,6 +52,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tart.basis import check_basis, mean_rows, residual_rows
+
 FILLS = ("zeros", "tile")
 BASES = ("pca", "class-mean")
 CENTERS = ("balanced", "mean")
@@ -213,14 +215,15 @@ class SetMapParams:
 
 
 def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standardize: bool | str = "auto",
-                rel_tol: float = 1e-5, whiten: bool | torch.Tensor = False) -> SetMapParams:
+                rel_tol: float = 1e-5, whiten: bool | torch.Tensor = False, basis: str = "exact") -> SetMapParams:
     """Fit tart-2's input map on each task's context (batched; the trainer and the classifier
     both call this, so the module trains on exactly what it reads at inference).
 
     1. standardize ("auto": as `ContextProjection`) each feature over the context;
     2. centre on the mean of the class means (each class counts once, whatever its size);
     3. basis: the directions spanned by the class means first (by their spread), then the
-       principal directions of what they leave, `out_dims` rows at most; fewer when the context
+       principal directions of what they leave (`basis`: "exact" by full SVDs, "fast" by subspace
+       iteration, the trainer's data path: `tart.basis`), `out_dims` rows at most; fewer when the context
        spans fewer (the rest of the output is zero, as the module saw in training); each row's
        sign is fixed by the row itself, so the map does not depend on what the classes are called;
     4. `whiten` (a module trained for it, `SetReasonerConfig.whiten_map`): the kept directions are
@@ -234,12 +237,12 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
     """
     if standardize not in (True, False, "auto"):
         raise ValueError(f'standardize must be True, False or "auto", got {standardize!r}')
+    check_basis(basis)
     B, K, D = x_BKD.shape
     tiny = torch.finfo(x_BKD.dtype).tiny
-    xc_BKD = x_BKD - x_BKD.mean(1, keepdim=True)
-    var_BD = (xc_BKD**2).mean(1)
+    var_BD = torch.var_mean(x_BKD, 1, correction=0)[0]
     floor_B1 = rel_tol**2 * var_BD.amax(1, keepdim=True).clamp_min(tiny)
-    flag_B1 = torch.full((B, 1), bool(standardize is True))
+    flag_B1 = torch.full((B, 1), bool(standardize is True), device=x_BKD.device)
     if standardize == "auto":
         flag_B1 = var_BD.amax(1, keepdim=True) > AUTO_RATIO * torch.maximum(var_BD.median(1, keepdim=True).values, floor_B1)
     scaled_BD = torch.where(var_BD > floor_B1, var_BD.clamp_min(tiny).rsqrt(), torch.zeros_like(var_BD))
@@ -251,13 +254,13 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
     present_BL = (count_BL > 0).to(x_BKD.dtype)
     means_BLD = onehot_BKL.transpose(1, 2) @ xs_BKD / count_BL.clamp_min(1)[..., None]
     center_BD = (means_BLD * present_BL[..., None]).sum(1) / present_BL.sum(1, keepdim=True)
-    xc_BKD = xs_BKD - center_BD[:, None]
-    size_B1 = xc_BKD.abs().amax((1, 2))[:, None].clamp_min(tiny)
-    _, s_b, vh_b = torch.linalg.svd((means_BLD - center_BD[:, None]) * present_BL[..., None], full_matrices=False)
+    xc_BKD = xs_BKD.sub_(center_BD[:, None])  # (in place: big contexts are the data path's cost)
+    size_B1 = torch.maximum(xc_BKD.amax((1, 2)), -xc_BKD.amin((1, 2)))[:, None].clamp_min(tiny)
+    vh_b, s_b = mean_rows((means_BLD - center_BD[:, None]) * present_BL[..., None], basis)
     ok_b = s_b > rel_tol * size_B1
     vh_b = vh_b * ok_b[..., None]
-    resid_BKD = xc_BKD - (xc_BKD @ vh_b.transpose(1, 2)) @ vh_b
-    _, s_r, vh_r = torch.linalg.svd(resid_BKD, full_matrices=False)
+    resid_BKD = torch.baddbmm(xc_BKD, xc_BKD @ vh_b.transpose(1, 2), vh_b, alpha=-1)
+    vh_r, s_r = residual_rows(resid_BKD, out_dims, basis)
     ok_r = s_r > rel_tol * size_B1 * math.sqrt(K)
     rows = torch.cat([vh_b, vh_r], 1)
     ok = torch.cat([ok_b, ok_r], 1)
@@ -272,7 +275,7 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
     n_kept_B = ok.sum(1).clamp_max(out_dims)
     mask_B = torch.as_tensor(whiten, device=x_BKD.device).expand(B)
     if mask_B.any():
-        within_BKD = xs_BKD - onehot_BKL @ means_BLD  # each point minus its class mean
+        within_BKD = xc_BKD - onehot_BKL @ (means_BLD - center_BD[:, None])  # each point minus its class mean
         white_BdD = _whitening(within_BKD, basis_BdD, var_BD > floor_B1) @ basis_BdD
         basis_BdD = torch.where(mask_B[:, None, None], white_BdD, basis_BdD)
     z_BKd = xc_BKD @ basis_BdD.transpose(1, 2)

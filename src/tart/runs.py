@@ -20,15 +20,16 @@ import torch
 
 from tart import checkpoint
 
-def save_training_state(path: Path, step: int, cfg, opt: torch.optim.Optimizer) -> None:
-    """The optimiser's state and the RNG states (safetensors) and the step and config (JSON)."""
+def save_training_state(path: Path, step: int, cfg, opt: torch.optim.Optimizer, elapsed_s: float = 0.0) -> None:
+    """The optimiser's state and the RNG states (safetensors) and the step, the training time so
+    far and the config (JSON)."""
     sd = opt.state_dict()
     tensors = {f"optim.{i}.{k}": v for i, st in sd["state"].items() for k, v in st.items()}
     tensors["rng.cpu"] = torch.get_rng_state()
     if torch.cuda.is_available():
         tensors.update({f"rng.cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
     checkpoint.atomic_save_tensors(path / "training_state.safetensors", tensors)
-    meta = {"step": step, "train_config": asdict(cfg), "param_groups": sd["param_groups"]}
+    meta = {"step": step, "elapsed_s": elapsed_s, "train_config": asdict(cfg), "param_groups": sd["param_groups"]}
     checkpoint.atomic_write_json(path / "trainer.json", meta)
 
 
@@ -47,6 +48,11 @@ def load_training_state(path: Path, opt: torch.optim.Optimizer) -> int:
     if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda_states)
     return int(meta["step"])
+
+
+def elapsed_of(path: Path) -> float:
+    """The training time (s) a checkpoint was saved at (0 for checkpoints that predate it)."""
+    return float(json.loads((Path(path) / "trainer.json").read_text()).get("elapsed_s", 0.0))
 
 
 def _step_of(ckpt: Path) -> int | None:
@@ -117,7 +123,7 @@ def _prune(ckpts: Path, keep: int, newest: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
-def save_checkpoint(out_dir: Path, model, opt, cfg, step: int) -> Path:
+def save_checkpoint(out_dir: Path, model, opt, cfg, step: int, elapsed_s: float = 0.0) -> Path:
     """Write checkpoints/step-XXXXXXX atomically, point `latest` at it, prune old ones, and
     refresh the model files at the top of `out_dir` (so `out_dir` loads as a model folder).
     A failed write (e.g. a full disk) leaves the previous checkpoint and `latest` as they were
@@ -129,7 +135,7 @@ def save_checkpoint(out_dir: Path, model, opt, cfg, step: int) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         model.save_pretrained(tmp)
-        save_training_state(tmp, step, cfg, opt)
+        save_training_state(tmp, step, cfg, opt, elapsed_s)
         checkpoint.fsync_dir(tmp)
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -50,6 +50,11 @@ class TrainConfig:
     min_lr: float = 3e-5  # floor of the cosine schedule
     schedule: str = "constant"  # "constant" or "cosine" after warm-up
     warmup: int = 500
+    # "steps": warm-up over `warmup` steps, the schedule over `steps`; "time": over the wall-clock
+    # budget `time_limit_s` of the whole run (resumes included), warm-up its first `warmup_share`,
+    # `steps` then only a bound (a GPU window of fixed length, whatever the steps/s)
+    clock: str = "steps"
+    warmup_share: float = 0.05
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     seed: int = 0
@@ -61,6 +66,7 @@ class TrainConfig:
     ckpt_every: int = 1000
     keep_checkpoints: int = 2
     time_limit_s: float | None = None  # stop (with a checkpoint) once training took this long
+    # (clock "steps": this invocation; clock "time": the whole run)
     compile: bool = False
     amp: str = "auto"  # "auto" (bf16 on CUDA), "bf16" or "off"
     device: str = "auto"
@@ -86,6 +92,12 @@ class TrainConfig:
             raise ValueError(f"amp must be 'auto', 'bf16' or 'off', got {self.amp!r}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
+        if self.clock not in ("steps", "time"):
+            raise ValueError(f"clock must be 'steps' or 'time', got {self.clock!r}")
+        if self.clock == "time" and not (self.time_limit_s and self.time_limit_s > 0):
+            raise ValueError("clock 'time' schedules the learning rate over time_limit_s: give a positive one")
+        if not 0.0 <= self.warmup_share < 1.0:
+            raise ValueError(f"warmup_share must be in [0, 1), got {self.warmup_share}")
         curriculum = fam.curriculum_class(**self.curriculum)
         fam.check_recipe(curriculum, fam.prior_from_dict(self.prior), self.model_config())
 
@@ -163,13 +175,20 @@ def recipe(name: str) -> TrainConfig:
     return TrainConfig(**RECIPES[name])
 
 
-def lr_at(cfg: TrainConfig, step: int) -> float:
-    """Learning rate at `step`: linear warm-up, then constant or cosine decay to `min_lr`."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
+def lr_at(cfg: TrainConfig, step: int, elapsed_s: float = 0.0) -> float:
+    """Learning rate at `step` (clock "steps") or after `elapsed_s` of training (clock "time"):
+    linear warm-up, then constant or cosine decay to `min_lr`."""
+    if cfg.clock == "time":
+        done, warm = min(elapsed_s / cfg.time_limit_s, 1.0), cfg.warmup_share
+        if done < warm:
+            return cfg.lr * max(done / warm, 1e-3)
+        progress = (done - warm) / (1.0 - warm)
+    else:
+        if step < cfg.warmup:
+            return cfg.lr * (step + 1) / cfg.warmup
+        progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
     if cfg.schedule == "constant":
         return cfg.lr
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
@@ -259,9 +278,10 @@ def _start_devices(cfg: TrainConfig) -> tuple[torch.device, _Dist]:
     return device, ddp
 
 
-def _restore(cfg: TrainConfig, model, opt, out_dir: Path, resume: bool, overwrite: bool, ddp: _Dist) -> int:
+def _restore(cfg: TrainConfig, model, opt, out_dir: Path, resume: bool, overwrite: bool,
+             ddp: _Dist) -> tuple[int, float]:
     """Clear the folder (`overwrite`), or load the latest checkpoint (`resume`), or the weights of
-    `cfg.init_from`; returns the step training starts at."""
+    `cfg.init_from`; returns the step training starts at and the training time before it."""
     if overwrite and ddp.main:
         runs.clear_run(out_dir)
     ddp.barrier()
@@ -269,7 +289,7 @@ def _restore(cfg: TrainConfig, model, opt, out_dir: Path, resume: bool, overwrit
     if ckpt is not None:
         state = checkpoint.load_model(ckpt)[1]
         model.load_state_dict(state, strict=True)
-        return runs.load_training_state(ckpt, opt)
+        return runs.load_training_state(ckpt, opt), runs.elapsed_of(ckpt)
     if resume and ddp.main:
         print(f"no checkpoint under {out_dir} (none was committed); starting from scratch",
               file=sys.stderr)
@@ -279,7 +299,7 @@ def _restore(cfg: TrainConfig, model, opt, out_dir: Path, resume: bool, overwrit
             raise ValueError(f"--init-from {cfg.init_from}: its config {init.config} differs "
                              f"from this run's {model.config}")
         model.load_state_dict(init.state_dict(), strict=True)
-    return 0
+    return 0, 0.0
 
 
 def _record_config(cfg: TrainConfig, out_dir: Path, start: int, ddp: _Dist) -> None:
@@ -319,23 +339,25 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False, progress:
         model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.999),
         fused=device.type == "cuda",
     )
-    start = _restore(cfg, model, opt, out_dir, resume, overwrite, ddp)
+    start, elapsed = _restore(cfg, model, opt, out_dir, resume, overwrite, ddp)
     _record_config(cfg, out_dir, start, ddp)
-    _run_steps(cfg, model, _wrap(model, cfg, ddp, device), opt, out_dir, start, ddp, device, progress)
+    _run_steps(cfg, model, _wrap(model, cfg, ddp, device), opt, out_dir, (start, elapsed), ddp, device, progress)
     model.eval()
     if ddp.enabled:
         dist.destroy_process_group()
     return model
 
 
-def _run_steps(cfg: TrainConfig, model, train_model, opt, out_dir: Path, start: int, ddp: _Dist,
-               device: torch.device, progress: bool) -> None:
-    """The optimiser steps from `start`: batches drawn by the family, metrics logged every
-    `log_every` steps, checkpoints every `ckpt_every`, a stop (with a checkpoint) at the time limit."""
+def _run_steps(cfg: TrainConfig, model, train_model, opt, out_dir: Path, resumed: tuple[int, float],
+               ddp: _Dist, device: torch.device, progress: bool) -> None:
+    """The optimiser steps from the resumed (step, training time): batches drawn by the family,
+    metrics logged every `log_every` steps, checkpoints every `ckpt_every`, a stop (with a
+    checkpoint) at the time limit."""
     fam = cfg.family_entry
     prior, curriculum = fam.prior_from_dict(cfg.prior), fam.curriculum_class(**cfg.curriculum)
     autocast = make_autocast(cfg.amp, device)
     local_batch = cfg.batch_size // ddp.world
+    start, before_s = resumed
     metrics_path = out_dir / "metrics.jsonl"
     if ddp.main:
         runs.truncate_metrics(metrics_path, start)
@@ -343,43 +365,36 @@ def _run_steps(cfg: TrainConfig, model, train_model, opt, out_dir: Path, start: 
         total=cfg.steps, initial=start, disable=not (progress and ddp.main), desc="train",
         dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0,  # quiet in logs
     )
-    t_log, tokens_since, steps_since, loss_sum = time.perf_counter(), 0, 0, 0.0
-    t_start = time.perf_counter()
+    since = {"t": time.perf_counter(), "tokens": 0, "steps": 0, "loss": 0.0}
+    t0 = time.perf_counter()
+    run_s = lambda: before_s + time.perf_counter() - t0  # noqa: E731  (the run's training time)
     model.train()
     for step in range(start, cfg.steps):
+        lr = lr_at(cfg, step, ddp.mean(run_s(), device) if cfg.clock == "time" else 0.0)
         drawn = fam.draw_batch(prior, curriculum, model.config, step,
                                partial(batch_generator, cfg.seed, step, ddp.rank), local_batch, device)
-        task, dims, points, n_tokens = drawn.task, drawn.dims, drawn.points, drawn.tokens * ddp.world
         for group in opt.param_groups:
-            group["lr"] = lr_at(cfg, step)
-        loss_sum += train_step(train_model, opt, task, autocast, cfg.grad_clip)
-        steps_since += 1
-        tokens_since += n_tokens
+            group["lr"] = lr
+        since["loss"] += train_step(train_model, opt, drawn.task, autocast, cfg.grad_clip)
+        since["steps"] += 1
+        since["tokens"] += drawn.tokens * ddp.world
         bar.update(1)
         done = step + 1
-        out_of_time = cfg.time_limit_s is not None and ddp.any(
-            time.perf_counter() - t_start > cfg.time_limit_s, device
-        )
+        spent = run_s() - (0.0 if cfg.clock == "time" else before_s)  # "steps": this invocation's
+        out_of_time = cfg.time_limit_s is not None and ddp.any(spent > cfg.time_limit_s, device)
         if done % cfg.log_every == 0 or done == cfg.steps or out_of_time:
-            elapsed = time.perf_counter() - t_log
-            row = {
-                "step": done,
-                "loss": ddp.mean(loss_sum / steps_since, device),
-                "lr": lr_at(cfg, step),
-                "active_dims": dims,
-                "points": points,
-                "steps_per_s": steps_since / elapsed,
-                "tokens_per_s": tokens_since / elapsed,
-                "elapsed_s": time.perf_counter() - t_start,
-            }
+            row = {"step": done, "loss": ddp.mean(since["loss"] / since["steps"], device), "lr": lr,
+                   "active_dims": drawn.dims, "points": drawn.points,
+                   "steps_per_s": since["steps"] / (time.perf_counter() - since["t"]),
+                   "tokens_per_s": since["tokens"] / (time.perf_counter() - since["t"]), "elapsed_s": run_s()}
             if ddp.main:
                 with open(metrics_path, "a") as f:
                     f.write(json.dumps(row) + "\n")
-                bar.set_postfix(loss=f"{row['loss']:.4f}", dims=dims, pts=points)
-            t_log, tokens_since, steps_since, loss_sum = time.perf_counter(), 0, 0, 0.0
+                bar.set_postfix(loss=f"{row['loss']:.4f}", dims=drawn.dims, pts=drawn.points)
+            since = {"t": time.perf_counter(), "tokens": 0, "steps": 0, "loss": 0.0}
         if done % cfg.ckpt_every == 0 or done == cfg.steps or out_of_time:
             if ddp.main:
-                runs.save_checkpoint(out_dir, model, opt, cfg, done)
+                runs.save_checkpoint(out_dir, model, opt, cfg, done, run_s())
             ddp.barrier()
         if out_of_time:
             if ddp.main:

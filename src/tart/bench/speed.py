@@ -28,22 +28,22 @@ from tart.train import make_autocast, resolve_device, train_step
 _tart_config = tart_preset  # the `tart_preset` parameters of the set benchmarks shadow the function
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 def _timed(fn, n: int, device: torch.device) -> float:
     """Seconds per call of `fn`, over `n` calls after the caller's warm-up."""
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     for _ in range(n):
         fn()
-    _sync(device)
+    sync(device)
     return (time.perf_counter() - t0) / n
 
 
-def _device_info(device: torch.device) -> dict:
+def device_info(device: torch.device) -> dict:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
     return {"device": str(device), "device_name": name or platform.machine(),
             "torch": torch.__version__, "threads": torch.get_num_threads()}
@@ -88,7 +88,7 @@ def bench_train(
     t_ref = _timed(ref_step, steps, dev)
     tokens = batch_size * 2 * points
     return {
-        "benchmark": "train", **_device_info(dev), "preset": preset_name,
+        "benchmark": "train", **device_info(dev), "preset": preset_name,
         "params": ours.num_parameters(), "batch_size": batch_size, "tokens_per_seq": 2 * points,
         "timed_steps": steps, "compile": compile, "amp": "bf16" if dev.type == "cuda" else "fp32",
         "ours_steps_per_s": 1 / t_ours, "ours_tokens_per_s": tokens / t_ours,
@@ -129,7 +129,7 @@ def bench_inference(
             "speedup": (n_queries / t_shared) / (n_loop / t_loop),
             "max_abs_logit_diff": (logits_shared[:, :n_loop] - logits_loop).abs().max().item(),
         })
-    return {"benchmark": "inference", **_device_info(dev), "preset": preset_name,
+    return {"benchmark": "inference", **device_info(dev), "preset": preset_name,
             "results": rows, "speedup": rows[-1]["speedup"]}
 
 
@@ -167,7 +167,7 @@ def bench_train_set(
         t = _timed(step, steps, dev)
         out[name] = {"params": model.num_parameters(), "steps_per_s": 1 / t, "examples_per_s": batch_size * points / t}
     return {
-        "benchmark": "train-set", **_device_info(dev), "set_preset": set_preset, "tart_preset": tart_preset,
+        "benchmark": "train-set", **device_info(dev), "set_preset": set_preset, "tart_preset": tart_preset,
         "batch_size": batch_size, "points": points, "n_queries": n_queries, "n_raw": n_raw, "timed_steps": steps,
         "amp": "bf16" if isinstance(autocast, torch.autocast) else "fp32", "map_s_per_step": map_s,
         "tart2": out["tart2"], "tart": out["tart"],
@@ -202,7 +202,7 @@ def bench_inference_set(
     t = LogisticPrior(n_dims=tart_model.config.n_dims).sample(1, 256 + n_queries, generator=g, device=dev)
     tart_rate = rate(lambda: tart_model.predict(t.x_BND[:, :256], t.y_BN[:, :256], t.x_BND[:, 256:]))
     at_256 = [r["tart2_queries_per_s"] for r in rows if r["k"] == 256]
-    return {"benchmark": "inference-set", **_device_info(dev), "set_preset": set_preset, "tart_preset": tart_preset,
+    return {"benchmark": "inference-set", **device_info(dev), "set_preset": set_preset, "tart_preset": tart_preset,
             "n_queries": n_queries, "results": rows, "tart_queries_per_s_at_256": tart_rate,
             "ratio_at_256": at_256[0] / tart_rate if at_256 else None}
 

@@ -1,0 +1,102 @@
+"""The two halves of tart-2's map basis for a batch of contexts (`tart.projection.fit_set_map`):
+the directions of the class means, then the leading directions of what the means leave.
+
+Each comes two ways, with one contract: rows [B, r, D] orthonormal (or zero), each with its
+singular value [B, r], in decreasing order; the caller masks the rows under its rank threshold and
+fixes their signs.
+
+- `exact`: full batched SVDs (what the classifier uses at inference).
+- `fast` (the trainer's data path): the class means' directions from the eigenvectors of their
+  small L x L Gram matrix, and the residual's leading directions from a few steps of subspace
+  iteration from a fixed random start (Halko, Martinsson and Tropp 2011, algorithm 4.4) followed
+  by Rayleigh-Ritz, in float32 except the small factorisations (float64). No SVD of a [K, D]
+  matrix: the big work is matrix products, which a GPU runs batched, and Cholesky factors of
+  p x p matrices. Where the context spans few more directions than asked for (`D` within 1.5 p, or
+  `K` within p), it is exact.
+
+Shape legend: B tasks, K context rows, D features, L classes, r rows returned, p search width.
+"""
+
+from __future__ import annotations
+
+import torch
+
+METHODS = ("exact", "fast")
+OVERSAMPLE = 8  # extra search directions beyond those asked for
+POWER_STEPS = 2  # subspace iteration steps after the range finder's first pass
+START_SEED = 0  # the fixed random start: the same context gives the same basis
+
+
+def check_basis(basis: str) -> str:
+    if basis not in METHODS:
+        raise ValueError(f"basis must be one of {METHODS}, got {basis!r}")
+    return basis
+
+
+def mean_rows(means_BLD: torch.Tensor, basis: str = "exact") -> tuple[torch.Tensor, torch.Tensor]:
+    """Directions spanned by the (centred, masked) class means [B, L, D], by their spread: rows
+    [B, min(L, D), D] and singular values [B, min(L, D)]."""
+    if check_basis(basis) == "exact":
+        _, s_BL, vh_BLD = torch.linalg.svd(means_BLD, full_matrices=False)
+        return vh_BLD, s_BL
+    m_BLD = means_BLD.double()
+    ev_BL, U_BLL = torch.linalg.eigh(m_BLD @ m_BLD.transpose(1, 2))
+    ev_BL, U_BLL = ev_BL.flip(1), U_BLL.flip(2)  # decreasing
+    r = min(means_BLD.shape[1], means_BLD.shape[2])
+    s_Br = ev_BL[:, :r].clamp_min(0).sqrt()
+    rows_BrD = U_BLL[:, :, :r].transpose(1, 2) @ m_BLD
+    rows_BrD = rows_BrD / torch.where(s_Br > 0, s_Br, torch.ones_like(s_Br))[..., None]
+    return rows_BrD.to(means_BLD.dtype), s_Br.to(means_BLD.dtype)
+
+
+def residual_rows(resid_BKD: torch.Tensor, n_rows: int, basis: str = "exact") -> tuple[torch.Tensor, torch.Tensor]:
+    """The leading right singular vectors of each context's residual [B, K, D] and their singular
+    values: all min(K, D) (exact), or at least `n_rows` of them (fast)."""
+    if check_basis(basis) == "exact":
+        _, s_Br, vh_BrD = torch.linalg.svd(resid_BKD, full_matrices=False)
+        return vh_BrD, s_Br
+    return _ritz_rows(resid_BKD, _search_space(resid_BKD, n_rows + OVERSAMPLE))
+
+
+def _search_space(a_BKD: torch.Tensor, p: int) -> torch.Tensor | None:
+    """Orthonormal columns Z [B, D, p'] whose span holds the rows' leading directions: None (all
+    of R^D) when D is within 1.5 p; the span of the rows themselves when K <= p; else subspace
+    iteration."""
+    B, K, D = a_BKD.shape
+    if D <= 3 * p // 2:  # eigenvectors of the D x D Gram matrix cost less than the iteration
+        return None
+    if K <= p:
+        return torch.linalg.qr(a_BKD.transpose(1, 2)).Q
+    g = torch.Generator(device=a_BKD.device).manual_seed(START_SEED)
+    omega_Dp = torch.randn(D, p, generator=g, device=a_BKD.device, dtype=a_BKD.dtype)
+    z_BDp = _orthonormal(a_BKD.transpose(1, 2) @ (a_BKD @ omega_Dp))
+    for _ in range(POWER_STEPS):
+        z_BDp = _orthonormal(a_BKD.transpose(1, 2) @ (a_BKD @ z_BDp))
+    return _orthonormal(z_BDp)  # twice (CholeskyQR2): orthonormal to float32 precision
+
+
+def _gram64(y_BNp: torch.Tensor) -> torch.Tensor:
+    """Y^T Y [B, p, p] in float64 (rank and conditioning survive the squaring)."""
+    y64_BNp = y_BNp.double()
+    return y64_BNp.transpose(1, 2) @ y64_BNp
+
+
+def _orthonormal(y_BNp: torch.Tensor) -> torch.Tensor:
+    """Columns spanning what Y's span (CholeskyQR: Y R^-1, with R the Cholesky factor of Y^T Y
+    formed in float64, slightly regularised so a rank-deficient Y gives zero columns, not NaN):
+    matrix products and small factorisations, where a Householder QR runs one matrix at a time."""
+    gram_Bpp = _gram64(y_BNp)
+    eye = torch.eye(gram_Bpp.shape[1], dtype=gram_Bpp.dtype, device=gram_Bpp.device)
+    ridge_B11 = 1e-12 * gram_Bpp.diagonal(dim1=1, dim2=2).sum(1)[:, None, None].clamp_min(1e-300)
+    r_Bpp = torch.linalg.cholesky(gram_Bpp + ridge_B11 * eye, upper=True)
+    r_inv_Bpp = torch.linalg.solve_triangular(r_Bpp, eye.expand_as(r_Bpp), upper=True)
+    return y_BNp @ r_inv_Bpp.to(y_BNp.dtype)
+
+
+def _ritz_rows(a_BKD: torch.Tensor, z_BDp: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rayleigh-Ritz in span(Z): the eigenvectors of (A Z)^T (A Z) (in float64) give singular
+    values and, mapped back by Z, right singular vectors [B, p, D] in decreasing order."""
+    ev_Bp, w_Bpp = torch.linalg.eigh(_gram64(a_BKD if z_BDp is None else a_BKD @ z_BDp))
+    s_Bp = ev_Bp.flip(1).clamp_min(0).sqrt().to(a_BKD.dtype)
+    wh_Bpp = w_Bpp.flip(2).transpose(1, 2).to(a_BKD.dtype)
+    return (wh_Bpp if z_BDp is None else wh_Bpp @ z_BDp.transpose(1, 2)), s_Bp
