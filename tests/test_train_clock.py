@@ -24,22 +24,31 @@ def test_time_clock_schedule():
             TrainConfig(**bad)
 
 
+def _clock_cfg(limit: float):
+    return tiny_cfg(steps=10**6, clock="time", time_limit_s=limit, warmup_share=0.25, schedule="cosine",
+                    lr=1e-2, min_lr=1e-4, log_every=1, ckpt_every=10**6)
+
+
 def test_a_time_clock_run_stops_at_its_budget_and_resumes_with_its_clock(tmp_path):
-    cfg = tiny_cfg(steps=10**6, clock="time", time_limit_s=2.0, warmup_share=0.25, schedule="cosine",
-                   lr=1e-2, min_lr=1e-4, log_every=5, ckpt_every=10**6)
+    """Each step's learning rate is the schedule's at the run's clock when the step began (between
+    the previous row's time and its own, whatever the steps/s); the run stops with a checkpoint at
+    the limit, and a resume goes on from the checkpoint's clock."""
+    cfg = _clock_cfg(2.0)
     train(cfg, tmp_path, progress=False)
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     ckpt = resume_checkpoint(tmp_path)
     assert ckpt.name == f"step-{rows[-1]['step']:07d}" and elapsed_of(ckpt) >= 2.0  # a checkpoint at the limit
-    lrs = [r["lr"] for r in rows]
-    peak = lrs.index(max(lrs))
-    assert 0 < peak < len(lrs) - 1 and all(a >= b for a, b in zip(lrs[peak:], lrs[peak + 1:]))  # warm-up, then down
-    assert lrs[-1] < 0.1 * max(lrs)
-    more = tiny_cfg(steps=10**6, clock="time", time_limit_s=3.0, warmup_share=0.25, schedule="cosine",
-                    lr=1e-2, min_lr=1e-4, log_every=5, ckpt_every=10**6)
-    train(more, tmp_path, resume=True, progress=False)
+    t_peak, before = 0.25 * 2.0, 0.0
+    for r in rows:
+        a, b = lr_at(cfg, 0, before), lr_at(cfg, 0, r["elapsed_s"])
+        top = cfg.lr if before <= t_peak <= r["elapsed_s"] else max(a, b)
+        assert min(a, b) * (1 - 1e-6) <= r["lr"] <= top * (1 + 1e-6), (r, before)
+        before = r["elapsed_s"]
+    longer = _clock_cfg(3.0)
+    train(longer, tmp_path, resume=True, progress=False)
     after = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()][len(rows):]
     assert after and after[0]["elapsed_s"] > elapsed_of(ckpt)  # the run's clock went on from the checkpoint
+    assert after[0]["lr"] <= lr_at(longer, 0, elapsed_of(ckpt)) < cfg.lr  # past the warm-up, decaying
     assert elapsed_of(resume_checkpoint(tmp_path)) >= 3.0
 
 

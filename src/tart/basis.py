@@ -40,7 +40,7 @@ def mean_rows(means_BLD: torch.Tensor, basis: str = "exact") -> tuple[torch.Tens
         _, s_BL, vh_BLD = torch.linalg.svd(means_BLD, full_matrices=False)
         return vh_BLD, s_BL
     m_BLD = means_BLD.double()
-    ev_BL, U_BLL = torch.linalg.eigh(m_BLD @ m_BLD.transpose(1, 2))
+    ev_BL, U_BLL = _eigh(m_BLD @ m_BLD.transpose(1, 2))
     ev_BL, U_BLL = ev_BL.flip(1), U_BLL.flip(2)  # decreasing
     r = min(means_BLD.shape[1], means_BLD.shape[2])
     s_Br = ev_BL[:, :r].clamp_min(0).sqrt()
@@ -75,6 +75,15 @@ def _search_space(a_BKD: torch.Tensor, p: int) -> torch.Tensor | None:
     return _orthonormal(z_BDp)  # twice (CholeskyQR2): orthonormal to float32 precision
 
 
+def _eigh(gram_Bpp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigen-decomposition of small symmetric matrices, on the CPU when they live on a GPU (where a
+    batch of matrices over 32 x 32 is decomposed one at a time)."""
+    if gram_Bpp.device.type == "cpu":
+        return torch.linalg.eigh(gram_Bpp)
+    ev_Bp, vec_Bpp = torch.linalg.eigh(gram_Bpp.cpu())
+    return ev_Bp.to(gram_Bpp.device), vec_Bpp.to(gram_Bpp.device)
+
+
 def _gram64(y_BNp: torch.Tensor) -> torch.Tensor:
     """Y^T Y [B, p, p] in float64 (rank and conditioning survive the squaring)."""
     y64_BNp = y_BNp.double()
@@ -96,7 +105,7 @@ def _orthonormal(y_BNp: torch.Tensor) -> torch.Tensor:
 def _ritz_rows(a_BKD: torch.Tensor, z_BDp: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Rayleigh-Ritz in span(Z): the eigenvectors of (A Z)^T (A Z) (in float64) give singular
     values and, mapped back by Z, right singular vectors [B, p, D] in decreasing order."""
-    ev_Bp, w_Bpp = torch.linalg.eigh(_gram64(a_BKD if z_BDp is None else a_BKD @ z_BDp))
+    ev_Bp, w_Bpp = _eigh(_gram64(a_BKD if z_BDp is None else a_BKD @ z_BDp))
     s_Bp = ev_Bp.flip(1).clamp_min(0).sqrt().to(a_BKD.dtype)
     wh_Bpp = w_Bpp.flip(2).transpose(1, 2).to(a_BKD.dtype)
     return (wh_Bpp if z_BDp is None else wh_Bpp @ z_BDp.transpose(1, 2)), s_Bp

@@ -20,6 +20,7 @@ _TRAIN_FIELDS = {
     "preset": str, "steps": int, "batch_size": int, "lr": float, "min_lr": float, "schedule": str,
     "warmup": int, "weight_decay": float, "grad_clip": float, "seed": int, "log_every": int,
     "ckpt_every": int, "keep_checkpoints": int, "time_limit_s": float, "amp": str, "device": str,
+    "clock": str, "warmup_share": float,
     "init_from": str,
 }
 _CURRICULUM_FIELDS = ("dims_start", "dims_end", "dims_inc", "points_start", "points_end",
