@@ -1,8 +1,12 @@
 """Does a module trained on the fast map basis (`SetCurriculum.map_basis="fast"`) read real
 contexts (the exact map, as the classifier does) as well as one trained on the exact basis?
 
-Given training runs of each basis (same recipe and seeds; `--runs NAME=FOLDER ...`, names
-`exact_s0`, `fast_s0`, ... ), it writes a Markdown report with
+`train` runs one of the compared trainings: the `tart2-cpu` recipe with a small module (64 wide,
+3 layers, 4 heads; 64 input dims, 10 classes), 2,000 steps, raw widths 96-320 so that most
+batches are wide enough for the two bases to differ (the recipe's own 2-320 leaves most batches
+narrow, where the fast basis is exact), one thread. Same seed: same initialisation and same raw
+tasks for both bases. `report`, given the runs (`--runs NAME=FOLDER ...`, names `exact_s0`,
+`fast_s0`, ...), writes a Markdown report with
 1. how far the fast basis is from the exact one on the prior's tasks (share of the exact basis'
    subspace it spans, share of the context variance it captures, per shape);
 2. each module on held-out prior tasks mapped exactly (and, to see whether a module can tell,
@@ -11,8 +15,11 @@ Given training runs of each basis (same recipe and seeds; `--runs NAME=FOLDER ..
    seed-to-seed differences of each basis: the noise a difference must exceed to count;
 4. the same for the shipped tart-2 module (trained on the exact basis) read through either basis.
 
-    python scripts/compare_map_training.py --runs exact_s0=/work/runs_cmp/exact_s0 fast_s0=... \
-        --out docs/training_path_modules.md
+    for s in 0 1; do for b in exact fast; do
+        python scripts/compare_map_training.py train --basis $b --seed $s --out runs/cmp/${b}_s$s &
+    done; wait; done
+    python scripts/compare_map_training.py report --runs exact_s0=runs/cmp/exact_s0 fast_s0=... \
+        --out docs/training_path/modules.md
 """
 
 from __future__ import annotations
@@ -79,14 +86,20 @@ def report(runs: dict[str, str], n_tasks: int, n_queries: int, seed: int) -> str
     tasks = held_out(n_tasks, n_queries, seed, next(iter(models.values())).config.n_classes)
     scores = {(name, b): per_task_scores(m, tasks, b) for name, m in models.items() for b in ("exact", "fast")}
     T = len(scores[next(iter(scores))][0])
-    lines = [f"Held-out prior tasks: {n_tasks} per shape x {len(SHAPES)} shapes (K in 16..512, D in 128, 320), "
+    lines = ["| run | steps | training time (s, 1 thread, two runs at once) | training loss, last 500 steps |",
+             "|---|---|---|---|"]
+    for name, folder in runs.items():
+        rows = [json.loads(line) for line in (Path(folder) / "metrics.jsonl").read_text().splitlines()]
+        tail = [r["loss"] for r in rows if r["step"] > rows[-1]["step"] - 500]
+        lines.append(f"| {name} | {rows[-1]['step']} | {rows[-1]['elapsed_s']:.0f} | {sum(tail) / len(tail):.4f} |")
+    lines += ["", f"Held-out prior tasks: {n_tasks} per shape x {len(SHAPES)} shapes (K in 16..512, D in 128, 320), "
              f"{n_queries} queries each, seed {seed}; {T} tasks in all. Standard errors over tasks.", "",
-             "## The fast basis against the exact one", "", *basis_distance(tasks, n_dims), "",
-             "## Each module, inputs mapped exactly (as the classifier does) or with the fast basis", "",
+             "### The fast basis against the exact one", "", *basis_distance(tasks, n_dims), "",
+             "### Each module, inputs mapped exactly (as the classifier does) or with the fast basis", "",
              "| module | map at inference | cross-entropy | accuracy |", "|---|---|---|---|"]
     for (name, b), (ce, acc) in scores.items():
         lines.append(f"| {name} | {b} | {ce.mean():.4f} ± {_se(ce):.4f} | {acc.mean():.4f} ± {_se(acc):.4f} |")
-    lines += ["", "## Differences (exact map at inference; paired over the same tasks)", "",
+    lines += ["", "### Differences (exact map at inference; paired over the same tasks)", "",
               "| comparison | cross-entropy diff | accuracy diff (points) |", "|---|---|---|"]
     names = [n for n in runs]
     pairs = [(f"fast_s{s}", f"exact_s{s}") for s in sorted({n.split("_s")[1] for n in names if "_s" in n})
@@ -104,22 +117,41 @@ def report(runs: dict[str, str], n_tasks: int, n_queries: int, seed: int) -> str
     return "\n".join(lines) + "\n"
 
 
+def train_one(basis: str, seed: int, out: str, steps: int) -> None:
+    from tart.train import RECIPES, TrainConfig, train
+
+    torch.set_num_threads(1)
+    r = dict(RECIPES["tart2-cpu"])
+    r.update(steps=steps, warmup=100, log_every=50, ckpt_every=250, seed=seed,
+             model=dict(n_embd=64, n_layer=3, n_head=4))
+    r["curriculum"] = {**r["curriculum"], "map_basis": basis, "d_min": 96}
+    train(TrainConfig(**r), out, resume=Path(out).is_dir(), progress=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", nargs="+", required=True, metavar="NAME=FOLDER")
-    ap.add_argument("--n-tasks", type=int, default=64)
-    ap.add_argument("--n-queries", type=int, default=64)
-    ap.add_argument("--seed", type=int, default=4321)
-    ap.add_argument("--out", type=Path, default=None)
+    sub = ap.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="one of the compared training runs")
+    t.add_argument("--basis", choices=["exact", "fast"], required=True)
+    t.add_argument("--seed", type=int, required=True)
+    t.add_argument("--steps", type=int, default=2000)
+    t.add_argument("--out", required=True)
+    r = sub.add_parser("report", help="compare the runs")
+    r.add_argument("--runs", nargs="+", required=True, metavar="NAME=FOLDER")
+    r.add_argument("--n-tasks", type=int, default=64)
+    r.add_argument("--n-queries", type=int, default=64)
+    r.add_argument("--seed", type=int, default=4321)
+    r.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if args.command == "train":
+        train_one(args.basis, args.seed, args.out, args.steps)
+        return
     runs = dict(r.split("=", 1) for r in args.runs)
     text = report(runs, args.n_tasks, args.n_queries, args.seed)
     print(text)
     if args.out:
         args.out.write_text(f"# Training on the fast map basis\n\nWritten by `python scripts/compare_map_training.py "
-                            f"{' '.join(args.runs)} --n-tasks {args.n_tasks}`.\n\n{text}")
-        args.out.with_suffix(".json").write_text(json.dumps({"runs": runs}, indent=1))
+                            f"report --runs {' '.join(args.runs)} --n-tasks {args.n_tasks}`.\n\n{text}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Write docs/training_path.md from what the commands it names measured:
 
-    tart bench-train --family tart2 --recipe tart2-gpu --steps 8 --json > docs/training_path/bench_tart2-gpu.json
+    tart bench-train --family tart2 --recipe tart2-gpu --steps 6 --json > docs/training_path/bench_tart2-gpu.json
     tart bench-train --family tart2 --recipe tart2-cpu --steps 8 --json > docs/training_path/bench_tart2-cpu.json
-    python scripts/compare_map_training.py --runs ... --out docs/training_path/modules.md
-    python scripts/training_path_report.py
+    python scripts/compare_map_training.py report --runs ... --out docs/training_path/modules.md
+    python scripts/fast_map_grid.py --ks 16 64 128 256 --seeds 5 --out docs/training_path/grid.md
+    python scripts/training_path_report.py   (with docs/training_path/notes.md, written by hand)
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ that was about 95% of a step (0.67-0.74 steps/s for the `full` preset). Now:
   directions than the map keeps. The classifier keeps the exact basis.
 
 `start` below is the old data path run in the same process on the same shapes
-(`MixturePrior(shared_frame=False)`, CPU generator, `basis="exact"`)."""
+(`MixturePrior(shared_frame=False)`, CPU generator, `basis="exact"`). On this shared 2-core machine
+the same timing differs by up to 60% between runs (compare the two tables' `start` at a shape);
+the ratios, taken within a run, vary less."""
 
 
 def bench_section(r: dict, cmd: str) -> str:
@@ -56,12 +59,16 @@ def main() -> None:
     for name in ("tart2-gpu", "tart2-cpu"):
         f = DIR / f"bench_{name}.json"
         if f.is_file():
-            cmd = f"tart bench-train --family tart2 --recipe {name} --steps 8 --json"
-            parts += [bench_section(json.loads(f.read_text()), cmd), ""]
+            r = json.loads(f.read_text())
+            cmd = f"tart bench-train --family tart2 --recipe {name} --steps {r['timed_steps']} --json"
+            parts += [bench_section(r, cmd), ""]
     modules = DIR / "modules.md"
     if modules.is_file():
         parts += ["## Does a module trained on the fast basis read real contexts as well?", "",
                   modules.read_text().split("\n", 1)[1].strip(), ""]
+    grid = DIR / "grid.md"
+    if grid.is_file():
+        parts += ["### The shipped module on real embeddings through either basis", "", grid.read_text().strip(), ""]
     notes = DIR / "notes.md"
     if notes.is_file():
         parts += [notes.read_text().strip(), ""]
