@@ -115,10 +115,10 @@ import os, signal, sys
 from tart import runs as T
 calls = {"n": 0}
 orig = T.save_training_state
-def killing(path, step, cfg, opt):  # die half-way through writing the second checkpoint
+def killing(path, step, cfg, opt, *rest):  # die half-way through writing the second checkpoint
     if step == 6:
         os.kill(os.getpid(), signal.SIGKILL)
-    return orig(path, step, cfg, opt)
+    return orig(path, step, cfg, opt, *rest)
 T.save_training_state = killing
 from tart.cli import main
 sys.exit(main(sys.argv[1:]))

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.subprocess
 def test_gpu_script_rehearsed_on_cpu(tmp_path):
     env = {**os.environ, "PY": sys.executable, "RECIPE": "tart2-tiny", "SMOKE": "0", "BENCH": "0",
-           "TIME_LIMIT": "4", "TRAIN_ARGS": "--clock time --warmup-share 0.2 --device cpu", "EVAL_TASKS": "2",
+           "TIME_LIMIT": "4", "TRAIN_ARGS": "--clock time --warmup-share 0.2 --steps 1000000 --device cpu", "EVAL_TASKS": "2",
            "WORK": str(tmp_path / "work"), "OUT": str(tmp_path / "out")}
     done = subprocess.run(["bash", "scripts/gpu_train.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=900)

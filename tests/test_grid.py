@@ -216,10 +216,10 @@ def test_demo_is_the_grid_with_its_methods(tmp_path, monkeypatch, tiny_path, cap
     rows = run_demo(out, ks=(4, 8), seeds=(0, 1), n_test=12, pool=100, dataset="toy",
                     model=str(tiny_path), report=doc, command="tart demo --report docs/demo.md")
     assert len(rows) == 2 * 2 * len(DEMO_METHODS)
-    assert [r["method"] for r in rows[:5]] == ["tart", "logreg (projected)", "logreg (full)", "icl",
-                                               "icl (calibrated)"]
+    assert [r["method"] for r in rows[:7]] == ["tart-2 (default)", "tart (faithful)", "logreg (full)", "shrinkage LDA",
+                                               "logreg (projected)", "icl", "icl (calibrated)"]
     printed = capsys.readouterr().out
-    assert "| method | k=4 | k=8 |\n|---|---|---|\n| tart | " in printed
+    assert "| method | k=4 | k=8 |\n|---|---|---|\n| tart-2 (default) | " in printed
     assert "| logreg (projected) |" in printed and "| icl (calibrated) |" in printed
     saved = json.loads((out / "results.json").read_text())
     assert saved["rows"] == rows and saved["meta"]["icl_stopped_at_k"] is None

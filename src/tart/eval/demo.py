@@ -1,9 +1,11 @@
 """`tart demo`: the evaluation grid with the demo's data and methods, on the shipped defaults.
 
-The shipped reasoning module + SmolLM2-135M (`stream` embeddings) + Amazon fine-food reviews, all
-offline: `tart.eval.runner.run_grid` on one (data set, embedder) pair with the methods tart, icl,
-icl-calibrated (in-context learning with the same LM; a k whose prompt does not fit the LM's window
-is skipped), logreg-projected and logreg-full. Writes runs.jsonl, results.json, results.md and
+The shipped reasoning modules + SmolLM2-135M (`stream` embeddings) + Amazon fine-food reviews, all
+offline: `tart.eval.runner.run_grid` on one (data set, embedder) pair with the methods tart2 (the
+default, `TartClassifier()`), tart (the faithful module), the probes a user would fit otherwise
+(logistic regression on the full embeddings, shrinkage LDA) and on the faithful module's 16
+projected dims, and in-context learning with the same LM (icl, icl-calibrated; a k whose prompt does
+not fit the LM's window is skipped). Writes runs.jsonl, results.json, results.md and
 accuracy_vs_k.png to the output folder (and `report` where asked) and prints the table.
 """
 
@@ -17,9 +19,9 @@ from typing import Sequence
 from tart.eval.report import table, write_report
 from tart.eval.runner import run_grid
 
-METHODS = ("tart", "logreg-projected", "logreg-full", "icl", "icl-calibrated")
-LABELS = {"logreg-projected": "logreg (projected)", "logreg-full": "logreg (full)",
-          "icl-calibrated": "icl (calibrated)"}
+METHODS = ("tart2", "tart", "logreg-full", "lda", "logreg-projected", "icl", "icl-calibrated")
+LABELS = {"tart2": "tart-2 (default)", "tart": "tart (faithful)", "logreg-projected": "logreg (projected)",
+          "logreg-full": "logreg (full)", "lda": "shrinkage LDA", "icl-calibrated": "icl (calibrated)"}
 
 
 def run_demo(out_dir: str | Path = "results/demo", ks: Sequence[int] = (16, 32, 64, 128),

@@ -20,7 +20,7 @@ from tart.eval import probes
 
 DEFAULT_METHODS = ("tart", "tart-original", "tart-vanilla", "tart-loo", "icl", "icl-calibrated",
                    "logreg-projected", "logreg-full", "knn", "linear-head")
-TART_METHODS = ("tart", "tart-original", "tart-vanilla", "tart-loo")
+TART_METHODS = ("tart2", "tart", "tart-original", "tart-vanilla", "tart-loo")  # each gets a verdict in reports
 ICL_METHODS = ("icl", "icl-calibrated")
 PROBES = ("logreg-projected", "logreg-full", "knn", "linear-head", "lda", "ncm")
 
