@@ -7,9 +7,10 @@ fixes their signs.
 
 - `exact`: full batched SVDs (what the classifier uses at inference).
 - `fast` (the trainer's data path): the class means' directions from the eigenvectors of their
-  small L x L Gram matrix, and the residual's leading directions from a few steps of subspace
-  iteration from a fixed random start (Halko, Martinsson and Tropp 2011, algorithm 4.4) followed
-  by Rayleigh-Ritz, in float32 except the small factorisations (float64). No SVD of a [K, D]
+  small L x L Gram matrix (the residual's too when the context has few rows), and the residual's
+  leading directions from a few steps of subspace iteration from a fixed random start (Halko,
+  Martinsson and Tropp 2011, algorithm 4.4) followed by Rayleigh-Ritz, in float32 except the
+  small factorisations (float64). No SVD of a [K, D]
   matrix: the big work is matrix products, which a GPU runs batched, and Cholesky factors of
   p x p matrices. Where the context spans few more directions than asked for (`D` within 1.5 p, or
   `K` within p), it is exact.
@@ -39,34 +40,42 @@ def mean_rows(means_BLD: torch.Tensor, basis: str = "exact") -> tuple[torch.Tens
     if check_basis(basis) == "exact":
         _, s_BL, vh_BLD = torch.linalg.svd(means_BLD, full_matrices=False)
         return vh_BLD, s_BL
-    m_BLD = means_BLD.double()
-    ev_BL, U_BLL = _eigh(m_BLD @ m_BLD.transpose(1, 2))
-    ev_BL, U_BLL = ev_BL.flip(1), U_BLL.flip(2)  # decreasing
-    r = min(means_BLD.shape[1], means_BLD.shape[2])
-    s_Br = ev_BL[:, :r].clamp_min(0).sqrt()
-    rows_BrD = U_BLL[:, :, :r].transpose(1, 2) @ m_BLD
-    rows_BrD = rows_BrD / torch.where(s_Br > 0, s_Br, torch.ones_like(s_Br))[..., None]
-    return rows_BrD.to(means_BLD.dtype), s_Br.to(means_BLD.dtype)
+    return _short_rows(means_BLD)
 
 
 def residual_rows(resid_BKD: torch.Tensor, n_rows: int, basis: str = "exact") -> tuple[torch.Tensor, torch.Tensor]:
     """The leading right singular vectors of each context's residual [B, K, D] and their singular
-    values: all min(K, D) (exact), or at least `n_rows` of them (fast)."""
+    values: all min(K, D) (exact, and fast where the context spans few directions: D within 1.5 p,
+    K within p), or at least `n_rows` of them (fast, by subspace iteration)."""
     if check_basis(basis) == "exact":
         _, s_Br, vh_BrD = torch.linalg.svd(resid_BKD, full_matrices=False)
         return vh_BrD, s_Br
-    return _ritz_rows(resid_BKD, _search_space(resid_BKD, n_rows + OVERSAMPLE))
-
-
-def _search_space(a_BKD: torch.Tensor, p: int) -> torch.Tensor | None:
-    """Orthonormal columns Z [B, D, p'] whose span holds the rows' leading directions: None (all
-    of R^D) when D is within 1.5 p; the span of the rows themselves when K <= p; else subspace
-    iteration."""
-    B, K, D = a_BKD.shape
+    p = n_rows + OVERSAMPLE
+    B, K, D = resid_BKD.shape
     if D <= 3 * p // 2:  # eigenvectors of the D x D Gram matrix cost less than the iteration
-        return None
+        return _ritz_rows(resid_BKD, None)
     if K <= p:
-        return torch.linalg.qr(a_BKD.transpose(1, 2)).Q
+        return _short_rows(resid_BKD)
+    return _ritz_rows(resid_BKD, _search_space(resid_BKD, p))
+
+
+def _short_rows(a_BnD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """All right singular vectors [B, min(n, D), D] and values of matrices with few rows, from the
+    eigenvectors of their n x n Gram matrix A A^T (float64): rows U^T A / s, zero where s is."""
+    a64_BnD = a_BnD.double()
+    ev_Bn, u_Bnn = _eigh(a64_BnD @ a64_BnD.transpose(1, 2))
+    ev_Bn, u_Bnn = ev_Bn.flip(1), u_Bnn.flip(2)  # decreasing
+    r = min(a_BnD.shape[1], a_BnD.shape[2])
+    s_Br = ev_Bn[:, :r].clamp_min(0).sqrt()
+    rows_BrD = u_Bnn[:, :, :r].transpose(1, 2) @ a64_BnD
+    rows_BrD = rows_BrD / torch.where(s_Br > 0, s_Br, torch.ones_like(s_Br))[..., None]
+    return rows_BrD.to(a_BnD.dtype), s_Br.to(a_BnD.dtype)
+
+
+def _search_space(a_BKD: torch.Tensor, p: int) -> torch.Tensor:
+    """Orthonormal columns Z [B, D, p] whose span holds the rows' leading directions: a randomized
+    range finder from a fixed start, then `POWER_STEPS` steps of subspace iteration."""
+    D = a_BKD.shape[2]
     g = torch.Generator(device=a_BKD.device).manual_seed(START_SEED)
     omega_Dp = torch.randn(D, p, generator=g, device=a_BKD.device, dtype=a_BKD.dtype)
     z_BDp = _orthonormal(a_BKD.transpose(1, 2) @ (a_BKD @ omega_Dp))
@@ -93,7 +102,8 @@ def _gram64(y_BNp: torch.Tensor) -> torch.Tensor:
 def _orthonormal(y_BNp: torch.Tensor) -> torch.Tensor:
     """Columns spanning what Y's span (CholeskyQR: Y R^-1, with R the Cholesky factor of Y^T Y
     formed in float64, slightly regularised so a rank-deficient Y gives zero columns, not NaN):
-    matrix products and small factorisations, where a Householder QR runs one matrix at a time."""
+    matrix products and small factorisations, where a batched Householder QR on a GPU runs one
+    matrix at a time."""
     gram_Bpp = _gram64(y_BNp)
     eye = torch.eye(gram_Bpp.shape[1], dtype=gram_Bpp.dtype, device=gram_Bpp.device)
     ridge_B11 = 1e-12 * gram_Bpp.diagonal(dim1=1, dim2=2).sum(1)[:, None, None].clamp_min(1e-300)
