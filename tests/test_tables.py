@@ -140,7 +140,9 @@ def test_table_errors(tmp_path, mlbench_dir, monkeypatch):
 
 # --- the real asset --------------------------------------------------------------------------
 
-REAL = {"sonar": (208, 111, 60), "ionosphere": (351, 225, 33), "pima": (768, 268, 8)}
+REAL = {"sonar": (208, 111, 60), "ionosphere": (351, 225, 33), "pima": (768, 268, 8),
+        "breast_cancer": (683, 239, 9), "satellite": (1984, 626, 36)}
+REAL_NAMES = {"breast_cancer": ("benign", "malignant"), "satellite": ("grey soil", "damp grey soil")}
 
 
 @needs_asset("mlbench")
@@ -152,7 +154,9 @@ def test_real_tables(name):
     assert int(d.train_labels.sum() + d.test_labels.sum()) == n_pos
     assert int(d.test_labels.sum()) == round(n_pos * 0.3)
     assert int((d.test_labels == 0).sum()) == round((n - n_pos) * 0.3)
-    assert d.train_items[0].shape == (dims,) and d.label_names == TABLE_SHAPES[name][1]
+    assert d.train_items[0].shape == (dims,)
+    assert d.label_names == (TABLE_SHAPES[name][1] if name in TABLE_SHAPES else REAL_NAMES[name])
+    assert all(np.isfinite(x).all() for x in d.train_items)
     assert "r-cran-mlbench" in d.source and "seed=0" in d.source
 
 

@@ -111,6 +111,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         self, embedder=None, embedder_kwargs=None, reasoner=None, n_components=None, fill=None,
         projection=None, center=None, standardize="auto", n_estimators=8, max_context=None, label_words=None,
         class_prior="context", device="auto", random_state=0, multiclass="auto", temperature="auto",
+        symmetries="labels",
     ):
         self.embedder = embedder
         self.embedder_kwargs = embedder_kwargs
@@ -128,6 +129,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.multiclass = multiclass
         self.temperature = temperature
+        self.symmetries = symmetries
 
     # ---- scikit-learn API ----------------------------------------------------------------
     def fit(self, X, y) -> "TartClassifier":

@@ -4,7 +4,9 @@ The faithful module is order-sensitive and holds a bounded context: its members 
 in their own random orders, or, for a context longer than `max_context`, class-stratified random
 subsets (`n_estimators * ceil(k / max_context)` of them, so every point is read about
 `n_estimators` times). tart-2 ignores order and reads any k: its members are label permutations
-(both orders for two classes), with a subset that keeps every class per member for long contexts.
+(both orders for two classes), with a subset that keeps every class per member for long contexts;
+with `symmetries` (`symmetry_members`), they also differ in transforms of the mapped features the
+module should not depend on (`tart.plan.turn_matrix`).
 
 y holds class indices 0..L-1; indices are [E, K'] (E members of K' points), permutations [E, L]
 (member e shows class c as perm[e, c]).
@@ -41,6 +43,52 @@ def permutation_members(
     n = max(len(perms), n_estimators * math.ceil(k / max_context))
     perms = [perms[i % len(perms)] for i in range(n)]
     return np.stack([subset_with_every_class(y, max_context, rng) for _ in range(n)]), np.stack(perms)
+
+
+SYMMETRIES = ("classes", "signs", "rotations")
+LEGACY_SYMMETRIES = "labels"  # the members before symmetries: `permutation_members`
+
+
+def check_symmetries(symmetries) -> tuple[str, ...] | str:
+    """`symmetries` as the strategy reads it: "labels" (the legacy members), or a tuple of names
+    from SYMMETRIES (a string of names joined by "+" is accepted); else a ValueError."""
+    if isinstance(symmetries, str) and symmetries == LEGACY_SYMMETRIES:
+        return symmetries
+    names = tuple(symmetries.split("+")) if isinstance(symmetries, str) else tuple(symmetries or ())
+    bad = [n for n in names if n not in SYMMETRIES]
+    if bad or len(set(names)) != len(names):
+        raise ValueError(f"symmetries must be {LEGACY_SYMMETRIES!r} or distinct names from {SYMMETRIES} "
+                         f"(joined by '+'), got {symmetries!r}")
+    return names
+
+
+def symmetry_members(
+    y: np.ndarray, n_classes: int, n_members: int, symmetries: tuple[str, ...], max_context: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """tart-2's members over symmetries: (context indices [E, K'], label permutations [E, L],
+    turns [E]), in blocks. "classes": a block is L members showing the classes cyclically shifted
+    by 0..L-1 from the block's base order (the identity for the first block, random after), so
+    every class goes through every slot; without it a block is one member in the identity order.
+    "signs" / "rotations": every block but the first gets a turn seed shared by its members (the
+    mapped features' signs flipped / the map's residual directions rotated, `tart.plan.turn_matrix`),
+    so a block of two classes is the same whatever the classes are called. Long contexts: a subset
+    with every class per member."""
+    L, k, E = n_classes, len(y), max(1, n_members)
+    size = L if "classes" in symmetries else 1
+    turned = any(s in symmetries for s in ("signs", "rotations"))
+    perms, turns, base, turn = [], [], np.arange(L), 0
+    for e in range(E):
+        if e and e % size == 0:  # a new block
+            base = rng.permutation(L) if "classes" in symmetries else base
+            turn = int(rng.integers(1, 2**31)) if turned else 0
+        perms.append(np.roll(base, -(e % size)))
+        turns.append(turn)
+    if k <= max_context:
+        idx = np.stack([np.arange(k)] * E)
+    else:
+        idx = np.stack([subset_with_every_class(y, max_context, rng) for _ in range(E)])
+    return idx, np.stack(perms), np.array(turns, dtype=np.int64)
 
 
 def stratified_subset(y01: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:

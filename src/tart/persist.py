@@ -329,6 +329,7 @@ def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = No
     params["reasoner"] = info.get("param", reasoner) if "shipped" in info else reasoner
     if device is not None:
         params["device"] = device
+    params.setdefault("symmetries", "labels")  # saved before the parameter: the members it had then
     state = _join_state(config["state"], arrays)
     if config["format_version"] == 1:
         params, state = migrate_v1(params, state, config, arrays)

@@ -50,6 +50,7 @@ class Read:
     unit: int
     cols: np.ndarray
     weight: float = 1.0
+    turn: int = 0  # 0: the map as fitted; else the seed of a symmetry transform (`turn_matrix`)
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Plan:
     maps: list[MapFit]
     reads: list[Read]
     prior: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    turns: tuple = ()  # what a read's turn does: "signs" and / or "rotations" (`turn_matrix`)
 
     def n_views(self) -> int:
         return 1 + max(m.view for m in self.maps)
@@ -133,12 +135,49 @@ def execute(module, template, jobs: list[Job]) -> tuple[list[list[np.ndarray]], 
     return out, maps
 
 
+def turn_matrix(z_KD: np.ndarray, labels: np.ndarray, turn: int, kinds: tuple) -> np.ndarray:
+    """The symmetry transform [d, d] of a read with seed `turn`, for a map whose mapped context is
+    z_KD with `labels`: "rotations": a Haar-random rotation of the residual directions (the kept
+    dims on which the class means do not differ: they carry no class-mean signal, the module should
+    not depend on their order); "signs": each dim's sign flipped at random (a direction's sign is
+    arbitrary). Identity for turn 0."""
+    d = z_KD.shape[1]
+    T = np.eye(d)
+    if turn == 0 or not kinds:
+        return T
+    g = np.random.default_rng(turn)
+    if "rotations" in kinds:
+        rms = np.sqrt((z_KD**2).mean()) + 1e-30
+        kept = np.flatnonzero(np.abs(z_KD).max(0) > 0)
+        means_LD = np.stack([z_KD[labels == c].mean(0) for c in np.unique(labels)])
+        spread_D = means_LD.max(0) - means_LD.min(0)
+        resid = kept[spread_D[kept] <= 1e-4 * rms]
+        if len(resid) > 1:
+            q, r = np.linalg.qr(g.standard_normal((len(resid), len(resid))))
+            T[np.ix_(resid, resid)] = q * np.sign(np.diag(r))
+    if "signs" in kinds:
+        T = T * g.choice([-1.0, 1.0], d)
+    return T
+
+
+def _turned(mapped, jobs: list[Job], j: int, rd: Read) -> tuple[np.ndarray, np.ndarray]:
+    """The mapped (context, queries) a read sees: its map's, through its turn."""
+    z_ctx, z_q = mapped[j][rd.map]
+    kinds = jobs[j].plan.turns
+    if rd.turn == 0 or not kinds:
+        return z_ctx, z_q
+    fit = jobs[j].plan.maps[rd.map]
+    T = turn_matrix(z_ctx[fit.rows].astype(np.float64), fit.labels, rd.turn, kinds).astype(np.float32)
+    return z_ctx @ T, z_q @ T
+
+
 def _run_group(module, jobs: list[Job], mapped, members: list[tuple[int, int]], n_out: int) -> list[np.ndarray]:
     """Probabilities of reads of one shape, in one module call per chunk of queries (queries padded
     with zeros to the longest job's: every query reads only the context and itself)."""
     dev = next(module.parameters()).device
     reads = [jobs[j].plan.reads[r] for j, r in members]
-    cx_BKd = torch.from_numpy(np.stack([mapped[j][rd.map][0][rd.rows] for (j, _), rd in zip(members, reads)])).to(dev)
+    seen = [_turned(mapped, jobs, j, rd) for (j, _), rd in zip(members, reads)]
+    cx_BKd = torch.from_numpy(np.stack([z[0][rd.rows] for z, rd in zip(seen, reads)])).to(dev)
     cy_BK = torch.from_numpy(np.stack([rd.labels for rd in reads]).astype(np.int64)).to(dev)
     M = [len(jobs[j].q_MD) for j, _ in members]
     chunk = max(1, QUERY_BUDGET // len(reads))
@@ -146,8 +185,8 @@ def _run_group(module, jobs: list[Job], mapped, members: list[tuple[int, int]], 
     parts = []
     for start in range(0, max(M), chunk):
         qx_BMd = np.zeros((len(reads), min(chunk, max(M) - start), cx_BKd.shape[-1]), dtype=np.float32)
-        for b, ((j, _), rd) in enumerate(zip(members, reads)):
-            q = mapped[j][rd.map][1][start : start + chunk]
+        for b, z in enumerate(seen):
+            q = z[1][start : start + chunk]
             qx_BMd[b, : len(q)] = q
         logits = module.predict(cx_BKd, cy_BK, torch.from_numpy(qx_BMd).to(dev), validate=False, **kwargs)
         if not torch.isfinite(logits).all():  # the one finiteness check, on what the module gives

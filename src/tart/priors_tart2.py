@@ -10,12 +10,22 @@ is one way labels arise, each its own sampler:
 - `gaussian`: class-conditional Gaussians sharing the anisotropic covariance, class means in a
   low-rank subspace, class proportions from a Dirichlet (balanced to strongly imbalanced);
 - `clusters`: the same with 1-4 clusters per class;
-- `mlp`: a smooth non-linear boundary, the classes of a small random tanh network's outputs.
+- `mlp`: a smooth non-linear boundary, the classes of a small random tanh network's outputs;
+- `isotropic`: balanced Gaussian classes with the same isotropic noise around each mean.
+
+Which classical learner is Bayes-optimal where: `logistic` and `softmax` are logistic
+regression's own models; `gaussian` is shrinkage LDA's (shared covariance; with the class
+proportions as priors); `isotropic` is nearest class mean's (Euclidean); `clusters` (classes of
+several local clusters) is nearer kNN's than any linear rule's; `mlp` belongs to none of them.
 
 Here z are the task's signal coordinates: the raw features along a few of the spectrum's directions,
 each scaled to unit variance. On top of every component: label noise (0-20% of labels resampled
 uniformly, half the tasks), a random permutation of the class ids (the module must not care which
-class is called 0), and for some tasks per-feature scales and offsets (tables). Dims the module
+class is called 0), and for some tasks per-feature scales and offsets (tables). The broader
+prior (`MixturePrior.broad()`) adds, per task: spectra shaped like real embeddings' (a flatter
+head and a steeper body, a power law with a knee; scripts/measure_spectra.py measured the
+shipped embedders'), heavy-tailed points (multivariate t), pure-noise features beside the
+informative ones, and strong class imbalance for the regression components. Dims the module
 reads but a task does not fill are zero after the input map (`tart.projection.fit_set_map`),
 which the trainer applies to every task, fitted on its context only, exactly as at inference.
 
@@ -32,7 +42,7 @@ import torch
 from tart.basis import check_basis
 from tart.projection import apply_set_map, fit_set_map
 
-COMPONENTS = ("logistic", "softmax", "gaussian", "clusters", "mlp")
+COMPONENTS = ("logistic", "softmax", "gaussian", "clusters", "mlp", "isotropic", "local")
 
 
 @dataclass
@@ -61,6 +71,14 @@ class MixturePrior:
     random orthonormal frame, each task giving its variances to the frame's directions in its own
     random order (each task alone is distributed as without it; one D x D QR per batch instead of
     one per task: the data path's cost); False gives each task its own frame.
+    body_beta_range / knee_range: when given, each task's spectrum is a broken power law, slope
+    beta (from beta_range) up to the knee j0 (log-uniform in knee_range) and a slope from
+    body_beta_range beyond (real embeddings: flatter head, steeper body); empty: one power law.
+    heavy_tail_frac: share of tasks whose points are multivariate t (each point's noise scaled by
+    sqrt(nu / chi2_nu), nu log-uniform in [1, 10]). noise_feature_frac: share of tasks in which a
+    random 10-60% of the raw features are replaced by pure noise (independent of the label, each
+    with its own scale). imbalance_frac: share of the regression tasks (logistic, softmax, mlp)
+    whose logits get log class priors from a Dirichlet(0.3) (strong imbalance).
     """
 
     weights: dict = field(default_factory=lambda: {
@@ -75,6 +93,21 @@ class MixturePrior:
     noise_frac: float = 0.5
     max_flip: float = 0.2
     shared_frame: bool = True
+    body_beta_range: tuple = ()
+    knee_range: tuple = ()
+    heavy_tail_frac: float = 0.0
+    noise_feature_frac: float = 0.0
+    imbalance_frac: float = 0.0
+
+    @classmethod
+    def broad(cls, **overrides) -> "MixturePrior":
+        """The broader prior: every component (each classical learner's home ground in it), spectra
+        shaped like real embeddings' and tables', heavy tails, noise features, strong imbalance."""
+        cfg = dict(weights={"logistic": 0.15, "softmax": 0.1, "gaussian": 0.2, "clusters": 0.15, "mlp": 0.1,
+                            "isotropic": 0.15, "local": 0.15},
+                   beta_range=(0.0, 1.2), body_beta_range=(0.5, 2.5), knee_range=(2.0, 32.0),
+                   heavy_tail_frac=0.2, noise_feature_frac=0.2, imbalance_frac=0.25)
+        return cls(**{**cfg, **overrides})
 
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(COMPONENTS)
@@ -86,6 +119,13 @@ class MixturePrior:
             raise ValueError(f"max_classes must be >= 2, got {self.max_classes}")
         self.beta_range, self.alpha_range, self.sep_range = (
             tuple(self.beta_range), tuple(self.alpha_range), tuple(self.sep_range))
+        self.body_beta_range, self.knee_range = tuple(self.body_beta_range), tuple(self.knee_range)
+        if bool(self.body_beta_range) != bool(self.knee_range):
+            raise ValueError("body_beta_range and knee_range go together (a broken power law), "
+                             f"got {self.body_beta_range} and {self.knee_range}")
+        for name in ("heavy_tail_frac", "noise_feature_frac", "imbalance_frac", "table_frac", "noise_frac"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
 
     def to_dict(self) -> dict:
         return {"name": "mixture", **asdict(self)}
@@ -119,11 +159,26 @@ class MixturePrior:
         keys_BL = torch.rand(B, L, generator=g, device=dev) + (torch.arange(L, device=dev) >= t.n_classes_B[:, None])
         perm_BL = keys_BL.argsort(dim=1)
         y = perm_BL.gather(1, y)
+        x = t.x_BND.float()
+        if self.noise_feature_frac > 0:
+            x = self._noise_features(x, g)
         table_B1 = (torch.rand(B, generator=g, device=dev) < self.table_frac).float()[:, None]
         log_scale_BD = torch.randn(B, D, generator=g, device=dev) * 1.5 * table_B1
         offset_BD = torch.randn(B, D, generator=g, device=dev) * 3.0 * table_B1
-        x = t.x_BND.float().add_(offset_BD[:, None]).mul_(log_scale_BD.exp()[:, None])  # in place: x is ours
+        x = x.add_(offset_BD[:, None]).mul_(log_scale_BD.exp()[:, None])  # in place: x is ours
         return RawTasks(x, y, t.n_classes_B)
+
+    def _noise_features(self, x_BND: torch.Tensor, g) -> torch.Tensor:
+        """In a share `noise_feature_frac` of the tasks, 10-60% of the raw features replaced by
+        label-free Gaussian noise, each with its own scale around the task's typical feature's."""
+        B, N, D = x_BND.shape
+        dev = x_BND.device
+        share_B1 = (0.1 + 0.5 * torch.rand(B, 1, generator=g, device=dev)) * (
+            torch.rand(B, 1, generator=g, device=dev) < self.noise_feature_frac)
+        noisy_BD = torch.rand(B, D, generator=g, device=dev) < share_B1
+        scale_BD = x_BND.std(1).median(1, keepdim=True).values * _log_uniform(0.3, 3.0, (B, D), g)
+        noise_BND = torch.randn(B, N, D, generator=g, device=dev) * scale_BD[:, None]
+        return torch.where(noisy_BD[:, None], noise_BND, x_BND)
 
 
 def _device(g: torch.Generator | None) -> torch.device:
@@ -163,7 +218,7 @@ def _space(prior: MixturePrior, B: int, D: int, g):
     R, strength = signal_dims(prior, D, g)
     beta_B1 = prior.beta_range[0] + (prior.beta_range[1] - prior.beta_range[0]) * torch.rand(B, 1, generator=g, device=dev)
     order_BD = torch.rand(B, D, generator=g, device=dev).argsort(1) + 1  # each task's spectrum order
-    lam_BD = order_BD.float() ** -beta_B1
+    lam_BD = spectrum(prior, order_BD.float(), beta_B1, g)
     frames = () if prior.shared_frame else (B,)
     q, r = torch.linalg.qr(torch.randn(*frames, D, D, generator=g, device=dev))
     q = q * torch.where(r.diagonal(dim1=-2, dim2=-1) < 0, -1.0, 1.0)[..., None, :]
@@ -172,10 +227,31 @@ def _space(prior: MixturePrior, B: int, D: int, g):
     return lam_BD.sqrt(), q, idx_BR, strength
 
 
-def _noise(sqrt_lam_BD, N: int, g) -> torch.Tensor:
-    """Spectral coordinates e [B, N, D] ~ N(0, diag(lambda))."""
+def spectrum(prior: MixturePrior, j_BD: torch.Tensor, beta_B1: torch.Tensor, g) -> torch.Tensor:
+    """The variances lambda_j of eigen-directions ranked j (1-based) [B, D]: j^-beta, or with
+    `body_beta_range` a broken power law, continuous at the knee j0: j0^-beta (j / j0)^-beta2."""
+    if not prior.body_beta_range:
+        return j_BD**-beta_B1
+    B = j_BD.shape[0]
+    lo, hi = prior.body_beta_range
+    beta2_B1 = lo + (hi - lo) * torch.rand(B, 1, generator=g, device=j_BD.device)
+    knee_B1 = _log_uniform(*prior.knee_range, (B, 1), g)
+    return torch.where(j_BD <= knee_B1, j_BD**-beta_B1, knee_B1**-beta_B1 * (j_BD / knee_B1) ** -beta2_B1)
+
+
+def _noise(prior: MixturePrior, sqrt_lam_BD, N: int, g) -> torch.Tensor:
+    """Spectral coordinates e [B, N, D] ~ N(0, diag(lambda)); in a share `heavy_tail_frac` of the
+    tasks each point's scaled by sqrt(nu / chi2_nu) (multivariate t, nu log-uniform in [1, 10])."""
     B, D = sqrt_lam_BD.shape
-    return torch.randn(B, N, D, generator=g, device=_device(g)).mul_(sqrt_lam_BD[:, None])
+    dev = _device(g)
+    e = torch.randn(B, N, D, generator=g, device=dev).mul_(sqrt_lam_BD[:, None])
+    if prior.heavy_tail_frac > 0:
+        nu_B1 = _log_uniform(1.0, 10.0, (B, 1), g)
+        chi2_BN = 2.0 * torch._standard_gamma((nu_B1 / 2).expand(B, N).contiguous(), generator=g)
+        t_BN = (nu_B1 / chi2_BN.clamp_min(1e-12)).sqrt().clamp_max(1e3)  # a bound: no overflow downstream
+        heavy_B1 = torch.rand(B, 1, generator=g, device=dev) < prior.heavy_tail_frac
+        e = e.mul_(torch.where(heavy_B1, t_BN, torch.ones_like(t_BN))[..., None])
+    return e
 
 
 def _to_raw(e_BND: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -192,11 +268,17 @@ def _signal(e_BND, sqrt_lam_BD, idx_BR) -> torch.Tensor:
 def _discriminative(prior, B, N, D, g, n_classes_B, head):
     """Shared body of logistic / softmax / mlp: z from the noise, labels from `head(z)` logits."""
     sqrt_lam, Q, idx, strength = _space(prior, B, D, g)
-    e = _noise(sqrt_lam, N, g)
+    e = _noise(prior, sqrt_lam, N, g)
     z_BNR = _signal(e, sqrt_lam, idx)
     logits_BNL = head(z_BNR, strength)
     L = logits_BNL.shape[-1]
     unused = torch.arange(L, device=logits_BNL.device) >= n_classes_B[:, None]
+    if prior.imbalance_frac > 0:  # log class priors from a Dirichlet(0.3): strong imbalance
+        props_BL = torch._standard_gamma(torch.full((B, L), 0.3, device=logits_BNL.device), generator=g)
+        props_BL = props_BL.masked_fill(unused, 0.0)
+        log_prior_BL = (props_BL / props_BL.sum(1, keepdim=True).clamp_min(1e-30)).clamp_min(1e-4).log()
+        skewed_B1 = torch.rand(B, 1, generator=g, device=logits_BNL.device) < prior.imbalance_frac
+        logits_BNL = logits_BNL + torch.where(skewed_B1, log_prior_BL, torch.zeros_like(log_prior_BL))[:, None]
     logits_BNL = logits_BNL.masked_fill(unused[:, None], float("-inf"))
     y = torch.multinomial(torch.softmax(logits_BNL, -1).view(B * N, L), 1, generator=g).view(B, N)
     return RawTasks(_to_raw(e, Q), y, n_classes_B)
@@ -248,26 +330,34 @@ def sample_mlp(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
     return _discriminative(prior, B, N, D, g, n_classes, head)
 
 
-def _generative(prior, B, N, D, g, clusters_per_class: int):
-    """Gaussian classes (or clusters) sharing the task's anisotropic noise; means low-rank."""
+def _generative(prior, B, N, D, g, clusters_per_class: int, isotropic: bool = False, local: bool = False):
+    """Gaussian classes (or clusters) sharing the task's anisotropic noise; means low-rank.
+    `isotropic`: the same noise in every direction and classes balanced in expectation; `local`:
+    each cluster placed on its own, not around a class centre (a class's clusters interleave
+    with the other classes')."""
     L, dev = prior.max_classes, _device(g)
     n_classes = _uniform_int(2, L, (B,), g)
     sqrt_lam, Q, idx, strength = _space(prior, B, D, g)
+    if isotropic:
+        sqrt_lam = torch.ones_like(sqrt_lam)
     R = idx.shape[1]
     # class proportions: Dirichlet with a concentration from strongly imbalanced to balanced
-    conc_B1 = _log_uniform(0.5, 50.0, (B, 1), g)
+    conc_B1 = _log_uniform(0.5, 50.0, (B, 1), g) if not isotropic else torch.full((B, 1), 1e4, device=dev)
     props_BL = torch._standard_gamma(conc_B1.expand(B, L).contiguous(), generator=g)
     props_BL = props_BL.masked_fill(torch.arange(L, device=dev) >= n_classes[:, None], 0.0)
     y_BN = torch.multinomial(props_BL / props_BL.sum(1, keepdim=True), N, replacement=True, generator=g)
     P = clusters_per_class
     sub_BN = torch.randint(0, P, (B, N), generator=g, device=dev)
-    n_sub_BL = _uniform_int(1, P, (B, L), g)  # clusters each class really uses
+    n_sub_BL = _uniform_int(2 if local else 1, P, (B, L), g)  # clusters each class really uses
     sub_BN = sub_BN % n_sub_BL.gather(1, y_BN)
     sep_B = _log_uniform(*prior.sep_range, (B,), g) * strength
     means_BLPR = torch.randn(B, L, P, R, generator=g, device=dev) * sep_B[:, None, None, None]
-    if P > 1:  # clusters of a class scatter around the class centre
+    if local:  # tighter noise around clusters spread 1.5-4 noise deviations apart
+        sep_B = _log_uniform(1.5, 4.0, (B,), g) * strength
+        means_BLPR = torch.randn(B, L, P, R, generator=g, device=dev) * sep_B[:, None, None, None]
+    elif P > 1:  # clusters of a class scatter around the class centre
         means_BLPR = means_BLPR[:, :, :1] + 0.7 * sep_B[:, None, None, None] * torch.randn(B, L, P, R, generator=g, device=dev)
-    e = _noise(sqrt_lam, N, g)
+    e = _noise(prior, sqrt_lam, N, g)
     mu_BNR = means_BLPR[torch.arange(B, device=dev)[:, None], y_BN, sub_BN]  # in signal units
     offset_BNR = mu_BNR * sqrt_lam.gather(1, idx)[:, None]
     e = e.scatter_add(2, idx[:, None].expand(-1, N, -1), offset_BNR)
@@ -284,8 +374,21 @@ def sample_clusters(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawT
     return _generative(prior, B, N, D, g, 4)
 
 
+def sample_isotropic(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
+    """2 to max_classes balanced Gaussian classes, isotropic noise around each mean (nearest class
+    mean's ground)."""
+    return _generative(prior, B, N, D, g, 1, isotropic=True)
+
+
+def sample_local(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
+    """2 to max_classes classes, each of 2-4 clusters placed independently (a class is not one
+    region: nearest neighbours' ground, where a linear rule fails)."""
+    return _generative(prior, B, N, D, g, 4, local=True)
+
+
 SAMPLERS = {"logistic": sample_logistic, "softmax": sample_softmax, "gaussian": sample_gaussian,
-            "clusters": sample_clusters, "mlp": sample_mlp}
+            "clusters": sample_clusters, "mlp": sample_mlp, "isotropic": sample_isotropic,
+            "local": sample_local}
 
 
 def prior_from_dict(cfg: dict) -> MixturePrior:

@@ -152,22 +152,30 @@ def _ovo_plan(y, L, lp, n_estimators, max_context, rng) -> Plan:
 # ---- tart-2 ------------------------------------------------------------------------------------
 def set_plan(y: np.ndarray, n_classes: int, module_classes: int, n_views: int, *, method: str = "auto",
              n_estimators: int = 8, max_context: int | None = None, class_prior="context",
-             random_state=0) -> Plan:
+             random_state=0, symmetries="labels") -> Plan:
     """tart-2's plan for labels y [K] (0..L-1): natively up to `module_classes`, class groups
     beyond; every map through each of `n_views` views, equally weighted (`Plan.weighted` sets the
-    views' weights)."""
+    views' weights). Natively, the members: `symmetries` "labels" (label permutations, both
+    orders for two classes: `ensemble.permutation_members`), or `n_estimators` members over the
+    named symmetries (`ensemble.symmetry_members`)."""
     rng, K = np.random.default_rng(random_state), len(y)
     max_context = max_context or K
     if n_classes > module_classes:
         return _groups_plan(y, n_classes, module_classes, n_views, check_set_multiclass(method),
                             n_estimators, max_context, log_prior(class_prior, y, n_classes), rng)
-    idx_EK, perm_EL = ensemble.permutation_members(y, n_classes, n_estimators, max_context, rng)
+    symmetries = ensemble.check_symmetries(symmetries)
+    if symmetries == ensemble.LEGACY_SYMMETRIES:
+        idx_EK, perm_EL = ensemble.permutation_members(y, n_classes, n_estimators, max_context, rng)
+        turn_E, turns = np.zeros(len(idx_EK), dtype=np.int64), ()
+    else:
+        idx_EK, perm_EL, turn_E = ensemble.symmetry_members(y, n_classes, n_estimators, symmetries, max_context, rng)
+        turns = tuple(t for t in symmetries if t != "classes")
     maps = [MapFit(np.arange(K), y, v) for v in range(n_views)]
     # member e calls class c "perm[c]": its output j scores class argsort(perm)[j]
-    reads = [Read(v, idx, perm[y[idx]], 0, np.argsort(perm)) for v in range(n_views)
-             for idx, perm in zip(idx_EK, perm_EL)]
+    reads = [Read(v, idx, perm[y[idx]], 0, np.argsort(perm), turn=int(turn)) for v in range(n_views)
+             for idx, perm, turn in zip(idx_EK, perm_EL, turn_E)]
     return Plan("mean", n_classes, [np.arange(n_classes)], maps, reads,
-                ensemble.class_weight(class_prior, y, n_classes))
+                ensemble.class_weight(class_prior, y, n_classes), turns=turns)
 
 
 def set_groups(n_classes: int, size: int, n_members: int, rng: np.random.Generator, *,
@@ -232,6 +240,9 @@ class FaithfulStrategy:
     def check(self, n_classes: int) -> int:
         """The most context points one member reads."""
         check_multiclass(self.params["multiclass"])
+        if self.params.get("symmetries", "auto") not in ("auto", ensemble.LEGACY_SYMMETRIES):
+            raise ValueError(f"symmetries={self.params['symmetries']!r}: tart-2's members "
+                             "(reasoner='tart2'); the faithful module's are context orderings")
         for name, allowed in (("projection", BASES), ("center", CENTERS), ("fill", FILLS)):
             value = self.params[name]
             if value is not None and value not in allowed:
@@ -279,6 +290,7 @@ class SetStrategy:
     def check(self, n_classes: int) -> None:
         """tart-2 reads any number of context points: no limit (None)."""
         check_set_multiclass(self.params["multiclass"])
+        ensemble.check_symmetries(self.params.get("symmetries", ensemble.LEGACY_SYMMETRIES))
         given = [f"{n}={self.params[n]!r}" for n in FAITHFUL_ONLY if self.params[n] is not None]
         if given:
             raise ValueError(f"{', '.join(given)}: read only by the faithful module's projection "
@@ -300,7 +312,8 @@ class SetStrategy:
         p = self.params
         return set_plan(y, n_classes, self.config.n_classes, len(self.views), method=p["multiclass"],
                         n_estimators=p["n_estimators"], max_context=p["max_context"],
-                        class_prior=p["class_prior"], random_state=p["random_state"])
+                        class_prior=p["class_prior"], random_state=p["random_state"],
+                        symmetries=p.get("symmetries", ensemble.LEGACY_SYMMETRIES))
 
     def context_prior(self, plan: Plan, y: np.ndarray) -> np.ndarray:
         """`plan`'s prior for class_prior="context": the views are scored on what the context's

@@ -159,6 +159,22 @@ RECIPES: dict[str, dict] = {
         ckpt_every=2000, prior=MixturePrior().to_dict(),
         curriculum=asdict(SetCurriculum(tokens=49152, large_frac=0.5)),
     ),
+    # tart-2 fine-tuned from the shipped weights (`--init-from src/tart/weights/tart2`) on the broader
+    # prior (`MixturePrior.broad()`: every classical learner's home ground, embedding-like spectra,
+    # heavy tails, noise features, imbalance) and contexts of 2 to 2,048 examples.
+    "tart2-cpu-broad": dict(
+        family="tart2", preset="cpu", steps=3000, batch_size=64, lr=3e-4, min_lr=3e-5,
+        schedule="cosine", warmup=200, amp="bf16", log_every=50, ckpt_every=250,
+        keep_checkpoints=3, model={"whiten_map": "both"}, prior=MixturePrior.broad().to_dict(),
+        curriculum=asdict(SetCurriculum(k_min=2, k_max=2048, large_frac=0.3)),
+    ),
+    # the same prior and contexts at full size in one GPU window (as tart2-gpu)
+    "tart2-gpu-broad": dict(
+        family="tart2", preset="full", steps=10**7, batch_size=128, lr=5e-4, min_lr=5e-5,
+        schedule="cosine", clock="time", time_limit_s=420.0, warmup_share=0.05, log_every=50,
+        ckpt_every=2000, model={"whiten_map": "both"}, prior=MixturePrior.broad().to_dict(),
+        curriculum=asdict(SetCurriculum(k_min=2, k_max=2048, tokens=49152, large_frac=0.3)),
+    ),
     # tart-2 in seconds, for tests
     "tart2-tiny": dict(
         family="tart2", preset="tiny", steps=200, batch_size=16, lr=2e-3, warmup=20, log_every=20,

@@ -28,7 +28,11 @@ tart.datasets.tables), seeded stratified split (default 30% test, seed 0):
 
 - `sonar`: Sonar, 208 rows x 60 features, mine "M" -> 1, rock "R" -> 0;
 - `ionosphere`: Ionosphere, 351 rows x 33 features (V1 numeric, constant V2 dropped), "good" -> 1;
-- `pima`: PimaIndiansDiabetes, 768 rows x 8 features, diabetes "pos" -> 1, "neg" -> 0.
+- `pima`: PimaIndiansDiabetes, 768 rows x 8 features, diabetes "pos" -> 1, "neg" -> 0;
+- `breast_cancer`: BreastCancer, 683 rows (16 with a missing value left out) x 9 features (Id
+  dropped), "malignant" -> 1, "benign" -> 0;
+- `satellite`: Satellite's grey-soil pixels, 1984 rows x 36 features, "damp grey soil" -> 1,
+  "grey soil" -> 0.
 """
 
 from __future__ import annotations

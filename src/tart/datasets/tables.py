@@ -6,9 +6,14 @@ binary `Dataset`s with modality "table": each item is one float32 feature row.
 | sonar      | Sonar               | 208  | 60       | "M" (mine, 111)     | "R" (rock)  |
 | ionosphere | Ionosphere          | 351  | 33       | "good" (225)        | "bad"       |
 | pima       | PimaIndiansDiabetes | 768  | 8        | "pos" (268)         | "neg"       |
+| breast_cancer | BreastCancer     | 683  | 9        | "malignant" (239)   | "benign"    |
+| satellite  | Satellite           | 1984 | 36       | "damp grey soil" (626) | "grey soil" |
 
-Ionosphere's factor V1 is made numeric (0/1) and its constant V2 dropped. The tables have no
-test split: a seeded stratified split (default 30% test, seed 0; `stratified_split`).
+Ionosphere's factor V1 is made numeric (0/1) and its constant V2 dropped. BreastCancer's Id is
+dropped, its ordinal factors (1-10) become numbers and its 16 rows with a missing value are left
+out. Satellite (Landsat pixels, 36 spectral values of a 3 x 3 neighbourhood) keeps the rows of
+its two closest classes, grey and damp grey soil. The tables have no test split: a seeded
+stratified split (default 30% test, seed 0; `stratified_split`).
 """
 
 from __future__ import annotations
@@ -32,13 +37,19 @@ class TableSpec:
     positive: str  # its value for label 1
     negative: str  # its value for label 0
     label_names: tuple[str, str]  # words for 0 and 1
-    drop: tuple[str, ...] = ()  # columns left out (constant ones)
+    drop: tuple[str, ...] = ()  # columns left out (constant ones, identifiers)
+    other_rows: bool = False  # rows of other label values are left out (else they are an error)
+    missing_rows: bool = False  # rows with a missing value are left out (else they are an error)
 
 
 TABLES = {
     "sonar": TableSpec("Sonar", "Class", "M", "R", ("rock", "mine")),
     "ionosphere": TableSpec("Ionosphere", "Class", "good", "bad", ("bad", "good"), drop=("V2",)),
     "pima": TableSpec("PimaIndiansDiabetes", "diabetes", "pos", "neg", ("negative", "positive")),
+    "breast_cancer": TableSpec("BreastCancer", "Class", "malignant", "benign", ("benign", "malignant"),
+                               drop=("Id",), missing_rows=True),
+    "satellite": TableSpec("Satellite", "classes", "damp grey soil", "grey soil", ("grey soil", "damp grey soil"),
+                           other_rows=True),
 }
 
 
@@ -73,6 +84,10 @@ def read_table(name: str,
         raise ValueError(f"unknown table {name!r}; known: {', '.join(TABLES)}")
     spec = TABLES[name]
     df, path = read_frame(name, spec.frame, spec.label, source)
+    if spec.other_rows:
+        df = df[df[spec.label].astype(str).isin([spec.positive, spec.negative])]
+    if spec.missing_rows:
+        df = df.dropna()
     labels = df[spec.label].astype(str)
     unknown = sorted(set(labels) - {spec.positive, spec.negative})
     if unknown:
