@@ -107,9 +107,12 @@ def _draw_tart2(prior, curriculum, model_cfg: SetReasonerConfig, step: int, gene
                 device) -> Drawn:
     """Raw tasks drawn on `device` (its own generator), each mapped there by the map fitted on
     its context, its basis found as the curriculum says (`map_basis`)."""
-    task = priors_tart2.sample_set_batch(prior, curriculum, model_cfg.n_dims, n, generator_on(device),
+    g = generator_on(device)
+    task = priors_tart2.sample_set_batch(prior, curriculum, model_cfg.n_dims, n, g,
                                          device=device, whiten=model_cfg.whiten_map,
                                          basis=curriculum.map_basis)
+    if model_cfg.label_codes:  # class-count-free labels: each task's classes in random slots
+        task = priors_tart2.assign_slots(task, model_cfg.n_classes, g)
     B, K = task.cx_BKd.shape[:2]
     return Drawn(task, model_cfg.n_dims, K, B * (K + task.qx_BMd.shape[1]))
 
@@ -117,12 +120,18 @@ def _draw_tart2(prior, curriculum, model_cfg: SetReasonerConfig, step: int, gene
 def _loss_tart2(model, task, autocast) -> torch.Tensor:
     """Cross-entropy of every query over its task's classes."""
     with autocast:
-        logits = model(task.cx_BKd, task.cy_BK, task.qx_BMd, task.n_classes_B)
+        if task.used_BL is None:
+            logits = model(task.cx_BKd, task.cy_BK, task.qx_BMd, task.n_classes_B)
+        else:
+            logits = model(task.cx_BKd, task.cy_BK, task.qx_BMd, used_BL=task.used_BL)
     return F.cross_entropy(logits.float().flatten(0, 1), task.qy_BM.flatten())
 
 
-def _check_nothing(curriculum, prior, model_cfg) -> None:
-    """tart-2 reads any context size: nothing to check beyond the classes' own validation."""
+def _check_tart2(curriculum, prior, model_cfg) -> None:
+    """tart-2 reads any context size; the prior's classes must fit the module's."""
+    if prior.max_classes > model_cfg.n_classes:
+        raise ValueError(f"the prior draws up to {prior.max_classes} classes but the module reads "
+                         f"{model_cfg.n_classes}")
 
 
 TART = Family(
@@ -142,7 +151,7 @@ TART2 = Family(
     batch_class=priors_tart2.SetBatch, input_map="tart.projection:fit_set_map",
     strategy="tart.strategy:SetStrategy",
     evaluator="tart.eval.synthetic_set:evaluate_components", exporter="tart.export:export_tart2",
-    shipped="tart2", draw_batch=_draw_tart2, loss=_loss_tart2, check_recipe=_check_nothing,
+    shipped="tart2", draw_batch=_draw_tart2, loss=_loss_tart2, check_recipe=_check_tart2,
 )
 FAMILIES: dict[str, Family] = {f.name: f for f in (TART, TART2)}
 DEFAULT = TART2  # the classifier's default module

@@ -446,9 +446,25 @@ class SetBatch:
     qx_BMd: torch.Tensor
     qy_BM: torch.Tensor
     n_classes_B: torch.Tensor
+    used_BL: torch.Tensor | None = None  # the class slots each task uses (`assign_slots`); None: 0..n-1
 
     def to(self, device) -> "SetBatch":
-        return SetBatch(*(getattr(self, f.name).to(device) for f in fields(self)))
+        return SetBatch(*(None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
+                          for f in fields(self)))
+
+
+def assign_slots(batch: SetBatch, n_slots: int, generator: torch.Generator | None = None) -> SetBatch:
+    """Each task's classes moved to distinct random slots among `n_slots` (a module with
+    `label_codes` then learns no slot's own meaning); `used_BL` marks the slots each task uses."""
+    B, dev = batch.cy_BK.shape[0], batch.cy_BK.device
+    if int(batch.n_classes_B.max()) > n_slots:
+        raise ValueError(f"tasks of {int(batch.n_classes_B.max())} classes do not fit {n_slots} slots")
+    g_dev = _device(generator)
+    slot_BS = torch.rand(B, n_slots, generator=generator, device=g_dev).argsort(1).to(dev)
+    own_BS = torch.arange(n_slots, device=dev) < batch.n_classes_B[:, None]
+    used_BS = torch.zeros(B, n_slots, dtype=torch.bool, device=dev).scatter(1, slot_BS, own_BS)
+    return SetBatch(batch.cx_BKd, slot_BS.gather(1, batch.cy_BK), batch.qx_BMd, slot_BS.gather(1, batch.qy_BM),
+                    batch.n_classes_B, used_BS)
 
 
 def sample_set_batch(prior: MixturePrior, curriculum: SetCurriculum, n_dims: int, max_batch: int,

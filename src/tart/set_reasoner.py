@@ -7,6 +7,12 @@ not depend on the order of the context, any number of context points works, and 
 each other: predicting m queries together is exactly the same as predicting them one at a time.
 A read-out gives `n_classes` logits per query; classes a task does not use are masked out.
 
+With `label_codes`, no weight belongs to one class: class c is a fixed random code (a buffer drawn
+from a fixed seed, not stored), read in and out through learned maps (a query's logit for c is
+its final state against the mapped code of c), and training puts each task's classes in random
+slots of the `n_classes` codes (`assign_slots`). The module then reads any class count up to
+`n_classes` in one pass (trained on tasks of 2 to the prior's `max_classes`), every slot alike.
+
 Every layer splits in two: `context` (full attention among the K context tokens, whose keys and
 values it returns) and `query` (M queries attend to those keys/values plus their own). So
 `predict` encodes the context once and runs any number of query chunks against its cache.
@@ -17,6 +23,7 @@ H heads, c head width, L classes (n_classes).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -29,12 +36,13 @@ from tart.transformer import (PreNorm, SelfAttention, TransformerShape, batched_
                               check_kinds)
 
 MODEL_TYPE = "tart-set-reasoner"
+CODE_SEED = 20231  # the label codes' seed (`label_codes`): fixed, so the codes need not be stored
 
 
 @dataclass
 class SetReasonerConfig(TransformerShape):
     config_name = "set-reasoner"
-    added_keys = ("whiten_map",)  # absent from folders saved before it existed: False
+    added_keys = ("whiten_map", "label_codes")  # absent from folders saved before they existed: False
     map_keys = ("whiten_map",)  # how the input map is fitted: they shape what it reads, not the weights
 
     n_embd: int = 128
@@ -45,6 +53,8 @@ class SetReasonerConfig(TransformerShape):
     # its input map whitens within its dims (fit_set_map(whiten=True)); "both": trained on both
     # maps, it reads each context through both and averages the two predictions
     whiten_map: bool | str = False
+    # class-count-free labels: fixed random codes read in and out by learned maps (module docstring)
+    label_codes: bool = False
 
     def __post_init__(self) -> None:
         self.check_shape(self.n_dims)
@@ -95,16 +105,44 @@ class SetReasoner(checkpoint.PretrainedMixin, nn.Module):
         super().__init__()
         self.config = cfg
         self.read_in = nn.Linear(cfg.n_dims, cfg.n_embd)
-        self.label_emb = nn.Embedding(cfg.n_classes + 1, cfg.n_embd)  # last row: "unknown"
+        if cfg.label_codes:
+            g = torch.Generator().manual_seed(CODE_SEED)
+            self.register_buffer("codes", torch.randn(cfg.n_classes, cfg.n_embd, generator=g) / math.sqrt(cfg.n_embd),
+                                 persistent=False)
+            self.label_in = nn.Linear(cfg.n_embd, cfg.n_embd, bias=False)
+            self.label_out = nn.Linear(cfg.n_embd, cfg.n_embd, bias=False)
+            self.unknown = nn.Parameter(torch.zeros(cfg.n_embd))
+        else:
+            self.label_emb = nn.Embedding(cfg.n_classes + 1, cfg.n_embd)  # last row: "unknown"
         self.h = nn.ModuleList(SetBlock(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
-        self.read_out = nn.Linear(cfg.n_embd, cfg.n_classes)
+        if not cfg.label_codes:
+            self.read_out = nn.Linear(cfg.n_embd, cfg.n_classes)
         checkpoint.init_gpt2_weights(self, cfg.n_layer)
+        if cfg.label_codes:
+            nn.init.normal_(self.unknown, std=0.02)
+
+    def _labels(self, y_BK: torch.Tensor) -> torch.Tensor:
+        """The label part of context tokens [B, K, C]."""
+        if self.config.label_codes:
+            return self.label_in(self.codes[y_BK])
+        return self.label_emb(y_BK)
+
+    def _unknown(self, shape: torch.Size, device) -> torch.Tensor:
+        """The label part of query tokens ("unknown") [B, M, C]."""
+        if self.config.label_codes:
+            return self.unknown.expand(*shape, -1)
+        return self.label_emb(torch.full(shape, self.config.n_classes, device=device))
+
+    def _read_out(self, h_BMC: torch.Tensor) -> torch.Tensor:
+        if self.config.label_codes:
+            return self.ln_f(h_BMC) @ self.label_out(self.codes).transpose(0, 1)
+        return self.read_out(self.ln_f(h_BMC))
 
     # ---- core ----------------------------------------------------------------------------
     def encode_context(self, cx_BKD: torch.Tensor, cy_BK: torch.Tensor) -> list:
         """Per-layer (keys, values) of the context: computed once, read by every query."""
-        h_BKC = self.read_in(cx_BKD) + self.label_emb(cy_BK.long())
+        h_BKC = self.read_in(cx_BKD) + self._labels(cy_BK.long())
         cache = []
         for block in self.h:
             h_BKC, kv = block.context(h_BKC)
@@ -113,22 +151,23 @@ class SetReasoner(checkpoint.PretrainedMixin, nn.Module):
 
     def decode_queries(self, qx_BMD: torch.Tensor, cache: list) -> torch.Tensor:
         """Logits [B, M, n_classes] of queries against an encoded context."""
-        unknown = torch.full(qx_BMD.shape[:2], self.config.n_classes, device=qx_BMD.device)
-        h_BMC = self.read_in(qx_BMD) + self.label_emb(unknown)
+        h_BMC = self.read_in(qx_BMD) + self._unknown(qx_BMD.shape[:2], qx_BMD.device)
         for block, kv in zip(self.h, cache):
             h_BMC = block.query(h_BMC, kv)
-        return self.read_out(self.ln_f(h_BMC))
+        return self._read_out(h_BMC)
 
     def forward(
         self, cx_BKD: torch.Tensor, cy_BK: torch.Tensor, qx_BMD: torch.Tensor,
-        n_classes_B: torch.Tensor | None = None,
+        n_classes_B: torch.Tensor | None = None, used_BL: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Logits [B, M, n_classes]; with `n_classes_B`, classes >= a task's count are -inf."""
+        """Logits [B, M, n_classes]; with `n_classes_B`, classes >= a task's count are -inf; with
+        `used_BL` (bool), the classes it does not mark are (a task's classes in slots)."""
         logits_BML = self.decode_queries(qx_BMD, self.encode_context(cx_BKD, cy_BK))
-        if n_classes_B is None:
+        if n_classes_B is not None:
+            used_BL = torch.arange(self.config.n_classes, device=logits_BML.device) < n_classes_B[:, None]
+        if used_BL is None:
             return logits_BML
-        unused_BL = torch.arange(self.config.n_classes, device=logits_BML.device) >= n_classes_B[:, None]
-        return logits_BML.masked_fill(unused_BL[:, None, :], float("-inf"))
+        return logits_BML.masked_fill(~used_BL[:, None, :], float("-inf"))
 
     @torch.no_grad()
     def predict(

@@ -175,6 +175,23 @@ RECIPES: dict[str, dict] = {
         ckpt_every=2000, model={"whiten_map": "both"}, prior=MixturePrior.broad().to_dict(),
         curriculum=asdict(SetCurriculum(k_min=2, k_max=2048, tokens=49152, large_frac=0.3)),
     ),
+    # class-count-free tart-2 (`label_codes`: 64 class codes, no weight per class) on the broader
+    # prior's tasks of 2 to 50 classes, trained from scratch in one GPU window (as tart2-gpu)
+    "tart2-gpu-codes": dict(
+        family="tart2", preset="full", steps=10**7, batch_size=128, lr=5e-4, min_lr=5e-5,
+        schedule="cosine", clock="time", time_limit_s=420.0, warmup_share=0.05, log_every=50,
+        ckpt_every=2000, model={"whiten_map": "both", "label_codes": True, "n_classes": 64},
+        prior=MixturePrior.broad(max_classes=50).to_dict(),
+        curriculum=asdict(SetCurriculum(k_min=2, k_max=2048, tokens=49152, large_frac=0.3)),
+    ),
+    # the same in seconds, for tests: 16 codes, well-separated Gaussian classes, up to 12 of them
+    "tart2-tiny-codes": dict(
+        family="tart2", preset="tiny", steps=300, batch_size=16, lr=3e-3, warmup=20, log_every=20,
+        ckpt_every=100, model={"label_codes": True, "n_classes": 16},
+        prior=MixturePrior(weights={"gaussian": 1.0, "isotropic": 1.0}, max_classes=12, max_signal_dims=4,
+                           sep_range=(2.0, 5.0), noise_frac=0.0).to_dict(),
+        curriculum=asdict(SetCurriculum(k_min=2, k_max=64, d_max=32, n_queries=16, tokens=1024)),
+    ),
     # tart-2 in seconds, for tests
     "tart2-tiny": dict(
         family="tart2", preset="tiny", steps=200, batch_size=16, lr=2e-3, warmup=20, log_every=20,
