@@ -30,10 +30,13 @@ from tart.eval.runner import build_setup
 BINARY = (("amazon_food", "minilm"), ("tweets", "minilm"), ("amazon_food", "smollm2"),
           ("fashion_mnist:pullover-coat", "mobilenet-v2"), ("fashion_mnist:tshirt-shirt", "mobilenet-v2"),
           ("sonar", "features"), ("ionosphere", "features"), ("pima", "features"))
-MULTI = (("vehicle", "features"), ("glass", "features"), ("fashion_mnist", "mobilenet-v2"))
+MULTI = (("vehicle", "features"), ("fashion_mnist", "mobilenet-v2"), ("tweets3", "minilm"))
 SETTINGS = ([("labels", 2), ("classes", 1), ("classes", 2), ("classes", 4)]
             + [("classes+signs", e) for e in (2, 4, 8, 16)]
             + [("classes+signs+rotations", e) for e in (4, 8, 16)] + [("classes+rotations", 8)])
+# more classes: the legacy members (identity + 7 random label orders) and whole blocks of L cyclic orders
+MULTI_SETTINGS = ([("labels", 8)] + [("classes", e) for e in (1, 2, 4, 8, 10, 20)]
+                  + [("classes+signs+rotations", e) for e in (8, 20)])
 
 
 def run(pairs, ks, seeds, settings, multi: bool) -> list[dict]:
@@ -49,8 +52,6 @@ def run(pairs, ks, seeds, settings, multi: bool) -> list[dict]:
                 except ValueError:
                     continue
                 for sym, E in settings:
-                    if sym == "labels" and multi:
-                        continue
                     t0 = time.perf_counter()
                     clf = TartClassifier(reasoner="tart2", symmetries=sym, n_estimators=E, random_state=seed)
                     with warnings.catch_warnings():
@@ -64,14 +65,14 @@ def run(pairs, ks, seeds, settings, multi: bool) -> list[dict]:
     return rows
 
 
-def table(rows: list[dict], title: str) -> list[str]:
+def table(rows: list[dict], title: str, settings=SETTINGS) -> list[str]:
     if not rows:
         return []
     ks = sorted({r["k"] for r in rows})
     out = [f"### {title}", "", "| symmetries | members | " + " | ".join(f"acc k={k}" for k in ks)
            + " | mean acc | mean log-loss | mean ECE | seconds per fit + predict |",
            "|---|---|" + "---|" * (len(ks) + 4)]
-    for sym, E in SETTINGS:
+    for sym, E in settings:
         sel = [r for r in rows if r["symmetries"] == sym and r["members"] == E]
         if not sel:
             continue
@@ -95,7 +96,7 @@ def main() -> None:
     if args.only != "multi":
         rows += run(BINARY, args.ks, args.seeds, SETTINGS, multi=False)
     if args.only != "binary":
-        rows += run(MULTI, args.multi_ks, args.seeds, SETTINGS, multi=True)
+        rows += run(MULTI, args.multi_ks, args.seeds, MULTI_SETTINGS, multi=True)
     name = args.only or "all"
     (args.out / f"curve_{name}.json").write_text(json.dumps(rows, indent=0) + "\n")
     cmd = (f"python scripts/symmetry_curve.py --ks {' '.join(map(str, args.ks))} --multi-ks "
@@ -104,7 +105,7 @@ def main() -> None:
     lines = [f"Written by `{cmd}`; mean over pairs and seeds.", ""]
     lines += table([r for r in rows if r["n_classes"] == 2 and r["embedder"] != "features"], "Binary embedding pairs")
     lines += table([r for r in rows if r["n_classes"] == 2 and r["embedder"] == "features"], "Small tables")
-    lines += table([r for r in rows if r["n_classes"] > 2], "Multi-class (k per class)")
+    lines += table([r for r in rows if r["n_classes"] > 2], "Multi-class (k per class)", MULTI_SETTINGS)
     (args.out / f"curve_{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

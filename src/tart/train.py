@@ -175,6 +175,16 @@ RECIPES: dict[str, dict] = {
         ckpt_every=2000, model={"whiten_map": "both"}, prior=MixturePrior.broad().to_dict(),
         curriculum=asdict(SetCurriculum(k_min=2, k_max=2048, tokens=49152, large_frac=0.3)),
     ),
+    # class-count-free tart-2 on 2 CPU cores: fine-tuned from the shipped weights warm-started into
+    # 64 class codes (`python scripts/codes_from_shipped.py --out runs/tart2-codes-init`, then
+    # `--init-from runs/tart2-codes-init`) on the broader prior's tasks of 2 to 50 classes
+    "tart2-cpu-codes": dict(
+        family="tart2", preset="cpu", steps=2000, batch_size=64, lr=3e-4, min_lr=3e-5,
+        schedule="cosine", warmup=100, amp="bf16", log_every=50, ckpt_every=250,
+        keep_checkpoints=3, model={"whiten_map": "both", "label_codes": True, "n_classes": 64},
+        prior=MixturePrior.broad(max_classes=50).to_dict(),
+        curriculum=asdict(SetCurriculum(k_min=2, k_max=1024, large_frac=0.3)),
+    ),
     # class-count-free tart-2 (`label_codes`: 64 class codes, no weight per class) on the broader
     # prior's tasks of 2 to 50 classes, trained from scratch in one GPU window (as tart2-gpu)
     "tart2-gpu-codes": dict(
