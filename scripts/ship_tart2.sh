@@ -26,5 +26,5 @@ $TART eval --datasets amazon_food tweets --embedders minilm smollm2 $KS $M --out
 $TART eval --datasets spoken_keywords:pin-bin --embedders whisper-tiny-en $KS $M --out docs/tart2/audio
 $TART eval --datasets fashion_mnist:pullover-coat fashion_mnist:tshirt-shirt --embedders mobilenet-v2 \
     $KS $M --out docs/tart2/images
-$TART eval --datasets sonar ionosphere pima --embedders features --ks 16 32 64 $M --out docs/tart2/tables
+$TART eval --datasets sonar ionosphere pima breast_cancer satellite --embedders features --ks 16 32 64 $M --out docs/tart2/tables
 $PY scripts/tart2_report.py docs/tart2/text docs/tart2/audio docs/tart2/images -- docs/tart2/tables
