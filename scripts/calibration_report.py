@@ -26,7 +26,7 @@ METHODS = ("tart-t1", "tart", "tart2-t1", "tart2", "logreg-full", "lda", "knn")
 SUITES = {
     "Binary pairs (text, speech, images; k = 16-256 in all)":
         ["docs/tart2/text", "docs/tart2/audio", "docs/tart2/images"],
-    "Small numeric tables (sonar, ionosphere, pima; k = 16-64 in all)": ["docs/tart2/tables"],
+    "Small numeric tables (sonar, ionosphere, pima, breast_cancer, satellite; k = 16-64 in all)": ["docs/tart2/tables"],
     "Multi-class grid (11 data-set/embedder pairs; k = 4-32 per class)": ["docs/results/multiclass_runs.jsonl"],
 }
 
