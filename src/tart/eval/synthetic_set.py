@@ -115,7 +115,9 @@ def evaluate_components(
     """One row per (component, k): accuracy and CE of tart-2 and each baseline, and `best`, the
     name of the most accurate baseline. The baselines' scores depend only on the tasks, so with
     `cache_file` (a JSON file) they are computed once per (component, k, sizes, seed, prior)."""
-    L = model.config.n_classes if model is not None else 10
+    # tasks of up to 10 classes whatever the module reads (a class-count-free module's 64 codes
+    # included), so modules are compared on the same tasks
+    L = min(model.config.n_classes, 10) if model is not None else 10
     prior = prior or MixturePrior(max_classes=L)
     prior_key = hashlib.sha256(json.dumps(prior.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
     cache = json.loads(Path(cache_file).read_text()) if cache_file is not None and Path(cache_file).is_file() else {}
