@@ -26,6 +26,7 @@ METHODS = ("exact", "fast")
 OVERSAMPLE = 8  # extra search directions beyond those asked for
 POWER_STEPS = 2  # subspace iteration steps after the range finder's first pass
 START_SEED = 0  # the fixed random start: the same context gives the same basis
+GRAM_TOL = 1e-12  # singular values from a Gram matrix below this share of the largest are rounding
 
 
 def check_basis(basis: str) -> str:
@@ -67,9 +68,12 @@ def _short_rows(a_BnD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     ev_Bn, u_Bnn = ev_Bn.flip(1), u_Bnn.flip(2)  # decreasing
     r = min(a_BnD.shape[1], a_BnD.shape[2])
     s_Br = ev_Bn[:, :r].clamp_min(0).sqrt()
+    # singular values far under sqrt(eps64) of the largest are the Gram's rounding, their rows noise
+    # (divided by a tiny s, even beyond float32): zero both, as for an exactly zero s
+    real_Br = s_Br > GRAM_TOL * s_Br[:, :1]
     rows_BrD = u_Bnn[:, :, :r].transpose(1, 2) @ a64_BnD
-    rows_BrD = rows_BrD / torch.where(s_Br > 0, s_Br, torch.ones_like(s_Br))[..., None]
-    return rows_BrD.to(a_BnD.dtype), s_Br.to(a_BnD.dtype)
+    rows_BrD = torch.where(real_Br[..., None], rows_BrD / torch.where(real_Br, s_Br, torch.ones_like(s_Br))[..., None], 0.0)
+    return rows_BrD.to(a_BnD.dtype), torch.where(real_Br, s_Br, 0.0).to(a_BnD.dtype)
 
 
 def _search_space(a_BKD: torch.Tensor, p: int) -> torch.Tensor:

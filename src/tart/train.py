@@ -250,13 +250,16 @@ def batch_generator(seed: int, step: int, rank: int, device: torch.device) -> to
 
 def train_step(model, opt, task, autocast=None, grad_clip: float = 1.0) -> float:
     """One optimiser step on a batch of tasks, returns the loss: the loss of the family whose
-    batches look like `task` (TART: BCE at every x position; tart-2: cross-entropy per query)."""
+    batches look like `task` (TART: BCE at every x position; tart-2: cross-entropy per query).
+    A batch whose gradient is not finite changes nothing and returns NaN."""
     loss = families.for_batch(task).loss(model, task, autocast or nullcontext())
     opt.zero_grad(set_to_none=True)
     loss.backward()
-    if grad_clip > 0:
-        params = [p for group in opt.param_groups for p in group["params"]]
-        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+    params = [p for group in opt.param_groups for p in group["params"]]
+    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip if grad_clip > 0 else float("inf"))
+    if not torch.isfinite(norm):  # a non-finite gradient (every rank's, after DDP's all-reduce):
+        opt.zero_grad(set_to_none=True)  # the step is skipped, the weights stay finite
+        return float("nan")
     opt.step()
     return loss.item()
 
@@ -414,7 +417,7 @@ def _run_steps(cfg: TrainConfig, model, train_model, opt, out_dir: Path, resumed
         total=cfg.steps, initial=start, disable=not (progress and ddp.main), desc="train",
         dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30.0,  # quiet in logs
     )
-    since = {"t": time.perf_counter(), "tokens": 0, "steps": 0, "loss": 0.0}
+    since = {"t": time.perf_counter(), "tokens": 0, "steps": 0, "loss": 0.0, "skipped": 0}
     t0 = time.perf_counter()
     run_s = lambda: before_s + time.perf_counter() - t0  # noqa: E731  (the run's training time)
     model.train()
@@ -424,7 +427,9 @@ def _run_steps(cfg: TrainConfig, model, train_model, opt, out_dir: Path, resumed
                                partial(batch_generator, cfg.seed, step, ddp.rank), local_batch, device)
         for group in opt.param_groups:
             group["lr"] = lr
-        since["loss"] += train_step(train_model, opt, drawn.task, autocast, cfg.grad_clip)
+        loss = train_step(train_model, opt, drawn.task, autocast, cfg.grad_clip)
+        since["skipped"] += math.isnan(loss)
+        since["loss"] += 0.0 if math.isnan(loss) else loss
         since["steps"] += 1
         since["tokens"] += drawn.tokens * ddp.world
         bar.update(1)
@@ -432,7 +437,8 @@ def _run_steps(cfg: TrainConfig, model, train_model, opt, out_dir: Path, resumed
         spent = run_s() - (0.0 if cfg.clock == "time" else before_s)  # "steps": this invocation's
         out_of_time = cfg.time_limit_s is not None and ddp.any(spent > cfg.time_limit_s, device)
         if done % cfg.log_every == 0 or done == cfg.steps or out_of_time:
-            row = {"step": done, "loss": ddp.mean(since["loss"] / since["steps"], device), "lr": lr,
+            row = {"step": done, "loss": ddp.mean(since["loss"] / max(1, since["steps"] - since["skipped"]), device),
+                   "skipped": since["skipped"], "lr": lr,
                    "active_dims": drawn.dims, "points": drawn.points,
                    "steps_per_s": since["steps"] / (time.perf_counter() - since["t"]),
                    "tokens_per_s": since["tokens"] / (time.perf_counter() - since["t"]), "elapsed_s": run_s()}
@@ -440,7 +446,7 @@ def _run_steps(cfg: TrainConfig, model, train_model, opt, out_dir: Path, resumed
                 with open(metrics_path, "a") as f:
                     f.write(json.dumps(row) + "\n")
                 bar.set_postfix(loss=f"{row['loss']:.4f}", dims=drawn.dims, pts=drawn.points)
-            since = {"t": time.perf_counter(), "tokens": 0, "steps": 0, "loss": 0.0}
+            since = {"t": time.perf_counter(), "tokens": 0, "steps": 0, "loss": 0.0, "skipped": 0}
         if done % cfg.ckpt_every == 0 or done == cfg.steps or out_of_time:
             if ddp.main:
                 runs.save_checkpoint(out_dir, model, opt, cfg, done, run_s())
