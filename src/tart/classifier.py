@@ -105,6 +105,12 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         up to 5 folds, `tart.calibration.temperature_folds`); "auto": "context" when the
         embedder's features do not depend on the context, else 1. The value used is stored as
         `temperature_`; docs/calibration.md measures it against temperature 1.
+    symmetries : "labels" or names joined by "+", default "labels"
+        tart-2's ensemble members: "labels" (label permutations, as above), or `n_estimators`
+        members over the named symmetries (`tart.ensemble.symmetry_members`): "classes" (every
+        class through every label slot), "signs" (the mapped features' signs flipped), "rotations"
+        (the map's residual directions rotated). docs/symmetries.md measures them: the shipped
+        module is already invariant to them, so the default stays "labels".
     """
 
     def __init__(
