@@ -3,29 +3,11 @@ sign flips, rotations of the map's residual directions) and the classifier that 
 
 import numpy as np
 import pytest
-import torch
 
 from tart import TartClassifier
 from tart.ensemble import check_symmetries, permutation_members, symmetry_members
 from tart.plan import turn_matrix
-from tart.set_reasoner import SetReasoner, SetReasonerConfig
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(0)
-    m = SetReasoner(SetReasonerConfig(n_dims=8, n_classes=4, n_embd=32, n_layer=2, n_head=4)).eval()
-    for p in m.parameters():
-        p.data.add_(0.2 * torch.randn_like(p))
-    return m
-
-
-def _blobs(n, D=6, L=2, seed=0, sep=3.0):
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % L
-    X = rng.normal(size=(n, D))
-    X[:, :L] += sep * np.eye(L)[y]
-    return X, y
+from test_classifier_tart2 import _blobs, tiny  # noqa: F401  (the tiny module fixture and the blobs)
 
 
 def test_check_symmetries():

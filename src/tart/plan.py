@@ -176,7 +176,11 @@ def _run_group(module, jobs: list[Job], mapped, members: list[tuple[int, int]], 
     with zeros to the longest job's: every query reads only the context and itself)."""
     dev = next(module.parameters()).device
     reads = [jobs[j].plan.reads[r] for j, r in members]
-    seen = [_turned(mapped, jobs, j, rd) for (j, _), rd in zip(members, reads)]
+    turned: dict[tuple[int, int, int], tuple] = {}  # a block's members share their map and turn: once each
+    for (j, _), rd in zip(members, reads):
+        if (j, rd.map, rd.turn) not in turned:
+            turned[j, rd.map, rd.turn] = _turned(mapped, jobs, j, rd)
+    seen = [turned[j, rd.map, rd.turn] for (j, _), rd in zip(members, reads)]
     cx_BKd = torch.from_numpy(np.stack([z[0][rd.rows] for z, rd in zip(seen, reads)])).to(dev)
     cy_BK = torch.from_numpy(np.stack([rd.labels for rd in reads]).astype(np.int64)).to(dev)
     M = [len(jobs[j].q_MD) for j, _ in members]
