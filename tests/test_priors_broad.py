@@ -97,3 +97,19 @@ def test_imbalance_skews_the_regression_components():
         return float(np.median([np.bincount(y, minlength=2).max() / len(y) for y in t.y_BN.numpy()]))
 
     assert majority(MixturePrior(**{**CLEAN, "imbalance_frac": 1.0})) > majority(MixturePrior(**CLEAN)) + 0.1
+
+
+def test_log_classes_make_few_class_tasks_common():
+    """log_classes: counts log-uniform in [2, max_classes] (P(n) = log((n+1)/n) / log((hi+1)/2)),
+    every count reachable; the default stays uniform."""
+    from tart.priors_tart2 import class_counts
+    prior = MixturePrior.broad(max_classes=50, log_classes=True)
+    n_B = class_counts(prior, 2, 200_000, _g(3))
+    assert int(n_B.min()) == 2 and int(n_B.max()) == 50
+    expected_2 = np.log(3 / 2) / np.log(51 / 2)
+    assert abs(float((n_B == 2).float().mean()) - expected_2) < 0.005
+    uniform = class_counts(MixturePrior(max_classes=50), 2, 200_000, _g(3))
+    assert abs(float((uniform == 2).float().mean()) - 1 / 49) < 0.003
+    t = prior.sample(64, 40, 8, _g(1), components=("gaussian",))
+    assert float((t.n_classes_B <= 10).float().mean()) > 0.3
+    assert prior_from_dict(prior.to_dict()).log_classes

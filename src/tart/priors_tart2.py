@@ -79,6 +79,8 @@ class MixturePrior:
     random 10-60% of the raw features are replaced by pure noise (independent of the label, each
     with its own scale). imbalance_frac: share of the regression tasks (logistic, softmax, mlp)
     whose logits get log class priors from a Dirichlet(0.3) (strong imbalance).
+    log_classes: class counts log-uniform between each component's smallest and max_classes (as
+    real tasks: few classes common, many rare); False: uniform.
     """
 
     weights: dict = field(default_factory=lambda: {
@@ -98,6 +100,7 @@ class MixturePrior:
     heavy_tail_frac: float = 0.0
     noise_feature_frac: float = 0.0
     imbalance_frac: float = 0.0
+    log_classes: bool = False
 
     @classmethod
     def broad(cls, **overrides) -> "MixturePrior":
@@ -194,6 +197,15 @@ def _log_uniform(lo: float, hi: float, shape, g) -> torch.Tensor:
 def _uniform_int(lo: int, hi: int, shape, g) -> torch.Tensor:
     """Integers in [lo, hi] (inclusive)."""
     return torch.randint(lo, hi + 1, shape, generator=g, device=_device(g))
+
+
+def class_counts(prior: MixturePrior, lo: int, B: int, g) -> torch.Tensor:
+    """B class counts in [lo, max_classes]: uniform, or log-uniform where `prior.log_classes`."""
+    hi = prior.max_classes
+    if not prior.log_classes or lo == hi:
+        return _uniform_int(lo, hi, (B,), g)
+    u_B = torch.rand(B, generator=g, device=_device(g))
+    return torch.exp(math.log(lo) + u_B * (math.log(hi + 1) - math.log(lo))).long().clamp(lo, hi)
 
 
 def signal_dims(prior: MixturePrior, D: int, g) -> tuple[int, float]:
@@ -300,7 +312,7 @@ def sample_logistic(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawT
 def sample_softmax(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
     """3 to max_classes classes: logits = alpha * z W^T + b, W ~ N(0, I)."""
     L = prior.max_classes
-    n_classes = _uniform_int(min(3, L), L, (B,), g)
+    n_classes = class_counts(prior, min(3, L), B, g)
     alpha_B = _log_uniform(*prior.alpha_range, (B,), g)
 
     def head(z_BNR, strength):
@@ -314,7 +326,7 @@ def sample_softmax(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTa
 def sample_mlp(prior: MixturePrior, B: int, N: int, D: int, g=None) -> RawTasks:
     """2 to max_classes classes from a random 1-hidden-layer tanh network of z (smooth boundaries)."""
     L, H = prior.max_classes, 32
-    n_classes = _uniform_int(2, L, (B,), g)
+    n_classes = class_counts(prior, 2, B, g)
     alpha_B = _log_uniform(*prior.alpha_range, (B,), g)
 
     def head(z_BNR, strength):  # scale-free already (normalised by R and by the outputs' spread)
@@ -336,7 +348,7 @@ def _generative(prior, B, N, D, g, clusters_per_class: int, isotropic: bool = Fa
     each cluster placed on its own, not around a class centre (a class's clusters interleave
     with the other classes')."""
     L, dev = prior.max_classes, _device(g)
-    n_classes = _uniform_int(2, L, (B,), g)
+    n_classes = class_counts(prior, 2, B, g)
     sqrt_lam, Q, idx, strength = _space(prior, B, D, g)
     if isotropic:
         sqrt_lam = torch.ones_like(sqrt_lam)
