@@ -188,7 +188,7 @@ RECIPES: dict[str, dict] = {
     # tart2-cpu-codes continued (init from its run) with class counts log-uniform in 2..50: few-class
     # tasks common, as in real data (uniform counts left binary tasks ~16% of the draws)
     "tart2-cpu-codes-log": dict(
-        family="tart2", preset="cpu", steps=3500, batch_size=64, lr=3e-4, min_lr=3e-5,
+        family="tart2", preset="cpu", steps=2500, batch_size=64, lr=3e-4, min_lr=3e-5,
         schedule="cosine", warmup=100, amp="bf16", log_every=50, ckpt_every=250,
         keep_checkpoints=3, model={"whiten_map": "both", "label_codes": True, "n_classes": 64},
         prior=MixturePrior.broad(max_classes=50, log_classes=True).to_dict(),
