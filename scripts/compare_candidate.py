@@ -3,7 +3,7 @@
 `tart eval ... --methods tart2 --reasoner2 CANDIDATE --out FOLDER` with the grid's data sets,
 embedders, ks, seeds, pool and test size writes the candidate's tart2 cells; this script pairs
 them with the reference run's cells (the shipped tart2 and the baselines, same contexts) and
-writes, per (data set, embedder) and overall, mean accuracy and ECE of the candidate, the shipped
+writes, per (data set, embedder), per k and overall, mean accuracy and ECE of the candidate, the shipped
 module, logistic regression (`logreg-full`) and the best of the four baselines per cell.
 
     python scripts/compare_candidate.py --candidate FOLDER [FOLDER ...] --reference docs/tart2/text ... \
@@ -53,16 +53,19 @@ def main() -> None:
         best = max(BASELINES, key=lambda b: r[b]["acc"])
         for name, row in (("candidate", c["tart2"]), ("shipped", r["tart2"]), ("logreg-full", r["logreg-full"]),
                           ("best baseline", r[best])):
-            for pair in (f"{key[0]} / {key[1]}", "**all**"):
+            for pair in (f"{key[0]} / {key[1]}", f"k = {key[2]}", "**all**"):
                 rows[pair][name + " acc"].append(row["acc"])
                 rows[pair][name + " ece"].append(row.get("ece") if row.get("ece") is not None else np.nan)
     if not rows:
         sys.exit("no cell of the candidate has the shipped module and every baseline in the reference")
     names = ("candidate", "shipped", "logreg-full", "best baseline")
-    lines = ["| pair | cells | " + " | ".join(f"{n} acc / ECE" for n in names)
+    lines = ["| pair or k | cells | " + " | ".join(f"{n} acc / ECE" for n in names)
              + " | candidate - shipped (points) | candidate - best baseline (points) |",
              "|---|---|" + "---|" * (len(names) + 2)]
-    for pair in sorted(rows, key=lambda p: (p == "**all**", p)):
+    def order(p: str):
+        return (p == "**all**", p.startswith("k = "), int(p[4:]) if p.startswith("k = ") else 0, p)
+
+    for pair in sorted(rows, key=order):
         m = {k: float(np.nanmean(v)) for k, v in rows[pair].items()}
         lines.append(f"| {pair} | {len(rows[pair]['candidate acc'])} | "
                      + " | ".join(f"{m[n + ' acc']:.4f} / {m[n + ' ece']:.3f}" for n in names)
