@@ -13,7 +13,7 @@ from tart.cli import main as cli_main
 from tart.reasoner import Reasoner
 from tart.priors_tart import Curriculum
 from tart.runs import latest_checkpoint
-from tart.train import TrainConfig, lr_at, train
+from tart.train import RECIPES, TrainConfig, lr_at, train
 
 SMALL_MODEL = dict(n_embd=32, n_layer=2, n_head=2, n_positions=64)
 
@@ -45,6 +45,14 @@ def test_bad_train_config():
         small_cfg(schedule="linear")
     with pytest.raises(ValueError, match="curriculum reaches 300 points"):
         small_cfg(curriculum=asdict(Curriculum.fixed(4, 300)))
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_every_recipe_is_a_valid_config(name):
+    """Each named recipe passes its family's checks (prior, curriculum and module agree) and builds
+    its module, so `tart train --recipe NAME` does not fail at start on a GPU lease."""
+    cfg = TrainConfig(**RECIPES[name])
+    assert sum(p.numel() for p in cfg.build_model().parameters()) > 0
 
 
 def test_train_writes_checkpoints_and_metrics(tmp_path):
