@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tart.eval import probes
-from tart.priors_tart2 import COMPONENTS, MixturePrior, prior_from_dict, spectrum
+from tart.priors_tart2 import COMPONENTS, MixturePrior, class_counts, prior_from_dict, spectrum
 
 
 def _g(seed=0):
@@ -102,7 +102,6 @@ def test_imbalance_skews_the_regression_components():
 def test_log_classes_make_few_class_tasks_common():
     """log_classes: counts log-uniform in [2, max_classes] (P(n) = log((n+1)/n) / log((hi+1)/2)),
     every count reachable; the default stays uniform."""
-    from tart.priors_tart2 import class_counts
     prior = MixturePrior.broad(max_classes=50, log_classes=True)
     n_B = class_counts(prior, 2, 200_000, _g(3))
     assert int(n_B.min()) == 2 and int(n_B.max()) == 50

@@ -185,15 +185,6 @@ RECIPES: dict[str, dict] = {
         prior=MixturePrior.broad(max_classes=50).to_dict(),
         curriculum=asdict(SetCurriculum(k_min=2, k_max=1024, large_frac=0.3)),
     ),
-    # tart2-cpu-codes continued (init from its run) with class counts log-uniform in 2..50: few-class
-    # tasks common, as in real data (uniform counts left binary tasks ~16% of the draws)
-    "tart2-cpu-codes-log": dict(
-        family="tart2", preset="cpu", steps=2500, batch_size=64, lr=3e-4, min_lr=3e-5,
-        schedule="cosine", warmup=100, amp="bf16", log_every=50, ckpt_every=250,
-        keep_checkpoints=3, model={"whiten_map": "both", "label_codes": True, "n_classes": 64},
-        prior=MixturePrior.broad(max_classes=50, log_classes=True).to_dict(),
-        curriculum=asdict(SetCurriculum(k_min=2, k_max=1024, large_frac=0.3)),
-    ),
     # class-count-free tart-2 (`label_codes`: 64 class codes, no weight per class) on the broader
     # prior's tasks of 2 to 50 classes, trained from scratch in one GPU window (as tart2-gpu)
     "tart2-gpu-codes": dict(
@@ -218,6 +209,10 @@ RECIPES: dict[str, dict] = {
         curriculum=asdict(SetCurriculum(k_max=64, d_max=32, n_queries=16, tokens=1024)),
     ),
 }
+# tart2-cpu-codes continued (init from its run) with class counts log-uniform in 2..50: few-class
+# tasks common, as in real data (uniform counts left binary tasks ~16% of the draws)
+RECIPES["tart2-cpu-codes-log"] = {**RECIPES["tart2-cpu-codes"], "steps": 2500,
+                                  "prior": MixturePrior.broad(max_classes=50, log_classes=True).to_dict()}
 
 
 def _weights_shape(cfg) -> dict:
