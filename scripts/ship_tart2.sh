@@ -1,6 +1,6 @@
 #!/bin/bash
 # Ship a tart-2 training run as the packaged module and refresh everything measured on it:
-# the weights and card, the training record, the golden predictions, the synthetic report, the
+# the replaced module kept for saved classifiers (tart/weights/retired/), the weights and card, the training record, the golden predictions, the synthetic report, the
 # real-data runs (tart2 cells only, `tart eval --redo tart2`) and their report.
 #
 #   bash scripts/ship_tart2.sh runs/tart2-cpu "2 CPU cores (AMD EPYC), no GPU"
@@ -12,8 +12,9 @@ HARDWARE=${2:?usage: ship_tart2.sh RUN_DIR HARDWARE}
 PY=${PY:-.venv/bin/python}
 TART="$PY -m tart.cli"
 
+$PY scripts/retire_module.py tart2 HEAD  # the module shipped now stays loadable by the classifiers saved with it
 $TART export-model --run "$RUN" --out src/tart/weights/tart2 --dtype float16 --hardware "$HARDWARE" \
-    --notes "${NOTES:-}"   # NOTES: the card's opening paragraph (how the run was made)
+    --n-tasks "${CARD_TASKS:-16}" --notes "${NOTES:-}"   # NOTES: the card's opening paragraph (how the run was made)
 mkdir -p docs/training_tart2
 cp "$RUN"/metrics.jsonl "$RUN"/train_config.json "$RUN"/train_config_history.jsonl docs/training_tart2/
 $PY scripts/update_golden.py tart2

@@ -1,4 +1,9 @@
-"""Per-embedder and per-data-set summary of the multi-class grid (for the README and the notes)."""
+"""Per-embedder and per-data-set summary of the multi-class grid (for the README and the notes).
+
+    python scripts/summary_multiclass.py report   # docs/multiclass_summary.md (+ .png), all tables
+    python scripts/summary_multiclass.py [embedder|text|plot]   # one table (or the plot) only
+
+The README's many-class table is copied from the report's first table by scripts/sync_readme.py."""
 import json
 import sys
 from collections import defaultdict
@@ -76,7 +81,30 @@ def plot(path: str = "docs/multiclass_summary.png") -> None:
     print(f"wrote {path}")
 
 
-if sys.argv[1:] == ["plot"]:
+def report(path: str = "docs/multiclass_summary.md") -> None:
+    """Every summary in one Markdown file, naming the command and the rows it read."""
+    from pathlib import Path
+
+    n = len({(r["dataset"], r["embedder"]) for r in rows})
+    text = [
+        "# Multi-class grid: summary", "",
+        "Written by `python scripts/summary_multiclass.py report` from `results/multiclass_all/runs.jsonl`",
+        f"(`bash scripts/multiclass_grid.sh`; the rows are also in `docs/results/multiclass_runs.jsonl`): {n}",
+        "(data set, embedder) pairs, k = 4..32 per class, 2 seeds; mean accuracy / ECE over the cells every",
+        "listed method finished; `tart` is the faithful module, `tart2` the default, both at the default",
+        "temperature. Per embedder:", "",
+        *table(lambda r: r["embedder"]), *table(lambda r: "all (data set, embedder) pairs")[2:], "",
+        "Per data set:", "", *table(lambda r: f"{r['dataset']} ({r['embedder']})"), "",
+        "tweets3 (3 classes), every method that ran there, the text-only baselines included:", "",
+        *text_table(), "", "![multi-class accuracy vs k per class](multiclass_summary.png)", ""]
+    Path(path).write_text("\n".join(text))
+    plot(path.removesuffix(".md") + ".png")
+    print(f"wrote {path}")
+
+
+if sys.argv[1:] == ["report"]:
+    report()
+elif sys.argv[1:] == ["plot"]:
     plot()
 elif sys.argv[1:] == ["text"]:
     print("\n".join(text_table()))

@@ -1,7 +1,8 @@
 """Copy the headline tables into the README, between their markers, so the README's numbers are
 the commands': `<!-- demo-table -->` from docs/demo.md (written by `tart demo --report
 docs/demo.md`), `<!-- tart2-table -->` and `<!-- tart2-tables-table -->` from docs/tart2_real.md
-(written by `python scripts/tart2_report.py ...`: its embedding pairs' and small tables' summaries).
+(written by `python scripts/tart2_report.py ...`: its embedding pairs' and small tables' summaries),
+`<!-- multiclass-table -->` from docs/multiclass_summary.md (`python scripts/summary_multiclass.py report`).
 
     python scripts/sync_readme.py           # rewrite the README's tables
     python scripts/sync_readme.py --check   # exit 1 if they differ (the test suite checks this)
@@ -17,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # marker -> (source file, which of its markdown tables, counted from 0)
 SOURCES = {"demo-table": ("docs/demo.md", 0), "tart2-table": ("docs/tart2_real.md", 0),
-           "tart2-tables-table": ("docs/tart2_real.md", 2)}
+           "tart2-tables-table": ("docs/tart2_real.md", 2),
+           "multiclass-table": ("docs/multiclass_summary.md", 0)}
 
 
 def tables(markdown: str) -> list[str]:

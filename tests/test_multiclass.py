@@ -184,8 +184,10 @@ def test_group_coupling_with_pairs_is_pairwise_coupling():
 
 
 def test_tart2_shipped_module_with_twelve_classes():
+    """The shipped module reads twelve classes in one pass (its label codes), no class groups."""
     X, y, means = _blobs(3, 12, D=16, spread=4.0)
     clf = TartClassifier(reasoner="tart2", n_estimators=2).fit(X, y)
+    assert clf.plan_.rule == "mean" and len(clf.plan_.units) == 1
     rng = np.random.default_rng(2)
     yq = np.repeat(np.arange(12), 2)
     Q = means[yq] + rng.normal(size=(len(yq), 16))

@@ -107,6 +107,33 @@ def test_unfitted_and_object_embedder_refused(tmp_path):
         clf.save_pretrained(tmp_path / "m")
 
 
+def test_a_classifier_saved_with_a_replaced_shipped_module_loads_that_module(tmp_path):
+    """Saved (format 2) while the tart2 module now in tart/weights/retired/ was shipped: it loads
+    that module, predicts as a classifier built on it, without a warning, and saves again with
+    the module's weights copied in (scripts/retire_module.py keeps the module)."""
+    from tart.weights import retired_module_dir
+
+    X, y, Q = _data()
+    old = sorted((Path(__file__).parents[1] / "src" / "tart" / "weights" / "retired").glob("tart2-*"))[0]
+    print_v2 = json.loads((old / "RETIRED.json").read_text())["fingerprints"][0]
+    assert retired_module_dir("tart2", print_v2) == old and retired_module_dir("tart2", "sha256:0") is None
+    clf = TartClassifier(reasoner=str(old), n_estimators=2).fit(X, y)
+    want = clf.predict_proba(Q)
+    clf.save_pretrained(tmp_path / "m")  # a folder module is copied in; make it a reference, as
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())  # when it was the shipped one
+    shutil.rmtree(tmp_path / "m" / cfg["reasoner"]["folder"])
+    cfg["reasoner"] = {"shipped": "tart2", "param": None, "fingerprint": print_v2}
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = TartClassifier.from_pretrained(tmp_path / "m")
+    np.testing.assert_allclose(back.predict_proba(Q), want, rtol=0, atol=1e-12)
+    assert not np.allclose(TartClassifier(n_estimators=2).fit(X, y).predict_proba(Q), want, atol=1e-3)
+    back.save_pretrained(tmp_path / "again")
+    np.testing.assert_allclose(TartClassifier.from_pretrained(tmp_path / "again").predict_proba(Q), want,
+                               rtol=0, atol=1e-12)
+
+
 V1 = Path(__file__).parent / "golden" / "saved_v1"
 
 

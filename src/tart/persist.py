@@ -14,8 +14,10 @@ A fitted classifier is a folder, written without pickle:
 
 Loading checks the format version (a newer one is refused, naming the versions) and the embedder's
 weights: an embedder whose fingerprint differs from the saved one is refused, since its vectors
-live in another space than the saved context's. A shipped reasoning module whose weights changed
-since saving gives a warning (the predictions may differ, they are not meaningless).
+live in another space than the saved context's. A shipped reasoning module that was replaced since
+saving is loaded from the copy the package keeps of it (`tart/weights/retired/`, matched by the
+saved fingerprint), so the classifier predicts as it did; one it no longer has gives a warning (the
+predictions may differ, they are not meaningless).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from tart.inputs import condition
 from tart.plan import Job, fit_maps
 from tart.projection import SetMap, SetMapParams
 from tart.strategy import default_reasoner
-from tart.weights import default_model_dir, load_reasoner
+from tart.weights import default_model_dir, load_reasoner, retired_module_dir
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SavedClassifierError", "save", "load", "read_config",
            "embedder_identity", "embedder_fingerprint", "modality_of", "features_classifier",
@@ -312,13 +314,16 @@ def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = No
     config = read_config(path)
     arrays = load_file(str(path / ARRAYS_FILE)) if (path / ARRAYS_FILE).is_file() else {}
     params = _from_json(config["params"])
-    info = config["reasoner"]
+    info, retired = config["reasoner"], None
     if "shipped" in info:
         reasoner = info["shipped"]
         # format 1 fingerprinted the whole folder (its model card too); 2, the module's own files
         folder = default_model_dir(reasoner)
         now = _module_fingerprint(folder) if config["format_version"] >= 2 else model_fingerprint(folder)
-        if now != info.get("fingerprint"):
+        retired = retired_module_dir(reasoner, info.get("fingerprint")) if now != info.get("fingerprint") else None
+        if retired is not None:  # saved with a module the package has since replaced: that one
+            reasoner = str(retired)
+        elif now != info.get("fingerprint"):
             warnings.warn(f"{path}: the shipped reasoning module {reasoner!r} changed since this "
                           f"classifier was saved (weights {now} instead of {info.get('fingerprint')}): "
                           "its predictions may differ from the saved classifier's", stacklevel=3)
@@ -326,7 +331,7 @@ def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = No
         reasoner = str((path / info["folder"]).resolve())
     ident = config["embedder"]
     params["embedder"] = None if ident is None else ident["spec"]
-    params["reasoner"] = info.get("param", reasoner) if "shipped" in info else reasoner
+    params["reasoner"] = info.get("param", reasoner) if "shipped" in info and retired is None else reasoner
     if device is not None:
         params["device"] = device
     params.setdefault("symmetries", "labels")  # saved before the parameter: the members it had then

@@ -3,7 +3,9 @@
 `load_reasoner()` returns the faithful `tart` module from `tart/weights/default/` (config.json +
 model.safetensors + MODEL_CARD.md + eval_synthetic.json); `load_reasoner("tart2")` the set-layout
 module from `tart/weights/tart2/`; a folder path loads whichever family its config.json names
-(`tart.families`). Exporting a training run into such a folder is tooling: `tart.export`.
+(`tart.families`). Exporting a training run into such a folder is tooling: `tart.export`. A
+replaced module is kept under `tart/weights/retired/` for the classifiers saved with it
+(`retired_module_dir`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,18 @@ def default_model_dir(name: str = "tart") -> Path:
     if name not in SHIPPED:
         raise ValueError(f"unknown shipped module {name!r}; choose one of {sorted(SHIPPED)}")
     return Path(str(files("tart") / "weights" / SHIPPED[name]))
+
+
+def retired_module_dir(name: str, fingerprint: str | None) -> Path | None:
+    """The folder under tart/weights/retired/ of a module once shipped as `name` that a saved
+    classifier knew by `fingerprint` (scripts/retire_module.py keeps one when it is replaced);
+    None when none matches."""
+    root = Path(str(files("tart") / "weights" / "retired"))
+    for folder in sorted(root.glob(f"{name}-*")):
+        record = json.loads((folder / "RETIRED.json").read_text())
+        if record["name"] == name and fingerprint in record["fingerprints"]:
+            return folder
+    return None
 
 
 def load_reasoner(
