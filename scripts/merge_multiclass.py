@@ -2,9 +2,12 @@
 (runs.jsonl + run.json, for `tart eval --report-only`) and keep a copy of the rows in
 docs/results/multiclass_runs.jsonl. Rows of methods the default now covers are left out:
 tart-ts / tart2-ts (a context temperature, the default since temperature="auto"; the grid runs
-tart-t1 / tart2-t1 for the probabilities at temperature 1)."""
+tart-t1 / tart2-t1 for the probabilities at temperature 1), and rows a rerun superseded (the last
+row per cell is kept, as `tart.eval.report.read_runs` reads them)."""
 import json
 from pathlib import Path
+
+from tart.eval.report import read_runs
 
 out = Path("results/multiclass_all")
 out.mkdir(parents=True, exist_ok=True)
@@ -12,9 +15,7 @@ SUPERSEDED = {"tart-ts", "tart2-ts"}
 lines, meta = [], {}
 for part in ("multiclass", "multiclass_media", "multiclass_text"):
     folder = Path("results") / part
-    if (folder / "runs.jsonl").is_file():
-        lines += [x for x in (folder / "runs.jsonl").read_text().splitlines()
-                  if x.strip() and json.loads(x)["method"] not in SUPERSEDED]
+    lines += [json.dumps(r) for r in read_runs(folder / "runs.jsonl") if r["method"] not in SUPERSEDED]
     if (folder / "run.json").is_file():
         m = json.loads((folder / "run.json").read_text())
         for k, v in m.items():
