@@ -54,7 +54,8 @@ def main() -> int:
             (out / name).write_bytes((Path(tmp) / "now" / name).read_bytes())
         prints = ["sha256:" + folder_digest(out, ("config.json", "*.safetensors"))]
         for commit in git("log", "--format=%H", args.rev, "--", folder).split():  # each state of the folder
-            if git("rev-parse", f"{commit}:{folder}/model.safetensors").strip() == weights:
+            listed = git("ls-tree", commit, f"{folder}/model.safetensors").split()  # mode type blob path
+            if len(listed) == 4 and listed[2] == weights:
                 export_folder(commit, folder, Path(tmp) / commit)
                 prints.append("sha256:" + folder_digest(Path(tmp) / commit))
     record = {"name": args.name, "retired_at": git("rev-parse", args.rev).strip(),
