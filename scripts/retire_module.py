@@ -19,8 +19,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tart.fingerprint import folder_digest
-from tart.weights import SHIPPED
+from tart.fingerprint import model_fingerprint
+from tart.weights import SHIPPED, module_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,12 +52,12 @@ def main() -> int:
         out.mkdir(parents=True, exist_ok=True)
         for name in ("config.json", "model.safetensors"):
             (out / name).write_bytes((Path(tmp) / "now" / name).read_bytes())
-        prints = ["sha256:" + folder_digest(out, ("config.json", "*.safetensors"))]
+        prints = [module_fingerprint(out)]  # what format 2 saves; format 1 saved the whole folder's:
         for commit in git("log", "--format=%H", args.rev, "--", folder).split():  # each state of the folder
             listed = git("ls-tree", commit, f"{folder}/model.safetensors").split()  # mode type blob path
             if len(listed) == 4 and listed[2] == weights:
                 export_folder(commit, folder, Path(tmp) / commit)
-                prints.append("sha256:" + folder_digest(Path(tmp) / commit))
+                prints.append(model_fingerprint(Path(tmp) / commit))
     record = {"name": args.name, "retired_at": git("rev-parse", args.rev).strip(),
               "fingerprints": list(dict.fromkeys(prints))}
     (out / "RETIRED.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -1,7 +1,8 @@
 #!/bin/bash
-# Ship a tart-2 training run as the packaged module and refresh everything measured on it:
-# the replaced module kept for saved classifiers (tart/weights/retired/), the weights and card, the training record, the golden predictions, the synthetic report, the
-# real-data runs (tart2 cells only, `tart eval --redo tart2`) and their report.
+# Ship a tart-2 training run as the packaged module and refresh everything measured on it: the
+# replaced module kept for saved classifiers (tart/weights/retired/), the weights and card, the
+# training record, the golden predictions, the synthetic report, the real-data runs (tart2 cells
+# only, `tart eval --redo tart2`) and their report.
 #
 #   bash scripts/ship_tart2.sh runs/tart2-cpu "2 CPU cores (AMD EPYC), no GPU"
 #

@@ -7,6 +7,7 @@ The README's many-class table is copied from the report's first table by scripts
 import json
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -83,8 +84,6 @@ def plot(path: str = "docs/multiclass_summary.png") -> None:
 
 def report(path: str = "docs/multiclass_summary.md") -> None:
     """Every summary in one Markdown file, naming the command and the rows it read."""
-    from pathlib import Path
-
     n = len({(r["dataset"], r["embedder"]) for r in rows})
     text = [
         "# Multi-class grid: summary", "",

@@ -53,10 +53,9 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     reasoner : None, "tart", "tart2", path, Reasoner or SetReasoner
         "tart": the faithful binary module shipped with the package; "tart2": the shipped
         set-layout module (up to 64 classes in one pass, its own input map); or a model folder or
-        module. None
-        (the default): "tart2" (measured against the baselines and the faithful module in
-        docs/tart2_real.md and docs/multiclass_notes.md), or "tart" when `multiclass` names one
-        of the faithful module's decompositions ("ovr", "ovo").
+        module. None (the default): "tart2" (measured against the baselines and the faithful
+        module in docs/tart2_real.md and docs/multiclass_notes.md), or "tart" when `multiclass`
+        names one of the faithful module's decompositions ("ovr", "ovo").
     n_components : int, optional
         Components the map keeps; default the module's feature width (tart: 16, tart-2: 64).
     fill : {"zeros", "tile"}, optional
@@ -97,8 +96,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
     multiclass : {"auto", "ovr", "ovo"} or (tart-2) {"auto", "groups", "coupled"}, default "auto"
         More than two classes with the faithful binary module: pairwise coupling ("ovo") or
         one-vs-rest ("ovr"); "auto": "ovo" up to 20 classes, "ovr" beyond. tart-2 beyond its class
-        count (the shipped one's: 64) reads class groups, with an "other" class ("groups") or coupled by a generalized
-        Bradley-Terry model ("coupled"); "auto": `tart.strategy.SET_DEFAULT` (see `tart.strategy`).
+        count (the shipped one's: 64) reads class groups, with an "other" class ("groups") or
+        coupled by a generalized Bradley-Terry model ("coupled"); "auto": `tart.strategy.SET_DEFAULT` (see `tart.strategy`).
     temperature : float, "context" or "auto", default "auto"
         Probabilities become p ** (1 / temperature), renormalised (the argmax is unchanged).
         "context": chosen at fit by cross-validated log-loss on the context alone (tart-2: the

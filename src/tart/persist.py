@@ -40,12 +40,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from tart.embed.names import locate
 from tart.embed.runtime import resolve_device
-from tart.fingerprint import folder_digest, model_fingerprint
+from tart.fingerprint import model_fingerprint
 from tart.inputs import condition
 from tart.plan import Job, fit_maps
 from tart.projection import SetMap, SetMapParams
 from tart.strategy import default_reasoner
-from tart.weights import default_model_dir, load_reasoner, retired_module_dir
+from tart.weights import default_model_dir, load_reasoner, module_fingerprint, retired_module_dir
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SavedClassifierError", "save", "load", "read_config",
            "embedder_identity", "embedder_fingerprint", "modality_of", "features_classifier",
@@ -223,7 +223,7 @@ def save(clf, path: str | Path, extra: dict | None = None) -> Path:
         if reasoner is None or (isinstance(reasoner, str) and reasoner in _SHIPPED_REASONERS):
             name = default_reasoner(reasoner, len(clf.classes_), clf.multiclass)
             reasoner_info = {"shipped": name, "param": reasoner,
-                             "fingerprint": _module_fingerprint(default_model_dir(name))}
+                             "fingerprint": module_fingerprint(default_model_dir(name))}
         else:  # a model folder or a module object: its weights are copied in
             clf.reasoner_.save_pretrained(tmp / REASONER_DIR)
             reasoner_info = {"folder": REASONER_DIR, "type": type(clf.reasoner_).__name__}
@@ -319,14 +319,15 @@ def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = No
         reasoner = info["shipped"]
         # format 1 fingerprinted the whole folder (its model card too); 2, the module's own files
         folder = default_model_dir(reasoner)
-        now = _module_fingerprint(folder) if config["format_version"] >= 2 else model_fingerprint(folder)
-        retired = retired_module_dir(reasoner, info.get("fingerprint")) if now != info.get("fingerprint") else None
-        if retired is not None:  # saved with a module the package has since replaced: that one
-            reasoner = str(retired)
-        elif now != info.get("fingerprint"):
-            warnings.warn(f"{path}: the shipped reasoning module {reasoner!r} changed since this "
-                          f"classifier was saved (weights {now} instead of {info.get('fingerprint')}): "
-                          "its predictions may differ from the saved classifier's", stacklevel=3)
+        now = module_fingerprint(folder) if config["format_version"] >= 2 else model_fingerprint(folder)
+        if now != info.get("fingerprint"):
+            retired = retired_module_dir(reasoner, info.get("fingerprint"))
+            if retired is not None:  # replaced since saving: the copy the package keeps of it
+                reasoner = str(retired)
+            else:
+                warnings.warn(f"{path}: the shipped reasoning module {reasoner!r} changed since this "
+                              f"classifier was saved (weights {now} instead of {info.get('fingerprint')}): "
+                              "its predictions may differ from the saved classifier's", stacklevel=3)
     else:
         reasoner = str((path / info["folder"]).resolve())
     ident = config["embedder"]
@@ -349,11 +350,6 @@ def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = No
     if ident is not None and (load_embedder or embedder is not None):
         clf.embedder_ = _load_embedder(ident, embedder, device, path)
     return clf
-
-
-def _module_fingerprint(folder: Path) -> str:
-    """A shipped module's fingerprint: its config and weights files, not its card or evaluation."""
-    return "sha256:" + folder_digest(folder, ("config.json", "*.safetensors"))
 
 
 # ---- format version 1 -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import torch
 
 from tart import families
 from tart.checkpoint import CheckpointError
+from tart.fingerprint import folder_digest
 from tart.reasoner import Reasoner
 from tart.set_reasoner import SetReasoner
 
@@ -30,6 +31,12 @@ def default_model_dir(name: str = "tart") -> Path:
     if name not in SHIPPED:
         raise ValueError(f"unknown shipped module {name!r}; choose one of {sorted(SHIPPED)}")
     return Path(str(files("tart") / "weights" / SHIPPED[name]))
+
+
+def module_fingerprint(folder: str | Path) -> str:
+    """A shipped module's fingerprint, as saved classifiers record it: its config and weights
+    files, not its card or evaluation."""
+    return "sha256:" + folder_digest(Path(folder), ("config.json", "*.safetensors"))
 
 
 def retired_module_dir(name: str, fingerprint: str | None) -> Path | None:
