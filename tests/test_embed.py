@@ -191,6 +191,31 @@ def test_vanilla_kv_cache_reuse_equals_full_prompt_forward(tiny_path):
     np.testing.assert_allclose(q, np.stack(ref), atol=1e-5)
 
 
+def test_packed_continuations_equal_padded_batches(lm):
+    """Sequences that continue a cached prefix run packed in one row (the prefix copied once per
+    batch): each sees the prefix and its own earlier tokens only, so the hidden states equal
+    those of the padded batch, sequence by sequence, at every real token."""
+    from tart.embed.prompted import PromptedLM
+
+    model, tok = lm
+    plm = PromptedLM(model, tok, torch.device("cpu"))
+    assert plm.pack, "the test model's attention should take a prepared mask"
+    _, kv = plm.prefix(tok("Sentence: fine\nLabel: positive\n")["input_ids"])
+    seqs = [tok(t, add_special_tokens=False)["input_ids"] for t in CORPUS[:5]]
+    packed = dict(_hidden_by_seq(plm, seqs, kv))
+    plm.pack = False
+    padded = dict(_hidden_by_seq(plm, seqs, kv))
+    assert len({len(s) for s in seqs}) > 1 and packed.keys() == padded.keys() == set(range(5))
+    for j, s in enumerate(seqs):
+        np.testing.assert_allclose(packed[j][: len(s)], padded[j][: len(s)], atol=1e-5)
+
+
+def _hidden_by_seq(plm, seqs, kv):
+    for batch, hidden_BTD in plm.batches(seqs, 3, prefix=kv):
+        for b, j in enumerate(batch):
+            yield j, hidden_BTD[b].numpy()
+
+
 def test_segment_span_matches_the_original_label_token_rule(tiny_path, lm):
     """span='segment' reproduces HazyResearch/TART: from after the previous label token to
     before this one; test items from after the last label token to the end."""

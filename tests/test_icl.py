@@ -72,5 +72,9 @@ def test_window_and_bad_input(tiny_path):  # noqa: F811
 @needs_asset("smollm2")
 def test_real_smollm2_icl_scores_reviews():
     icl = ICLClassifier("smollm2").fit(["Delicious, my kids love it.", "Stale and overpriced."], [1, 0])
-    lp = icl.label_logprobs(["Fantastic snack!", "Awful taste."])
-    assert lp.shape == (2, 2) and np.isfinite(lp).all() and (lp < 0).all()
+    queries = ["Fantastic snack!", "Awful taste.", "It arrived on time and tastes fine, I suppose."]
+    lp = icl.label_logprobs(queries)
+    assert lp.shape == (3, 2) and np.isfinite(lp).all() and (lp < 0).all()
+    assert icl.lm.pack  # the queries ran packed behind the prompt: the same as padded batches
+    icl.lm.pack = False
+    np.testing.assert_allclose(icl.label_logprobs(queries), lp, atol=1e-4)

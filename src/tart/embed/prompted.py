@@ -5,8 +5,10 @@ in-context baseline (`tart.eval.icl`) and the LoRA baseline (`tart.eval.finetune
   and a question that ends where the label word would start.
 - tokenizer facts: the BOS ids it adds, a pad token, the first tokens of the label words.
 - `PromptedLM`: the LM's body with its context window, one forward of a prompt prefix that keeps
-  the key/value cache, and padded batches of sequences that continue that prefix (the cache is
-  expanded over the batch, never recomputed); optionally `torch.compile`d decoder layers.
+  the key/value cache, and batches of sequences that continue that prefix (never recomputed):
+  packed in one row behind one copy of the cache, each sequence masked to the prefix and itself,
+  where the attention takes a prepared mask; else padded, the cache expanded over the batch;
+  optionally `torch.compile`d decoder layers.
 
 Legend: B batch, T tokens, P prefix tokens, D hidden width, H heads, Dh head width.
 """
@@ -27,6 +29,8 @@ __all__ = ["DEFAULT_TEMPLATE", "KV", "Template", "PromptedLM", "clip_chars", "en
 DEFAULT_TEMPLATE = "Sentence: {text}\nLabel: {label}\n"
 
 KV = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values) [B, H, T, Dh]
+PACKED_ATTENTION = ("sdpa", "eager")  # attention implementations that take a prepared 4-D mask
+PACK_TOKENS = 2048  # most tokens in one packed row (besides the prefix)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,9 @@ class PromptedLM:
         params = inspect.signature(body.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self.compiled = False
+        # sequences that continue a prefix run packed where the attention takes a prepared 4-D
+        # additive mask (transformers' eager and SDPA attention do); False: padded batches
+        self.pack = getattr(body.config, "_attn_implementation", None) in PACKED_ATTENTION
 
     def check_window(self, n_tokens: int, what: str) -> None:
         if self.window is not None and n_tokens > self.window:
@@ -159,12 +166,14 @@ class PromptedLM:
     # ---------------------------------------------------------------- forward passes
 
     def forward(self, ids_BT: torch.Tensor, mask_BT: torch.Tensor | None, past: Any = None,
-                use_cache: bool = False) -> tuple[torch.Tensor, Any]:
-        """(hidden_BTD, cache); transformers >= 5.2x names the cache `cache`."""
+                use_cache: bool = False, position_ids_BT: torch.Tensor | None = None) -> tuple[torch.Tensor, Any]:
+        """(hidden_BTD, cache); transformers >= 5.2x names the cache `cache`. `mask_BT` is a 2-D
+        padding mask or a prepared 4-D one (with `position_ids_BT`: packed sequences)."""
         if self.compiled and mask_BT is None:
             mask_BT = torch.ones_like(ids_BT)  # one compiled graph, always with a mask
         kwargs = dict(input_ids=ids_BT, attention_mask=mask_BT, use_cache=use_cache,
-                      **({self._cache_kw: past} if past is not None else {}))
+                      **({self._cache_kw: past} if past is not None else {}),
+                      **({"position_ids": position_ids_BT} if position_ids_BT is not None else {}))
         try:
             out = self.model(**kwargs)
         except Exception as err:  # compiled: no C++ compiler, unsupported op, ...
@@ -192,7 +201,8 @@ class PromptedLM:
 
         Sequences are sorted by length (longest first) and right-padded; a batch holds at most
         batch_size sequences and max_batch_tokens padded tokens (prefix included). `prefix` is a
-        key/value cache that every sequence continues.
+        key/value cache that every sequence continues: where the model takes a prepared mask (`pack`),
+        a batch's sequences run packed in one row after one copy of the prefix.
         """
         P = 0 if prefix is None else prefix[0][0].shape[-2]
         order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
@@ -201,6 +211,8 @@ class PromptedLM:
         while i < len(order):
             T = len(seqs[order[i]])
             cap = batch_size if max_batch_tokens is None else max_batch_tokens // (T + P)
+            if prefix is not None and self.pack:
+                cap = min(cap, PACK_TOKENS // T)  # the packed row's mask is N x (P + N)
             B = max(1, min(batch_size, cap, len(order) - i))
             batch = order[i: i + B]
             ids_BT = torch.full((B, T), self.tokenizer.pad_token_id, dtype=torch.long)
@@ -208,6 +220,11 @@ class PromptedLM:
             for b, j in enumerate(batch):
                 ids_BT[b, : len(seqs[j])] = torch.tensor(seqs[j])
                 mask_BT[b, : len(seqs[j])] = 1
+            if prefix is not None and self.pack:
+                yield batch, self._packed([seqs[j] for j in batch], prefix, T)
+                bar.update(B)
+                i += B
+                continue
             if prefix is not None:
                 mask_BT = torch.cat([torch.ones((B, P), dtype=torch.long), mask_BT], dim=1)
             mask = None if bool(mask_BT.all()) else mask_BT.to(self.device)
@@ -216,3 +233,24 @@ class PromptedLM:
             bar.update(B)
             i += B
         bar.close()
+
+    def _packed(self, seqs: Sequence[list[int]], prefix: KV, T: int) -> torch.Tensor:
+        """Sequences that continue `prefix`, run as one row: each token sees the prefix and the
+        earlier tokens of its own sequence, at the positions it would have right after the prefix.
+        Returns hidden_BTD (zeros past each sequence's end) as the padded batch's. The prefix's
+        cache is copied once per batch instead of once per sequence (a padded batch's attention
+        concatenates an expanded cache: most of its time with a long prompt)."""
+        P = prefix[0][0].shape[-2]
+        lens = torch.tensor([len(s) for s in seqs])
+        owner_N = torch.repeat_interleave(torch.arange(len(seqs)), lens)
+        local_N = torch.cat([torch.arange(int(n)) for n in lens])
+        sees_NN = (owner_N[:, None] == owner_N[None, :]) & (local_N[None, :] <= local_N[:, None])
+        sees_NM = torch.cat([torch.ones(len(owner_N), P, dtype=torch.bool), sees_NN], dim=1)
+        dtype = prefix[0][0].dtype
+        mask_11NM = torch.zeros(sees_NM.shape, dtype=dtype).masked_fill(~sees_NM, torch.finfo(dtype).min)[None, None]
+        ids_1N = torch.tensor([[t for s in seqs for t in s]])
+        hidden_1ND = self.forward(ids_1N.to(self.device), mask_11NM.to(self.device), expand_cache(prefix, 1, self.model),
+                                  position_ids_BT=(P + local_N)[None].to(self.device))[0]
+        hidden_BTD = hidden_1ND.new_zeros(len(seqs), T, hidden_1ND.shape[-1])
+        hidden_BTD[owner_N.to(self.device), local_N.to(self.device)] = hidden_1ND[0]
+        return hidden_BTD
