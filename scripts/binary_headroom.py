@@ -1,0 +1,154 @@
+"""Where the binary grid's margin could come from: the default module against what a probe gets
+from the same information, on the same contexts.
+
+On each binary pair of the grid (docs/tart2_real.md: 7 pairs, 3 seeds, k = 16-256, the
+evaluation's pool of 800 and balanced test set of 400), every method sees the same context:
+
+- `tart2`: the default classifier (`TartClassifier()`), and with its map keeping 16 or 32
+  components instead of the module's 64 (`n_components`);
+- the four baselines of the grid (logistic regression with C by CV on the full standardised
+  embeddings, shrinkage LDA, nearest class mean, cosine kNN; `tart.eval.probes`);
+- `logreg on the map`: the same logistic regression on the 64 dims the module reads (tart-2's
+  input map fitted on the context: its unwhitened and its whitened view), so what the map keeps;
+- `tart2 + logreg`: the two's probabilities averaged (a test-time ensemble with the probe);
+- `best per pair`: each pair's best method at that k (an oracle: the choice looks at the test set).
+
+Each column is reported minus the best baseline at that k (the baseline with the best mean over
+pairs, as in docs/tart2_real.md), in points. Probabilities are kept in `--cache` (one .npz per
+pair) so the report can be rebuilt without refitting.
+
+    python scripts/binary_headroom.py --report docs/binary_headroom.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+PAIRS = (("amazon_food", "minilm"), ("amazon_food", "smollm2"), ("tweets", "minilm"), ("tweets", "smollm2"),
+         ("spoken_keywords:pin-bin", "whisper-tiny-en"), ("fashion_mnist:pullover-coat", "mobilenet-v2"),
+         ("fashion_mnist:tshirt-shirt", "mobilenet-v2"))
+KS = (16, 32, 64, 128, 256)
+SEEDS = (0, 1, 2)
+BASELINES = ("logreg-full", "lda", "ncm", "knn")
+
+
+def _logreg_on_map(view: int) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    def fn(Xc, yc, Xq):
+        from tart.eval import probes
+        from tart.projection import SetMap
+
+        smap = SetMap(64, whiten="both").fit(Xc, yc)
+        Zc, Zq = smap.transform_views(Xc)[view].astype(float), smap.transform_views(Xq)[view].astype(float)
+        return probes.logreg_full(Zc, yc, Zq)
+    return fn
+
+
+def _tart2(**settings) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    def fn(Xc, yc, Xq):
+        from tart import TartClassifier
+
+        return TartClassifier(**settings).fit(Xc, yc).predict_proba(Xq)
+    return fn
+
+
+def _probe(name: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    def fn(Xc, yc, Xq):
+        from tart.eval import probes
+
+        out = getattr(probes, name)(Xc, yc, Xq)
+        return out if out.ndim == 2 else np.eye(2)[out]  # ncm: labels
+    return fn
+
+
+METHODS = {"tart2": _tart2(), "tart2-16": _tart2(n_components=16), "tart2-32": _tart2(n_components=32),
+           "logreg-full": _probe("logreg_full"), "lda": _probe("lda"), "ncm": _probe("ncm"), "knn": _probe("knn"),
+           "logreg-map": _logreg_on_map(0), "logreg-map-whitened": _logreg_on_map(1)}
+
+
+def pair_probabilities(dataset: str, embedder: str, cache: Path) -> dict[str, np.ndarray]:
+    """P(class 1) [n_test] per method, k and seed ("method/k/seed"), and the test labels ("y"):
+    those in the pair's cache file, and the missing ones computed (and added to it)."""
+    path = cache / f"{dataset.replace(':', '_')}_{embedder}.npz"
+    out = dict(np.load(path)) if path.exists() else {}
+    missing = [m for m in METHODS if f"{m}/{KS[-1]}/{SEEDS[-1]}" not in out]
+    if not missing:
+        return out
+    from tart.datasets import load_dataset
+    from tart.eval.contexts import balanced_context
+    from tart.eval.runner import build_setup
+
+    s = build_setup(dataset, embedder, load_dataset(dataset), 400, 800)
+    out["y"] = s.y_test
+    for seed in SEEDS:
+        for k in KS:
+            idx = balanced_context(s.y_pool, k, seed)
+            for m in missing:
+                out[f"{m}/{k}/{seed}"] = METHODS[m](s.X_pool[idx], s.y_pool[idx], s.X_test)[:, 1]
+            print(dataset, embedder, k, seed, flush=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **out)
+    return out
+
+
+def accuracies(probs: dict[str, np.ndarray]) -> dict[str, dict[int, float]]:
+    """Mean accuracy over seeds per method (and the averaged tart2 + logreg) and k."""
+    y = probs["y"]
+    methods = sorted({key.split("/")[0] for key in probs if "/" in key})
+
+    def p(m: str, k: int, seed: int) -> np.ndarray:
+        if m == "tart2+logreg":
+            return (probs[f"tart2/{k}/{seed}"] + probs[f"logreg-full/{k}/{seed}"]) / 2
+        return probs[f"{m}/{k}/{seed}"]
+
+    return {m: {k: float(np.mean([((p(m, k, s) > 0.5) == y).mean() for s in SEEDS])) for k in KS}
+            for m in methods + ["tart2+logreg"]}
+
+
+def report(per_pair: dict[str, dict], path: Path) -> None:
+    mean = {m: {k: float(np.mean([a[m][k] for a in per_pair.values()])) for k in KS}
+            for m in next(iter(per_pair.values()))}
+    best = {k: max(BASELINES, key=lambda b: mean[b][k]) for k in KS}
+    oracle = {k: float(np.mean([max(a[m][k] for m in ("tart2",) + BASELINES) for a in per_pair.values()]))
+              for k in KS}
+    rows = [("tart2 (the default)", mean["tart2"]), ("tart2 + logreg, probabilities averaged", mean["tart2+logreg"]),
+            ("tart2, the map keeping 16 / 32 components (`n_components`)", None),
+            ("logreg on the map (64 dims, unwhitened view)", mean["logreg-map"]),
+            ("logreg on the map (64 dims, whitened view)", mean["logreg-map-whitened"]),
+            ("best per pair of tart2 and the four baselines (oracle)", oracle)]
+    lines = ["# Binary grid: where a margin could come from", "",
+             "Written by `python scripts/binary_headroom.py --report docs/binary_headroom.md` (its docstring says",
+             f"what each row is). {len(per_pair)} binary pairs, seeds {list(SEEDS)}, mean accuracy over pairs",
+             "minus the best baseline at that k, in points; the best baseline's own accuracy in the first row.", "",
+             "| | " + " | ".join(f"k={k}" for k in KS) + " |", "|---|" + "---|" * len(KS),
+             "| best baseline | " + " | ".join(f"{mean[best[k]][k]:.3f} ({best[k]})" for k in KS) + " |"]
+    def cell(acc: dict, k: int) -> str:
+        return f"{100 * (acc[k] - mean[best[k]][k]):+.1f}"
+
+    lines += [f"| {name} | " + " | ".join(
+        f"{cell(mean['tart2-16'], k)} / {cell(mean['tart2-32'], k)}" if acc is None else cell(acc, k) for k in KS) + " |"
+        for name, acc in rows]
+    lines += ["", "Per pair, tart2 + logreg minus tart2 (points):", "",
+              "| pair | " + " | ".join(f"k={k}" for k in KS) + " |", "|---|" + "---|" * len(KS)]
+    lines += [f"| {name} | " + " | ".join(f"{100 * (a['tart2+logreg'][k] - a['tart2'][k]):+.1f}" for k in KS) + " |"
+              for name, a in per_pair.items()]
+    path.write_text("\n".join(lines) + "\n")
+    path.with_suffix(".json").write_text(json.dumps({"pairs": per_pair, "best_baseline": best}, indent=1))
+    print("\n".join(lines))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--report", type=Path, default=Path("docs/binary_headroom.md"))
+    ap.add_argument("--cache", type=Path, default=Path("results/binary_headroom"))
+    args = ap.parse_args()
+    per_pair = {f"{d} / {e}": accuracies(pair_probabilities(d, e, args.cache)) for d, e in PAIRS}
+    report(per_pair, args.report)
+
+
+if __name__ == "__main__":
+    main()
