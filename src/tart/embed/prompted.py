@@ -10,7 +10,8 @@ in-context baseline (`tart.eval.icl`) and the LoRA baseline (`tart.eval.finetune
   where the attention takes a prepared mask; else padded, the cache expanded over the batch;
   optionally `torch.compile`d decoder layers.
 
-Legend: B batch, T tokens, P prefix tokens, D hidden width, H heads, Dh head width.
+Legend: B batch, T tokens, P prefix tokens, N a packed row's tokens, K = P + N keys, D hidden
+width, H heads, Dh head width.
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ class PromptedLM:
     def batches(self, seqs: Sequence[list[int]], batch_size: int, *, prefix: KV | None = None,
                 max_batch_tokens: int | None = None, progress: bool = False,
                 desc: str = "embedding") -> Iterator[tuple[list[int], torch.Tensor]]:
-        """(indices into seqs, hidden_BTD) per padded batch, in the model's dtype.
+        """(indices into seqs, hidden_BTD) per batch, in the model's dtype.
 
         Sequences are sorted by length (longest first) and right-padded; a batch holds at most
         batch_size sequences and max_batch_tokens padded tokens (prefix included). `prefix` is a
@@ -215,24 +216,25 @@ class PromptedLM:
                 cap = min(cap, PACK_TOKENS // T)  # the packed row's mask is N x (P + N)
             B = max(1, min(batch_size, cap, len(order) - i))
             batch = order[i: i + B]
-            ids_BT = torch.full((B, T), self.tokenizer.pad_token_id, dtype=torch.long)
-            mask_BT = torch.zeros((B, T), dtype=torch.long)
-            for b, j in enumerate(batch):
-                ids_BT[b, : len(seqs[j])] = torch.tensor(seqs[j])
-                mask_BT[b, : len(seqs[j])] = 1
-            if prefix is not None and self.pack:
-                yield batch, self._packed([seqs[j] for j in batch], prefix, T)
-                bar.update(B)
-                i += B
-                continue
-            if prefix is not None:
-                mask_BT = torch.cat([torch.ones((B, P), dtype=torch.long), mask_BT], dim=1)
-            mask = None if bool(mask_BT.all()) else mask_BT.to(self.device)
-            past = None if prefix is None else expand_cache(prefix, B, self.model)
-            yield batch, self.forward(ids_BT.to(self.device), mask, past)[0]
+            run = self._packed if prefix is not None and self.pack else self._padded
+            yield batch, run([seqs[j] for j in batch], prefix, T)
             bar.update(B)
             i += B
         bar.close()
+
+    def _padded(self, seqs: Sequence[list[int]], prefix: KV | None, T: int) -> torch.Tensor:
+        """Sequences right-padded to T in one batch (continuing `prefix`, expanded over it)."""
+        B = len(seqs)
+        ids_BT = torch.full((B, T), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask_BT = torch.zeros((B, T), dtype=torch.long)
+        for b, s in enumerate(seqs):
+            ids_BT[b, : len(s)] = torch.tensor(s)
+            mask_BT[b, : len(s)] = 1
+        if prefix is not None:
+            mask_BT = torch.cat([torch.ones((B, prefix[0][0].shape[-2]), dtype=torch.long), mask_BT], dim=1)
+        mask = None if bool(mask_BT.all()) else mask_BT.to(self.device)
+        past = None if prefix is None else expand_cache(prefix, B, self.model)
+        return self.forward(ids_BT.to(self.device), mask, past)[0]
 
     def _packed(self, seqs: Sequence[list[int]], prefix: KV, T: int) -> torch.Tensor:
         """Sequences that continue `prefix`, run as one row: each token sees the prefix and the
@@ -245,11 +247,11 @@ class PromptedLM:
         owner_N = torch.repeat_interleave(torch.arange(len(seqs)), lens)
         local_N = torch.cat([torch.arange(int(n)) for n in lens])
         sees_NN = (owner_N[:, None] == owner_N[None, :]) & (local_N[None, :] <= local_N[:, None])
-        sees_NM = torch.cat([torch.ones(len(owner_N), P, dtype=torch.bool), sees_NN], dim=1)
+        sees_NK = torch.cat([torch.ones(len(owner_N), P, dtype=torch.bool), sees_NN], dim=1)
         dtype = prefix[0][0].dtype
-        mask_11NM = torch.zeros(sees_NM.shape, dtype=dtype).masked_fill(~sees_NM, torch.finfo(dtype).min)[None, None]
+        mask_11NK = torch.zeros(sees_NK.shape, dtype=dtype).masked_fill(~sees_NK, torch.finfo(dtype).min)[None, None]
         ids_1N = torch.tensor([[t for s in seqs for t in s]])
-        hidden_1ND = self.forward(ids_1N.to(self.device), mask_11NM.to(self.device), expand_cache(prefix, 1, self.model),
+        hidden_1ND = self.forward(ids_1N.to(self.device), mask_11NK.to(self.device), expand_cache(prefix, 1, self.model),
                                   position_ids_BT=(P + local_N)[None].to(self.device))[0]
         hidden_BTD = hidden_1ND.new_zeros(len(seqs), T, hidden_1ND.shape[-1])
         hidden_BTD[owner_N.to(self.device), local_N.to(self.device)] = hidden_1ND[0]
