@@ -70,13 +70,14 @@ METHODS = {"tart2": _tart2(), "tart2-16": _tart2(n_components=16), "tart2-32": _
            "logreg-map": _logreg_on_map(0), "logreg-map-whitened": _logreg_on_map(1)}
 
 
-def pair_probabilities(dataset: str, embedder: str, cache: Path) -> dict[str, np.ndarray]:
+def pair_probabilities(dataset: str, embedder: str, cache: Path, methods: list[str],
+                       seeds: list[int]) -> dict[str, np.ndarray]:
     """P(class 1) [n_test] per method, k and seed ("method/k/seed"), and the test labels ("y"):
     those in the pair's cache file, and the missing ones computed (and added to it)."""
     path = cache / f"{dataset.replace(':', '_')}_{embedder}.npz"
     out = dict(np.load(path)) if path.exists() else {}
-    missing = [m for m in METHODS if f"{m}/{KS[-1]}/{SEEDS[-1]}" not in out]
-    if not missing:
+    todo = {seed: [m for m in methods if f"{m}/{KS[-1]}/{seed}" not in out] for seed in seeds}
+    if not any(todo.values()):
         return out
     from tart.datasets import load_dataset
     from tart.eval.contexts import balanced_context
@@ -84,8 +85,8 @@ def pair_probabilities(dataset: str, embedder: str, cache: Path) -> dict[str, np
 
     s = build_setup(dataset, embedder, load_dataset(dataset), 400, 800)
     out["y"] = s.y_test
-    for seed in SEEDS:
-        for k in KS:
+    for seed, missing in todo.items():
+        for k in KS if missing else ():
             idx = balanced_context(s.y_pool, k, seed)
             for m in missing:
                 out[f"{m}/{k}/{seed}"] = METHODS[m](s.X_pool[idx], s.y_pool[idx], s.X_test)[:, 1]
@@ -95,49 +96,60 @@ def pair_probabilities(dataset: str, embedder: str, cache: Path) -> dict[str, np
     return out
 
 
-def accuracies(probs: dict[str, np.ndarray]) -> dict[str, dict[int, float]]:
-    """Mean accuracy over seeds per method (and the averaged tart2 + logreg) and k."""
+def accuracies(probs: dict[str, np.ndarray], methods: list[str], seeds: list[int]) -> dict[str, dict[int, list]]:
+    """Accuracy per method (and tart2 + logreg, averaged, where both are there), k and seed."""
     y = probs["y"]
-    methods = sorted({key.split("/")[0] for key in probs if "/" in key})
+    mixed = ["tart2+logreg"] if {"tart2", "logreg-full"} <= set(methods) else []
 
     def p(m: str, k: int, seed: int) -> np.ndarray:
         if m == "tart2+logreg":
             return (probs[f"tart2/{k}/{seed}"] + probs[f"logreg-full/{k}/{seed}"]) / 2
         return probs[f"{m}/{k}/{seed}"]
 
-    return {m: {k: float(np.mean([((p(m, k, s) > 0.5) == y).mean() for s in SEEDS])) for k in KS}
-            for m in methods + ["tart2+logreg"]}
+    return {m: {k: [float(((p(m, k, s) > 0.5) == y).mean()) for s in seeds] for k in KS} for m in methods + mixed}
 
 
-def report(per_pair: dict[str, dict], path: Path) -> None:
-    mean = {m: {k: float(np.mean([a[m][k] for a in per_pair.values()])) for k in KS}
-            for m in next(iter(per_pair.values()))}
+def report(per_pair: dict[str, dict], path: Path, seeds: list[int], command: str) -> None:
+    def avg(m: str, k: int, pairs=None) -> float:
+        return float(np.mean([np.mean(a[m][k]) for a in (pairs or per_pair.values())]))
+
+    methods = next(iter(per_pair.values())).keys()
+    mean = {m: {k: avg(m, k) for k in KS} for m in methods}
     best = {k: max(BASELINES, key=lambda b: mean[b][k]) for k in KS}
-    oracle = {k: float(np.mean([max(a[m][k] for m in ("tart2",) + BASELINES) for a in per_pair.values()]))
+    oracle = {k: float(np.mean([max(np.mean(a[m][k]) for m in ("tart2",) + BASELINES) for a in per_pair.values()]))
               for k in KS}
-    rows = [("tart2 (the default)", mean["tart2"]), ("tart2 + logreg, probabilities averaged", mean["tart2+logreg"]),
-            ("tart2, the map keeping 16 / 32 components (`n_components`)", None),
-            ("logreg on the map (64 dims, unwhitened view)", mean["logreg-map"]),
-            ("logreg on the map (64 dims, whitened view)", mean["logreg-map-whitened"]),
-            ("best per pair of tart2 and the four baselines (oracle)", oracle)]
-    lines = ["# Binary grid: where a margin could come from", "",
-             "Written by `python scripts/binary_headroom.py --report docs/binary_headroom.md` (its docstring says",
-             f"what each row is). {len(per_pair)} binary pairs, seeds {list(SEEDS)}, mean accuracy over pairs",
-             "minus the best baseline at that k, in points; the best baseline's own accuracy in the first row.", "",
-             "| | " + " | ".join(f"k={k}" for k in KS) + " |", "|---|" + "---|" * len(KS),
-             "| best baseline | " + " | ".join(f"{mean[best[k]][k]:.3f} ({best[k]})" for k in KS) + " |"]
+
     def cell(acc: dict, k: int) -> str:
         return f"{100 * (acc[k] - mean[best[k]][k]):+.1f}"
 
-    lines += [f"| {name} | " + " | ".join(
-        f"{cell(mean['tart2-16'], k)} / {cell(mean['tart2-32'], k)}" if acc is None else cell(acc, k) for k in KS) + " |"
-        for name, acc in rows]
-    lines += ["", "Per pair, tart2 + logreg minus tart2 (points):", "",
+    rows = [("tart2 (the default)", "tart2"), ("tart2 + logreg, probabilities averaged", "tart2+logreg"),
+            ("tart2, the map keeping 16 / 32 components (`n_components`)", ("tart2-16", "tart2-32")),
+            ("logreg on the map (64 dims, unwhitened view)", "logreg-map"),
+            ("logreg on the map (64 dims, whitened view)", "logreg-map-whitened")]
+    lines = ["# Binary grid: where a margin could come from", "",
+             f"Written by `{command}` (its docstring says",
+             f"what each row is). {len(per_pair)} binary pairs, seeds {seeds}, mean accuracy over pairs",
+             "minus the best baseline at that k, in points; the best baseline's own accuracy in the first row.", "",
+             "| | " + " | ".join(f"k={k}" for k in KS) + " |", "|---|" + "---|" * len(KS),
+             "| best baseline | " + " | ".join(f"{mean[best[k]][k]:.3f} ({best[k]})" for k in KS) + " |"]
+    for name, m in rows:
+        names = m if isinstance(m, tuple) else (m,)
+        if all(n in mean for n in names):
+            lines.append(f"| {name} | " + " | ".join(" / ".join(cell(mean[n], k) for n in names) for k in KS) + " |")
+    lines.append("| best per pair of tart2 and the four baselines (oracle) | "
+                 + " | ".join(cell(oracle, k) for k in KS) + " |")
+    lines += ["", "Per pair: tart2 minus that pair's best baseline at each k (by its mean over the seeds), "
+              "points, mean and standard error of the per-seed differences:", "",
               "| pair | " + " | ".join(f"k={k}" for k in KS) + " |", "|---|" + "---|" * len(KS)]
-    lines += [f"| {name} | " + " | ".join(f"{100 * (a['tart2+logreg'][k] - a['tart2'][k]):+.1f}" for k in KS) + " |"
-              for name, a in per_pair.items()]
+    for name, a in per_pair.items():
+        cells = []
+        for k in KS:
+            b = max(BASELINES, key=lambda m: np.mean(a[m][k]))
+            d = 100 * (np.array(a["tart2"][k]) - np.array(a[b][k]))
+            cells.append(f"{d.mean():+.1f} ({d.std(ddof=1) / np.sqrt(len(d)):.1f})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     path.write_text("\n".join(lines) + "\n")
-    path.with_suffix(".json").write_text(json.dumps({"pairs": per_pair, "best_baseline": best}, indent=1))
+    path.with_suffix(".json").write_text(json.dumps({"seeds": seeds, "pairs": per_pair, "best_baseline": best}, indent=1))
     print("\n".join(lines))
 
 
@@ -145,9 +157,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--report", type=Path, default=Path("docs/binary_headroom.md"))
     ap.add_argument("--cache", type=Path, default=Path("results/binary_headroom"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
+                    help="tart2 and the four baselines at least")
     args = ap.parse_args()
-    per_pair = {f"{d} / {e}": accuracies(pair_probabilities(d, e, args.cache)) for d, e in PAIRS}
-    report(per_pair, args.report)
+    if not {"tart2", *BASELINES} <= set(args.methods):
+        ap.error(f"--methods needs tart2 and {', '.join(BASELINES)}")
+    command = "python scripts/binary_headroom.py --report " + str(args.report) + (
+        "" if args.seeds == list(SEEDS) else " --seeds " + " ".join(map(str, args.seeds))) + (
+        "" if args.methods == list(METHODS) else " --methods " + " ".join(args.methods))
+    per_pair = {f"{d} / {e}": accuracies(pair_probabilities(d, e, args.cache, args.methods, args.seeds),
+                                         args.methods, args.seeds) for d, e in PAIRS}
+    report(per_pair, args.report, args.seeds, command)
 
 
 if __name__ == "__main__":
