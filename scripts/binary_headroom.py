@@ -11,7 +11,8 @@ evaluation's pool of 800 and balanced test set of 400), every method sees the sa
 - `logreg on the map`: the same logistic regression on the 64 dims the module reads (tart-2's
   input map fitted on the context: its unwhitened and its whitened view), so what the map keeps;
 - `tart2 + logreg`: the two's probabilities averaged (a test-time ensemble with the probe);
-- `best per pair`: each pair's best method at that k (an oracle: the choice looks at the test set).
+- `best per pair`: each pair's best method at that k (an oracle: the choice looks at the test set);
+- `--candidate DIR`: a candidate module (`TartClassifier(reasoner=DIR)`), a row of its own.
 
 Each column is reported minus the best baseline at that k (the baseline with the best mean over
 pairs, as in docs/tart2_real.md), in points. Probabilities are kept in `--cache` (one .npz per
@@ -132,6 +133,7 @@ def report(per_pair: dict[str, dict], path: Path, seeds: list[int], command: str
              "minus the best baseline at that k, in points; the best baseline's own accuracy in the first row.", "",
              "| | " + " | ".join(f"k={k}" for k in KS) + " |", "|---|" + "---|" * len(KS),
              "| best baseline | " + " | ".join(f"{mean[best[k]][k]:.3f} ({best[k]})" for k in KS) + " |"]
+    rows += [(f"candidate `{m[len('candidate:'):]}`", m) for m in methods if m.startswith("candidate:")]
     for name, m in rows:
         names = m if isinstance(m, tuple) else (m,)
         if all(n in mean for n in names):
@@ -160,12 +162,18 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
                     help="tart2 and the four baselines at least")
+    ap.add_argument("--candidate", type=Path, default=None, help="a candidate module's folder, run as tart2 is")
     args = ap.parse_args()
+    if args.candidate is not None:  # cached under its folder's name
+        METHODS[f"candidate:{args.candidate.name}"] = _tart2(reasoner=str(args.candidate))
+        args.methods.append(f"candidate:{args.candidate.name}")
     if not {"tart2", *BASELINES} <= set(args.methods):
         ap.error(f"--methods needs tart2 and {', '.join(BASELINES)}")
     command = "python scripts/binary_headroom.py --report " + str(args.report) + (
         "" if args.seeds == list(SEEDS) else " --seeds " + " ".join(map(str, args.seeds))) + (
-        "" if args.methods == list(METHODS) else " --methods " + " ".join(args.methods))
+        "" if args.methods == list(METHODS) else " --methods " + " ".join(
+            m for m in args.methods if not m.startswith("candidate:"))) + (
+        f" --candidate {args.candidate}" if args.candidate else "")
     per_pair = {f"{d} / {e}": accuracies(pair_probabilities(d, e, args.cache, args.methods, args.seeds),
                                          args.methods, args.seeds) for d, e in PAIRS}
     report(per_pair, args.report, args.seeds, command)
