@@ -38,14 +38,13 @@ SEEDS = (0, 1, 2)
 BASELINES = ("logreg-full", "lda", "ncm", "knn")
 
 
-def _logreg_on_map(view: int) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+def _logreg_on_map(whiten: bool) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
     def fn(Xc, yc, Xq):
         from tart.eval import probes
         from tart.projection import SetMap
 
-        smap = SetMap(64, whiten="both").fit(Xc, yc)
-        Zc, Zq = smap.transform_views(Xc)[view].astype(float), smap.transform_views(Xq)[view].astype(float)
-        return probes.logreg_full(Zc, yc, Zq)
+        smap = SetMap(64, whiten=whiten).fit(Xc, yc)  # one of the shipped module's two maps
+        return probes.logreg_full(smap.transform(Xc).astype(float), yc, smap.transform(Xq).astype(float))
     return fn
 
 
@@ -68,7 +67,7 @@ def _probe(name: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarr
 
 METHODS = {"tart2": _tart2(), "tart2-16": _tart2(n_components=16), "tart2-32": _tart2(n_components=32),
            "logreg-full": _probe("logreg_full"), "lda": _probe("lda"), "ncm": _probe("ncm"), "knn": _probe("knn"),
-           "logreg-map": _logreg_on_map(0), "logreg-map-whitened": _logreg_on_map(1)}
+           "logreg-map": _logreg_on_map(False), "logreg-map-whitened": _logreg_on_map(True)}
 
 
 def pair_probabilities(dataset: str, embedder: str, cache: Path, methods: list[str],
@@ -111,8 +110,8 @@ def accuracies(probs: dict[str, np.ndarray], methods: list[str], seeds: list[int
 
 
 def report(per_pair: dict[str, dict], path: Path, seeds: list[int], command: str) -> None:
-    def avg(m: str, k: int, pairs=None) -> float:
-        return float(np.mean([np.mean(a[m][k]) for a in (pairs or per_pair.values())]))
+    def avg(m: str, k: int) -> float:
+        return float(np.mean([np.mean(a[m][k]) for a in per_pair.values()]))
 
     methods = next(iter(per_pair.values())).keys()
     mean = {m: {k: avg(m, k) for k in KS} for m in methods}

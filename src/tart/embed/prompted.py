@@ -206,17 +206,18 @@ class PromptedLM:
         a batch's sequences run packed in one row after one copy of the prefix.
         """
         P = 0 if prefix is None else prefix[0][0].shape[-2]
+        packed = prefix is not None and self.pack
         order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
         bar = tqdm(total=len(seqs), desc=desc, disable=not progress, leave=False)
         i = 0
         while i < len(order):
             T = len(seqs[order[i]])
             cap = batch_size if max_batch_tokens is None else max_batch_tokens // (T + P)
-            if prefix is not None and self.pack:
+            if packed:
                 cap = min(cap, PACK_TOKENS // T)  # the packed row's mask is N x (P + N)
             B = max(1, min(batch_size, cap, len(order) - i))
             batch = order[i: i + B]
-            run = self._packed if prefix is not None and self.pack else self._padded
+            run = self._packed if packed else self._padded
             yield batch, run([seqs[j] for j in batch], prefix, T)
             bar.update(B)
             i += B
