@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from dataclasses import replace
 
 from tart.checkpoint import CheckpointError
 from tart.weights import load_reasoner
-from tart.set_reasoner import SetReasoner, SetReasonerConfig, tart2_preset
+from tart.set_reasoner import SetReasoner, SetReasonerConfig, deepened, tart2_preset
 
 CFG = SetReasonerConfig(n_dims=8, n_classes=5, n_embd=32, n_layer=2, n_head=4)
 
@@ -141,3 +143,24 @@ def test_softmax_attention_sees_self(model):
     out = model.predict(cx, cy, torch.stack([qx[0, 0], 50 * qx[0, 0]])[None])
     assert not torch.allclose(out[0, 0], out[0, 1], atol=1e-3)
     assert np.isfinite(out.numpy()).all()
+
+
+@pytest.mark.parametrize("codes", [False, True])
+def test_deepened_module_computes_the_same_and_can_learn(codes):
+    torch.manual_seed(0)
+    cfg = replace(tart2_preset("tiny"), label_codes=codes, n_classes=6)
+    small = SetReasoner(cfg).eval()
+    for p in small.parameters():
+        p.data.add_(0.2 * torch.randn_like(p))
+    cx, cy, qx = _inputs(D=16, L=3)
+    deep = deepened(small, 6).eval()
+    assert deep.config.n_layer == 6 and small.config.n_layer == 2
+    torch.testing.assert_close(deep.predict(cx, cy, qx), small.predict(cx, cy, qx), rtol=0, atol=1e-6)
+    new_blocks = [b for i, b in enumerate(deep.h) if i % 3]
+    assert all(float(b.c_proj.weight.abs().sum() + b.attn.c_proj.weight.abs().sum()) == 0 for b in new_blocks)
+    # the new layers are not dead: one gradient step moves their residual projections
+    loss = F.cross_entropy(deep(cx, cy, qx)[..., :3].reshape(-1, 3), torch.randint(0, 3, (qx.shape[0] * qx.shape[1],)))
+    loss.backward()
+    assert all(b.c_proj.weight.grad.abs().sum() > 0 for b in new_blocks)
+    with pytest.raises(ValueError, match="multiple"):
+        deepened(small, 3)

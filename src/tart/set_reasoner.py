@@ -24,7 +24,7 @@ H heads, c head width, L classes (n_classes).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -74,6 +74,26 @@ TART2_PRESETS: dict[str, SetReasonerConfig] = {
 def tart2_preset(name: str) -> SetReasonerConfig:
     """The config of a named tart-2 preset: `tiny` (tests), `cpu`, `full` (GPU)."""
     return checkpoint.preset_config(TART2_PRESETS, name, "tart-2 preset")
+
+
+def deepened(model: "SetReasoner", n_layer: int) -> "SetReasoner":
+    """A deeper copy of `model` that computes exactly what it computes: after each of its layers
+    come copies of that layer whose residual projections (`c_proj`) are zero, so each new layer
+    adds nothing until training moves those projections (function-preserving growth)."""
+    old = model.config.n_layer
+    if n_layer < old or n_layer % old:
+        raise ValueError(f"n_layer must be a multiple of the module's {old} layers, got {n_layer}")
+    new = SetReasoner(replace(model.config, n_layer=n_layer)).to(next(model.parameters()).dtype)
+    new.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("h.")}, strict=False)
+    copies = n_layer // old
+    with torch.no_grad():
+        for i, block in enumerate(new.h):
+            block.load_state_dict(model.h[i // copies].state_dict())
+            if i % copies:
+                for proj in (block.attn.c_proj, block.c_proj):
+                    proj.weight.zero_()
+                    proj.bias.zero_()
+    return new
 
 
 class SetBlock(PreNorm):

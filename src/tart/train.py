@@ -220,6 +220,13 @@ RECIPES["tart2-cpu-codes-large"] = {**RECIPES["tart2-cpu-codes-log"], "steps": 2
                                     "warmup": 50,
                                     "curriculum": asdict(SetCurriculum(k_min=64, k_max=1024, large_frac=0.5))}
 
+# the shipped module grown to 12 layers without changing what it computes (`python
+# scripts/deepen_tart2.py --n-layer 12 --out runs/tart2-deep-init`, then `--init-from` it), fine-tuned
+# on the shipped prior with the rate scheduled over the run's wall-clock budget: is it the size?
+RECIPES["tart2-cpu-codes-deep"] = {**RECIPES["tart2-cpu-codes-log"], "steps": 10**6, "warmup_share": 0.03,
+                                   "clock": "time", "time_limit_s": 5400.0, "ckpt_every": 100,
+                                   "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "n_layer": 12}}
+
 
 def _weights_shape(cfg) -> dict:
     """A config without the input map's settings (its `map_keys`), which do not shape the weights:
