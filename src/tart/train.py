@@ -226,6 +226,8 @@ RECIPES["tart2-cpu-codes-large"] = {**RECIPES["tart2-cpu-codes-log"], "steps": 2
 RECIPES["tart2-cpu-codes-deep"] = {**RECIPES["tart2-cpu-codes-log"], "steps": 10**6, "warmup_share": 0.03,
                                    "clock": "time", "time_limit_s": 5400.0, "ckpt_every": 100,
                                    "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "n_layer": 12}}
+# its control: the shipped module (`--init-from src/tart/weights/tart2`) trained the same way at its 6 layers
+RECIPES["tart2-cpu-codes-more"] = {**RECIPES["tart2-cpu-codes-deep"], "model": RECIPES["tart2-cpu-codes-log"]["model"]}
 
 
 def _weights_shape(cfg) -> dict:
