@@ -158,7 +158,7 @@ def test_deepened_module_computes_the_same_and_can_learn(codes):
     torch.testing.assert_close(deep.predict(cx, cy, qx), small.predict(cx, cy, qx), rtol=0, atol=1e-6)
     new_blocks = [b for i, b in enumerate(deep.h) if i % 3]
     assert all(float(b.c_proj.weight.abs().sum() + b.attn.c_proj.weight.abs().sum()) == 0 for b in new_blocks)
-    # the new layers are not dead: one gradient step moves their residual projections
+    # the new layers are not dead: gradients reach their residual projections
     loss = F.cross_entropy(deep(cx, cy, qx)[..., :3].reshape(-1, 3), torch.randint(0, 3, (qx.shape[0] * qx.shape[1],)))
     loss.backward()
     assert all(b.c_proj.weight.grad.abs().sum() > 0 for b in new_blocks)

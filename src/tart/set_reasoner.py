@@ -76,23 +76,26 @@ def tart2_preset(name: str) -> SetReasonerConfig:
     return checkpoint.preset_config(TART2_PRESETS, name, "tart-2 preset")
 
 
-def deepened(model: "SetReasoner", n_layer: int) -> "SetReasoner":
+def deepened(model: SetReasoner, n_layer: int) -> SetReasoner:
     """A deeper copy of `model` that computes exactly what it computes: after each of its layers
     come copies of that layer whose residual projections (`c_proj`) are zero, so each new layer
     adds nothing until training moves those projections (function-preserving growth)."""
     old = model.config.n_layer
     if n_layer < old or n_layer % old:
         raise ValueError(f"n_layer must be a multiple of the module's {old} layers, got {n_layer}")
-    new = SetReasoner(replace(model.config, n_layer=n_layer)).to(next(model.parameters()).dtype)
-    new.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("h.")}, strict=False)
     copies = n_layer // old
+    state = model.state_dict()
+    grown = {k: v for k, v in state.items() if not k.startswith("h.")}
+    for i in range(n_layer):  # layer i of the new module is a copy of layer i // copies
+        prefix = f"h.{i // copies}."
+        grown.update({f"h.{i}.{k[len(prefix):]}": v for k, v in state.items() if k.startswith(prefix)})
+    new = SetReasoner(replace(model.config, n_layer=n_layer)).to(next(model.parameters()).dtype)
+    new.load_state_dict(grown)  # strict: every weight of the new module comes from `model`
     with torch.no_grad():
-        for i, block in enumerate(new.h):
-            block.load_state_dict(model.h[i // copies].state_dict())
-            if i % copies:
-                for proj in (block.attn.c_proj, block.c_proj):
-                    proj.weight.zero_()
-                    proj.bias.zero_()
+        for block in (b for i, b in enumerate(new.h) if i % copies):
+            for proj in (block.attn.c_proj, block.c_proj):
+                proj.weight.zero_()
+                proj.bias.zero_()
     return new
 
 
