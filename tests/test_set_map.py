@@ -186,3 +186,81 @@ def test_both_views_are_the_two_maps_and_a_mask_picks_per_task():
         alone = fit_set_map(x[b:b + 1], yy[b:b + 1], 12, whiten=w)
         torch.testing.assert_close(mixed.basis_BdD[b], alone.basis_BdD[0])
         torch.testing.assert_close(mixed.scale_B[b], alone.scale_B[0])
+
+
+# ---- first="logistic" (a module trained with map_first="logistic") --------------------------------
+def _correlated_two_classes(k=300, D=12, seed=2):
+    """Two classes whose mean difference is not the best direction: the noise is correlated."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(k) % 2
+    mix = rng.normal(size=(D, D)) * np.linspace(2.0, 0.3, D)
+    X = rng.normal(size=(k, D)) @ mix
+    X[:, 0] += 1.5 * (2 * y - 1)
+    return X, y
+
+
+def _span(rows: np.ndarray) -> np.ndarray:
+    return rows.T @ np.linalg.pinv(rows.T)  # the projector onto the rows' span
+
+
+def test_logistic_first_leads_with_the_context_logistic_regression():
+    """The first row is the direction of a ridge logistic regression (C = 1, the map's own
+    coordinates at unit RMS) fitted on the context; the span and the kept count are the means-first
+    map's, the rows orthonormal."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _correlated_two_classes()
+    means = SetMap(8, standardize=False).fit(X, y)
+    first = SetMap(8, standardize=False, first="logistic").fit(X, y)
+    b_means, b_first = means.params_.basis_BdD[0].numpy(), first.params_.basis_BdD[0].numpy()
+    np.testing.assert_allclose(b_first @ b_first.T, np.eye(8), atol=1e-8)
+    np.testing.assert_allclose(_span(b_first), _span(b_means), atol=1e-8)
+    assert first.n_kept_ == means.n_kept_ == 8
+    z = (X - means.params_.center_BD[0].numpy()) @ b_means.T
+    z /= np.sqrt((z**2).mean())
+    w = LogisticRegression(C=1.0, tol=1e-10, max_iter=1000).fit(z, y).coef_[0] @ b_means
+    cos = b_first[0] @ w / np.linalg.norm(w)
+    assert abs(cos) > 0.9999
+    mean_dir = X[y == 1].mean(0) - X[y == 0].mean(0)
+    assert abs(b_first[0] @ mean_dir) / np.linalg.norm(mean_dir) < 0.95  # not the means' direction
+
+
+def test_logistic_first_turns_two_class_contexts_only():
+    """A batch mixing two- and four-class contexts: the two-class ones lead with their logistic
+    direction (as fitted alone), the others keep the class means first, exactly."""
+    rng = np.random.default_rng(5)
+    X = torch.from_numpy(rng.normal(size=(3, 40, 10)) @ rng.normal(size=(10, 10)))
+    y = torch.from_numpy(np.stack([np.arange(40) % 2, np.arange(40) % 4, 2 + np.arange(40) % 2]))
+    X[0, :, 0] += 2 * y[0]
+    both = fit_set_map(X.clone(), y, 8, first="logistic")
+    means = fit_set_map(X.clone(), y, 8)
+    torch.testing.assert_close(both.basis_BdD[1], means.basis_BdD[1])
+    for b in (0, 2):
+        alone = fit_set_map(X[b : b + 1].clone(), (y[b : b + 1] > y[b].min()).long(), 8, first="logistic")
+        torch.testing.assert_close(both.basis_BdD[b], alone.basis_BdD[0])
+        assert (both.basis_BdD[b, 0] @ means.basis_BdD[b, 0]).abs() < 0.9999  # it did turn
+
+
+def test_logistic_first_keeps_the_invariances_and_stays_finite():
+    X, y = _correlated_two_classes(k=40, D=30)
+    m = SetMap(16, first="logistic").fit(X, y)
+    Z = m.transform(X)
+    assert np.isfinite(Z).all() and np.all(Z[:, m.n_kept_:] == 0)
+    np.testing.assert_allclose(SetMap(16, first="logistic").fit(X, 1 - y).transform(X), Z, atol=1e-8)
+    perm = np.random.default_rng(0).permutation(len(y))
+    np.testing.assert_allclose(np.abs(SetMap(16, first="logistic").fit(X[perm], y[perm]).transform(X)), np.abs(Z),
+                               atol=1e-6)
+    Q = np.linalg.qr(np.random.default_rng(3).normal(size=(30, 30)))[0]
+    Zr = SetMap(16, standardize=False, first="logistic").fit(X @ Q, y).transform(X @ Q)
+    Zp = SetMap(16, standardize=False, first="logistic").fit(X, y).transform(X)
+    np.testing.assert_allclose(Zr @ Zr.T, Zp @ Zp.T, atol=1e-4)
+    # separable, tiny, duplicated and constant contexts: finite maps of the means-first map's rank
+    sep = np.repeat(np.eye(2, 5) * 100, 3, axis=0)
+    for Xc, yc in ((sep, np.repeat([0, 1], 3)), (X[:2], y[:2]), (np.ones((6, 4)), np.arange(6) % 3),
+                   (np.vstack([X[:5], X[:5]]), np.r_[y[:5], y[:5]])):
+        for whiten in (False, True):
+            f = SetMap(8, whiten=whiten, first="logistic").fit(Xc, yc)
+            assert np.isfinite(f.transform(Xc)).all()
+            assert f.n_kept_ == SetMap(8, whiten=whiten).fit(Xc, yc).n_kept_
+    with pytest.raises(ValueError, match="first must be"):
+        SetMap(8, first="lda")

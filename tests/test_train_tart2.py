@@ -153,3 +153,31 @@ def test_a_module_for_the_whitened_map_trains_saves_and_is_read_with_it(tmp_path
     assert clf._strategy().template().views == [(False, "auto"), (False, True), (True, "auto"), (True, True)]
     assert {m.view for m in clf.plan_.maps} == set(np.flatnonzero(clf.view_weights_ >= 0.01))  # both maps x two scalings
     assert recipe("tart2-cpu-both").model == {"whiten_map": "both"}
+
+
+def test_a_module_for_the_logistic_first_map_trains_saves_and_is_read_with_it(tmp_path):
+    """map_first: absent from older folders (the class means first), trained from one on batches
+    mapped with the context's logistic directions first, saved with the key, and the classifier
+    fits its maps that way."""
+    import numpy as np
+
+    from tart.classifier import TartClassifier
+    from tart.set_reasoner import SetReasonerConfig
+
+    train(tiny_cfg(steps=2), tmp_path / "plain", progress=False)
+    cfg_file = tmp_path / "plain" / "config.json"
+    old = json.loads(cfg_file.read_text())
+    old.pop("map_first")  # as a folder saved before the key existed
+    cfg_file.write_text(json.dumps(old))
+    assert SetReasoner.from_pretrained(tmp_path / "plain").config.map_first == "means"
+    first = train(tiny_cfg(steps=2, model={"map_first": "logistic"}, init_from=str(tmp_path / "plain")),
+                  tmp_path / "first", progress=False)
+    assert first.config.map_first == "logistic"
+    assert SetReasoner.from_pretrained(tmp_path / "first").config.map_first == "logistic"
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 6)), np.arange(30) % 3
+    clf = TartClassifier(reasoner=tmp_path / "first", embedder=None).fit(X, y)
+    assert all(m.first == "logistic" for m in clf.maps_) and np.allclose(clf.predict_proba(X).sum(1), 1.0)
+    assert recipe("tart2-cpu-codes-first").model["map_first"] == "logistic"
+    with pytest.raises(ValueError, match="map_first must be"):
+        SetReasonerConfig(map_first="lda")

@@ -60,6 +60,12 @@ def residual_rows(resid_BKD: torch.Tensor, n_rows: int, basis: str = "exact") ->
     return _ritz_rows(resid_BKD, _search_space(resid_BKD, p))
 
 
+def narrow_rows(a_BKd: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """All right singular vectors [B, d, d] and values [B, d] of matrices with few columns, in
+    decreasing order, from the eigenvectors of their d x d Gram matrix (float64)."""
+    return _ritz_rows(a_BKd, None)
+
+
 def _short_rows(a_BnD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """All right singular vectors [B, min(n, D), D] and values of matrices with few rows, from the
     eigenvectors of their n x n Gram matrix A A^T (float64): rows U^T A / s, zero where s is."""

@@ -110,7 +110,7 @@ def _draw_tart2(prior, curriculum, model_cfg: SetReasonerConfig, step: int, gene
     g = generator_on(device)
     task = priors_tart2.sample_set_batch(prior, curriculum, model_cfg.n_dims, n, g,
                                          device=device, whiten=model_cfg.whiten_map,
-                                         basis=curriculum.map_basis)
+                                         basis=curriculum.map_basis, first=model_cfg.map_first)
     if model_cfg.label_codes:  # class-count-free labels: each task's classes in random slots
         task = priors_tart2.assign_slots(task, model_cfg.n_classes, g)
     B, K = task.cx_BKd.shape[:2]

@@ -482,11 +482,12 @@ def assign_slots(batch: SetBatch, n_slots: int, generator: torch.Generator | Non
 def sample_set_batch(prior: MixturePrior, curriculum: SetCurriculum, n_dims: int, max_batch: int,
                      generator: torch.Generator | None = None, shape: tuple[int, int, int] | None = None,
                      components: tuple[str, ...] | None = None, device: torch.device | str = "cpu",
-                     whiten: bool | str = False, basis: str = "exact") -> SetBatch:
+                     whiten: bool | str = False, basis: str = "exact", first: str = "means") -> SetBatch:
     """One training batch: raw tasks from the prior (drawn where `generator` lives), each mapped on
     `device` by the input map fitted on its own context (`tart.projection.fit_set_map`, its basis
     found by `basis`), exactly as the classifier maps real features (`whiten`: the module's
-    `whiten_map`; "both": each task's map whitened or not at random, half and half)."""
+    `whiten_map`; "both": each task's map whitened or not at random, half and half; `first`: its
+    `map_first`)."""
     B, K, D = shape or curriculum.shape(generator, max_batch)
     t = prior.sample(B, K + curriculum.n_queries, D, generator, components)
     x_BND, y_BN = t.x_BND.to(device), t.y_BN.to(device)
@@ -494,6 +495,6 @@ def sample_set_batch(prior: MixturePrior, curriculum: SetCurriculum, n_dims: int
         mask = (torch.rand(B, generator=generator, device=_device(generator)) < 0.5).to(device)
     else:
         mask = bool(whiten)
-    params = fit_set_map(x_BND[:, :K], y_BN[:, :K], n_dims, whiten=mask, basis=basis)
+    params = fit_set_map(x_BND[:, :K], y_BN[:, :K], n_dims, whiten=mask, basis=basis, first=first)
     z_BNd = apply_set_map(params, x_BND)
     return SetBatch(z_BNd[:, :K], y_BN[:, :K], z_BNd[:, K:], y_BN[:, K:], t.n_classes_B.to(device))

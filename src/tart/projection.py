@@ -52,11 +52,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tart.basis import check_basis, mean_rows, residual_rows
+from tart.basis import check_basis, mean_rows, narrow_rows, residual_rows
 
 FILLS = ("zeros", "tile")
 BASES = ("pca", "class-mean")
 CENTERS = ("balanced", "mean")
+FIRSTS = ("means", "logistic", "logistic-wide")  # a tart-2 map's leading rows (`fit_set_map(first=...)`)
+WIDE = 2  # first="logistic-wide": the logistic fit reads this many times the map's rows
+LOGISTIC_RIDGE = 1.0  # first="logistic": the ridge of the context's logistic fit (C = 1, unit-RMS coordinates)
+LOGISTIC_STEPS = 8  # and their Newton steps
 AUTO_RATIO = 50.0  # standardize="auto": max / median feature variance above which features are scaled
 
 
@@ -215,7 +219,8 @@ class SetMapParams:
 
 
 def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standardize: bool | str = "auto",
-                rel_tol: float = 1e-5, whiten: bool | torch.Tensor = False, basis: str = "exact") -> SetMapParams:
+                rel_tol: float = 1e-5, whiten: bool | torch.Tensor = False, basis: str = "exact",
+                first: str = "means") -> SetMapParams:
     """Fit tart-2's input map on each task's context (batched; the trainer and the classifier
     both call this, so the module trains on exactly what it reads at inference).
 
@@ -226,6 +231,13 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
        iteration, the trainer's data path: `tart.basis`), `out_dims` rows at most; fewer when the context
        spans fewer (the rest of the output is zero, as the module saw in training); each row's
        sign is fixed by the row itself, so the map does not depend on what the classes are called;
+       `first="logistic"` (a module trained for it, `SetReasonerConfig.map_first`) turns a
+       two-class context's kept rows within their span so that the direction of its ridge logistic
+       regression comes first, then the principal directions of what it leaves (`_logistic_first`;
+       contexts of more classes keep the class means first, their robust statistic with few
+       examples per class); "logistic-wide" fits it in the span of `WIDE` times as many rows (the
+       means' direction and the leading principal directions), so it can use directions the map
+       does not keep;
     4. `whiten` (a module trained for it, `SetReasonerConfig.whiten_map`): the kept directions are
        whitened by the context's within-class covariance, shrunk (Ledoit-Wolf, `shrunk_within`)
        towards the average within-class variance of all the raw features, so a direction that
@@ -238,6 +250,7 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
     if standardize not in (True, False, "auto"):
         raise ValueError(f'standardize must be True, False or "auto", got {standardize!r}')
     check_basis(basis)
+    check_first(first)
     B, K, D = x_BKD.shape
     tiny = torch.finfo(x_BKD.dtype).tiny
     var_BD = torch.var_mean(x_BKD, 1, correction=0)[0]
@@ -260,19 +273,28 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
     ok_b = s_b > rel_tol * size_B1
     vh_b = vh_b * ok_b[..., None]
     resid_BKD = torch.baddbmm(xc_BKD, xc_BKD @ vh_b.transpose(1, 2), vh_b, alpha=-1)
-    vh_r, s_r = residual_rows(resid_BKD, out_dims, basis)
+    width = WIDE * out_dims if first == "logistic-wide" else out_dims  # the span the logistic fits read
+    vh_r, s_r = residual_rows(resid_BKD, width, basis)
     ok_r = s_r > rel_tol * size_B1 * math.sqrt(K)
     rows = torch.cat([vh_b, vh_r], 1)
     ok = torch.cat([ok_b, ok_r], 1)
-    order = torch.sort((~ok).to(torch.int8), dim=1, stable=True).indices[:, :out_dims]
+    order = torch.sort((~ok).to(torch.int8), dim=1, stable=True).indices[:, :width]
     basis_BdD = rows.gather(1, order[..., None].expand(-1, -1, D)) * ok.gather(1, order)[..., None]
-    if basis_BdD.shape[1] < out_dims:
-        basis_BdD = F.pad(basis_BdD, (0, 0, 0, out_dims - basis_BdD.shape[1]))
+    if basis_BdD.shape[1] < width:
+        basis_BdD = F.pad(basis_BdD, (0, 0, 0, width - basis_BdD.shape[1]))
+    n_kept_B = ok.sum(1).clamp_max(width)
+    if first != "means":
+        two_B = present_BL.sum(1) == 2
+        if two_B.any():
+            basis_BdD = basis_BdD.clone()
+            y2_BK = y_BK[two_B]
+            y01_BK = (y2_BK > y2_BK.amin(1, keepdim=True)).to(x_BKD.dtype)  # the larger label is 1
+            basis_BdD[two_B] = _logistic_first(xc_BKD[two_B], y01_BK, basis_BdD[two_B], n_kept_B[two_B])
+        basis_BdD, n_kept_B = basis_BdD[:, :out_dims], n_kept_B.clamp_max(out_dims)
     # a sign per row that depends on the row alone (its largest entry positive, as scikit-learn's
     # svd_flip), so renaming the classes gives the very same map
     peak_Bd1 = basis_BdD.gather(2, basis_BdD.abs().argmax(2, keepdim=True))
     basis_BdD = basis_BdD * torch.where(peak_Bd1 < 0, -1.0, 1.0).to(basis_BdD.dtype)
-    n_kept_B = ok.sum(1).clamp_max(out_dims)
     mask_B = torch.as_tensor(whiten, device=x_BKD.device).expand(B)
     if mask_B.any():
         within_BKD = xc_BKD - onehot_BKL @ (means_BLD - center_BD[:, None])  # each point minus its class mean
@@ -282,6 +304,52 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
     ms_B = (z_BKd**2).sum((1, 2)) / (K * n_kept_B.clamp_min(1))
     scale_B = torch.where(n_kept_B > 0, ms_B.clamp_min(tiny).sqrt(), torch.ones_like(ms_B))
     return SetMapParams(inv_BD, center_BD, basis_BdD, scale_B, n_kept_B)
+
+
+def check_first(first: str) -> str:
+    if first not in FIRSTS:
+        raise ValueError(f"first must be one of {FIRSTS}, got {first!r}")
+    return first
+
+
+def _logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, basis_BdD: torch.Tensor,
+                    n_kept_B: torch.Tensor) -> torch.Tensor:
+    """The same span as the kept rows of `basis`, turned for two-class contexts (labels 0 / 1):
+    first the direction of the context's ridge logistic regression (fitted in the rows'
+    coordinates), then the principal directions of what it leaves. Where a task's fit is not
+    finite, its rows stay as they were."""
+    K, d = xc_BKD.shape[1], basis_BdD.shape[1]
+    z_BKd = (xc_BKD @ basis_BdD.transpose(1, 2)).double()
+    rms_B = ((z_BKd**2).sum((1, 2)) / (K * n_kept_B.clamp_min(1))).sqrt()
+    z_BKd = z_BKd / rms_B.clamp_min(torch.finfo(torch.float64).tiny)[:, None, None]
+    w_Bd = _logistic(z_BKd, y_BK.double())
+    norm_B1 = w_Bd.norm(dim=1, keepdim=True)
+    lead_B = norm_B1[:, 0] > 0
+    v_B1d = (w_Bd / torch.where(lead_B[:, None], norm_B1, 1.0))[:, None]
+    resid_BKd = z_BKd - (z_BKd @ v_B1d.transpose(1, 2)) @ v_B1d
+    u_Bdd, _ = narrow_rows(resid_BKd)  # all d directions of the residual, decreasing
+    rest_Bd = torch.arange(d - 1, device=z_BKd.device) < (n_kept_B - lead_B.long())[:, None]
+    turn_Bdd = torch.cat([v_B1d, u_Bdd[:, : d - 1] * rest_Bd[..., None]], 1)
+    turned_BdD = (turn_Bdd @ basis_BdD.double()).to(basis_BdD.dtype)
+    fine_B = lead_B & torch.isfinite(turned_BdD).all(2).all(1)
+    return torch.where(fine_B[:, None, None], turned_BdD, basis_BdD)
+
+
+def _logistic(z_BKd: torch.Tensor, y_BK: torch.Tensor) -> torch.Tensor:
+    """Weights [B, d] of a ridge logistic regression of y (0 / 1) on z per task, with an intercept,
+    penalty LOGISTIC_RIDGE / 2 |w|^2 (scikit-learn's C = 1), by LOGISTIC_STEPS Newton steps."""
+    B, K, d = z_BKd.shape
+    xa_BKa = torch.cat([z_BKd, torch.ones_like(z_BKd[..., :1])], 2)
+    pen_a = torch.full((d + 1,), LOGISTIC_RIDGE, dtype=z_BKd.dtype, device=z_BKd.device)
+    pen_a[-1] = 1e-6 * LOGISTIC_RIDGE  # the intercept is (all but) free
+    w_Ba1 = torch.zeros(B, d + 1, 1, dtype=z_BKd.dtype, device=z_BKd.device)
+    for _ in range(LOGISTIC_STEPS):
+        p_BK1 = torch.sigmoid(xa_BKa @ w_Ba1)
+        grad_Ba1 = xa_BKa.transpose(1, 2) @ (y_BK[..., None] - p_BK1) - pen_a[:, None] * w_Ba1
+        hess_Baa = xa_BKa.transpose(1, 2) @ (p_BK1 * (1 - p_BK1) * xa_BKa) + torch.diag(pen_a)
+        chol_Baa = torch.linalg.cholesky_ex(hess_Baa).L  # a failed factor leaves NaN: that task keeps its rows
+        w_Ba1 = w_Ba1 + torch.cholesky_solve(grad_Ba1, chol_Baa)
+    return w_Ba1[:, :d, 0]
 
 
 def shrunk_within(w_BKD: torch.Tensor, counted_BD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -343,10 +411,13 @@ def set_views(whiten_map: bool | str, standardize: bool | str, both_scalings: bo
 class SetMap:
     """tart-2's input map for one context (numpy in, float32 out), built on `fit_set_map`. It may
     hold several views of the context (`views`: (whiten, standardize) pairs; by default those of
-    `whiten`, "both" giving two): `transform_views` maps through each."""
+    `whiten`, "both" giving two): `transform_views` maps through each. `first`: the map's leading
+    rows (`fit_set_map`)."""
+
+    first = "means"  # what maps saved before `first` existed were fitted with
 
     def __init__(self, out_dims: int = 64, standardize: bool | str = "auto", whiten: bool | str = False,
-                 views: list[tuple] | None = None):
+                 views: list[tuple] | None = None, first: str = "means"):
         if out_dims < 1:
             raise ValueError(f"out_dims must be >= 1, got {out_dims}")
         views = [tuple(v) for v in (views or set_views(whiten, standardize))]
@@ -355,6 +426,7 @@ class SetMap:
             if st not in (True, False, "auto"):
                 raise ValueError(f'standardize must be True, False or "auto", got {st!r}')
         self.out_dims, self.standardize, self.whiten, self.views = out_dims, standardize, whiten, views
+        self.first = check_first(first)
 
     def fit(self, X_KD: np.ndarray, y_K: np.ndarray, *, validate: bool = True) -> "SetMap":
         """Fit on the context vectors and their integer labels (0..L-1). `validate=False` skips
@@ -365,7 +437,7 @@ class SetMap:
         if validate and len(y_K) != len(X_KD):
             raise ValueError(f"context has {len(X_KD)} vectors but {len(y_K)} labels")
         x_1KD, y_1K = torch.from_numpy(X_KD)[None], torch.from_numpy(y_K.astype(np.int64))[None]
-        fitted = [fit_set_map(x_1KD, y_1K, self.out_dims, st, whiten=w) for w, st in self.views]
+        fitted = [fit_set_map(x_1KD, y_1K, self.out_dims, st, whiten=w, first=self.first) for w, st in self.views]
         self.params_ = SetMapParams(*(torch.cat([getattr(p, f.name) for p in fitted])  # one task per view
                                       for f in fields(SetMapParams)))
         self.n_features_ = X_KD.shape[1]
@@ -386,9 +458,9 @@ class SetMap:
             orders = [feature_order(contexts[i][0], contexts[i][1]) for i in ids]
             x_BKD = torch.from_numpy(np.stack([contexts[i][0][o] for i, o in zip(ids, orders)]))
             y_BK = torch.from_numpy(np.stack([np.asarray(contexts[i][1])[o] for i, o in zip(ids, orders)]).astype(np.int64))
-            params = fit_set_map(x_BKD, y_BK, self.out_dims, standardize, whiten=whiten)
+            params = fit_set_map(x_BKD, y_BK, self.out_dims, standardize, whiten=whiten, first=self.first)
             for b, i in enumerate(ids):
-                one = SetMap(self.out_dims, standardize, whiten, views=[(whiten, standardize)])
+                one = SetMap(self.out_dims, standardize, whiten, views=[(whiten, standardize)], first=self.first)
                 one.params_ = SetMapParams(*(getattr(params, f.name)[b : b + 1] for f in fields(SetMapParams)))
                 one.n_features_, one.n_kept_ = x_BKD.shape[2], int(params.n_kept_B[b])
                 out[i] = one

@@ -31,7 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tart import checkpoint
-from tart.projection import WHITEN_MAPS
+from tart.projection import FIRSTS, WHITEN_MAPS
 from tart.transformer import (PreNorm, SelfAttention, TransformerShape, batched_inputs, check_finite_logits,
                               check_kinds)
 
@@ -42,8 +42,8 @@ CODE_SEED = 20231  # the label codes' seed (`label_codes`): fixed, so the codes 
 @dataclass
 class SetReasonerConfig(TransformerShape):
     config_name = "set-reasoner"
-    added_keys = ("whiten_map", "label_codes")  # absent from folders saved before they existed: False
-    map_keys = ("whiten_map",)  # how the input map is fitted: they shape what it reads, not the weights
+    added_keys = ("whiten_map", "label_codes", "map_first")  # absent from folders saved before they existed: the default
+    map_keys = ("whiten_map", "map_first")  # how the input map is fitted: they shape what it reads, not the weights
 
     n_embd: int = 128
     n_layer: int = 6
@@ -53,6 +53,9 @@ class SetReasonerConfig(TransformerShape):
     # its input map whitens within its dims (fit_set_map(whiten=True)); "both": trained on both
     # maps, it reads each context through both and averages the two predictions
     whiten_map: bool | str = False
+    # its input map's leading rows: the class means' directions ("means") or the context's logistic
+    # regressions' ("logistic"; fit_set_map(first=...))
+    map_first: str = "means"
     # class-count-free labels: fixed random codes read in and out by learned maps (module docstring)
     label_codes: bool = False
 
@@ -60,6 +63,8 @@ class SetReasonerConfig(TransformerShape):
         self.check_shape(self.n_dims)
         if self.whiten_map not in WHITEN_MAPS:
             raise ValueError(f'whiten_map must be false, true or "both", got {self.whiten_map!r}')
+        if self.map_first not in FIRSTS:
+            raise ValueError(f"map_first must be one of {FIRSTS}, got {self.map_first!r}")
         if self.n_classes < 2:
             raise ValueError(f"n_classes must be >= 2, got {self.n_classes}")
 

@@ -306,7 +306,8 @@ class SetStrategy:
 
     def template(self) -> SetMap:
         p, whiten = self.params, self.config.whiten_map
-        return SetMap(p["n_components"] or self.config.n_dims, p["standardize"], whiten, views=self.views)
+        return SetMap(p["n_components"] or self.config.n_dims, p["standardize"], whiten, views=self.views,
+                      first=self.config.map_first)
 
     def plan(self, y: np.ndarray, n_classes: int) -> Plan:
         p = self.params

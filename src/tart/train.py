@@ -228,6 +228,13 @@ RECIPES["tart2-cpu-codes-deep"] = {**RECIPES["tart2-cpu-codes-log"], "steps": 10
                                    "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "n_layer": 12}}
 # its control: the shipped module (`--init-from src/tart/weights/tart2`) trained the same way at its 6 layers
 RECIPES["tart2-cpu-codes-more"] = {**RECIPES["tart2-cpu-codes-deep"], "model": RECIPES["tart2-cpu-codes-log"]["model"]}
+# the shipped module taught to read a map whose leading row is a two-class context's logistic
+# regression's direction (`map_first="logistic"`): `--init-from src/tart/weights/tart2`, one hour
+RECIPES["tart2-cpu-codes-first"] = {**RECIPES["tart2-cpu-codes-more"], "time_limit_s": 3600.0,
+                                    "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "logistic"}}
+# the same, the logistic direction fitted in twice the map's span (`map_first="logistic-wide"`)
+RECIPES["tart2-cpu-codes-wide"] = {**RECIPES["tart2-cpu-codes-first"],
+                                   "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "logistic-wide"}}
 
 
 def _weights_shape(cfg) -> dict:

@@ -44,11 +44,13 @@ def _drawers(cfg, device: torch.device):
 
     def now(shape, step):
         return sample_set_batch(prior, curriculum, model_cfg.n_dims, shape[0], batch_generator(cfg.seed, step, 0, device),
-                                shape=shape, device=device, whiten=model_cfg.whiten_map, basis=curriculum.map_basis)
+                                shape=shape, device=device, whiten=model_cfg.whiten_map, basis=curriculum.map_basis,
+                                first=model_cfg.map_first)
 
     def start(shape, step):
         return sample_set_batch(start_prior, curriculum, model_cfg.n_dims, shape[0], batch_generator(cfg.seed, step, 0, cpu),
-                                shape=shape, device=device, whiten=model_cfg.whiten_map, basis="exact")
+                                shape=shape, device=device, whiten=model_cfg.whiten_map, basis="exact",
+                                first=model_cfg.map_first)
 
     return now, start, curriculum
 
