@@ -231,13 +231,11 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
        iteration, the trainer's data path: `tart.basis`), `out_dims` rows at most; fewer when the context
        spans fewer (the rest of the output is zero, as the module saw in training); each row's
        sign is fixed by the row itself, so the map does not depend on what the classes are called;
-       `first="logistic"` (a module trained for it, `SetReasonerConfig.map_first`) turns a
-       two-class context's kept rows within their span so that the direction of its ridge logistic
-       regression comes first, then the principal directions of what it leaves (`_logistic_first`;
-       contexts of more classes keep the class means first, their robust statistic with few
-       examples per class); "logistic-wide" fits it in the span of `WIDE` times as many rows (the
-       means' direction and the leading principal directions), so it can use directions the map
-       does not keep;
+       `first="logistic"` (`SetReasonerConfig.map_first`) turns a two-class context's kept rows
+       within their span: its ridge logistic regression's direction first, then the principal
+       directions of what it leaves (`_logistic_first`; more classes keep their means first, the
+       robust statistic with few examples per class); "logistic-wide" fits it in the span of
+       `WIDE` times as many rows, so it can use directions the map does not keep;
     4. `whiten` (a module trained for it, `SetReasonerConfig.whiten_map`): the kept directions are
        whitened by the context's within-class covariance, shrunk (Ledoit-Wolf, `shrunk_within`)
        towards the average within-class variance of all the raw features, so a direction that
@@ -284,12 +282,7 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
         basis_BdD = F.pad(basis_BdD, (0, 0, 0, width - basis_BdD.shape[1]))
     n_kept_B = ok.sum(1).clamp_max(width)
     if first != "means":
-        two_B = present_BL.sum(1) == 2
-        if two_B.any():
-            basis_BdD = basis_BdD.clone()
-            y2_BK = y_BK[two_B]
-            y01_BK = (y2_BK > y2_BK.amin(1, keepdim=True)).to(x_BKD.dtype)  # the larger label is 1
-            basis_BdD[two_B] = _logistic_first(xc_BKD[two_B], y01_BK, basis_BdD[two_B], n_kept_B[two_B])
+        basis_BdD = _two_class_logistic_first(xc_BKD, y_BK, present_BL.sum(1) == 2, basis_BdD, n_kept_B)
         basis_BdD, n_kept_B = basis_BdD[:, :out_dims], n_kept_B.clamp_max(out_dims)
     # a sign per row that depends on the row alone (its largest entry positive, as scikit-learn's
     # svd_flip), so renaming the classes gives the very same map
@@ -310,6 +303,18 @@ def check_first(first: str) -> str:
     if first not in FIRSTS:
         raise ValueError(f"first must be one of {FIRSTS}, got {first!r}")
     return first
+
+
+def _two_class_logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, two_B: torch.Tensor,
+                              basis_BdD: torch.Tensor, n_kept_B: torch.Tensor) -> torch.Tensor:
+    """`_logistic_first` on the tasks `two_B` marks (two classes present); the others' rows as they are."""
+    if not two_B.any():
+        return basis_BdD
+    basis_BdD = basis_BdD.clone()
+    y2_BK = y_BK[two_B]
+    y01_BK = (y2_BK > y2_BK.amin(1, keepdim=True)).to(xc_BKD.dtype)  # the larger label is 1
+    basis_BdD[two_B] = _logistic_first(xc_BKD[two_B], y01_BK, basis_BdD[two_B], n_kept_B[two_B])
+    return basis_BdD
 
 
 def _logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, basis_BdD: torch.Tensor,
