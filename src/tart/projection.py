@@ -342,19 +342,22 @@ def _logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, basis_BdD: torch.T
 
 def _logistic(z_BKd: torch.Tensor, y_BK: torch.Tensor) -> torch.Tensor:
     """Weights [B, d] of a ridge logistic regression of y (0 / 1) on z per task, with an intercept,
-    penalty LOGISTIC_RIDGE / 2 |w|^2 (scikit-learn's C = 1), by LOGISTIC_STEPS Newton steps."""
+    penalty LOGISTIC_RIDGE / 2 |w|^2 (scikit-learn's C = 1), by LOGISTIC_STEPS Newton steps; NaN
+    for a task whose Hessian could not be factored."""
     B, K, d = z_BKd.shape
     xa_BKa = torch.cat([z_BKd, torch.ones_like(z_BKd[..., :1])], 2)
     pen_a = torch.full((d + 1,), LOGISTIC_RIDGE, dtype=z_BKd.dtype, device=z_BKd.device)
     pen_a[-1] = 1e-6 * LOGISTIC_RIDGE  # the intercept is (all but) free
     w_Ba1 = torch.zeros(B, d + 1, 1, dtype=z_BKd.dtype, device=z_BKd.device)
+    failed_B = torch.zeros(B, dtype=torch.bool, device=z_BKd.device)
     for _ in range(LOGISTIC_STEPS):
         p_BK1 = torch.sigmoid(xa_BKa @ w_Ba1)
         grad_Ba1 = xa_BKa.transpose(1, 2) @ (y_BK[..., None] - p_BK1) - pen_a[:, None] * w_Ba1
         hess_Baa = xa_BKa.transpose(1, 2) @ (p_BK1 * (1 - p_BK1) * xa_BKa) + torch.diag(pen_a)
-        chol_Baa = torch.linalg.cholesky_ex(hess_Baa).L  # a failed factor leaves NaN: that task keeps its rows
-        w_Ba1 = w_Ba1 + torch.cholesky_solve(grad_Ba1, chol_Baa)
-    return w_Ba1[:, :d, 0]
+        factor = torch.linalg.cholesky_ex(hess_Baa)  # a failed factor is finite but wrong: flag it
+        failed_B |= factor.info > 0
+        w_Ba1 = w_Ba1 + torch.cholesky_solve(grad_Ba1, factor.L)
+    return torch.where(failed_B[:, None], torch.nan, w_Ba1[:, :d, 0])  # NaN: that task keeps its rows
 
 
 def shrunk_within(w_BKD: torch.Tensor, counted_BD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
