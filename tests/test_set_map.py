@@ -225,42 +225,96 @@ def test_logistic_first_leads_with_the_context_logistic_regression():
     assert abs(b_first[0] @ mean_dir) / np.linalg.norm(mean_dir) < 0.95  # not the means' direction
 
 
-def test_logistic_first_turns_two_class_contexts_only():
+@pytest.mark.parametrize("first", ["logistic", "logistic-cv"])
+def test_logistic_first_turns_two_class_contexts_only(first):
     """A batch mixing two- and four-class contexts: the two-class ones lead with their logistic
     direction (as fitted alone), the others keep the class means first, exactly."""
     rng = np.random.default_rng(5)
     X = torch.from_numpy(rng.normal(size=(3, 40, 10)) @ rng.normal(size=(10, 10)))
     y = torch.from_numpy(np.stack([np.arange(40) % 2, np.arange(40) % 4, 2 + np.arange(40) % 2]))
     X[0, :, 0] += 2 * y[0]
-    both = fit_set_map(X.clone(), y, 8, first="logistic")
+    both = fit_set_map(X.clone(), y, 8, first=first)
     means = fit_set_map(X.clone(), y, 8)
     torch.testing.assert_close(both.basis_BdD[1], means.basis_BdD[1])
     for b in (0, 2):
-        alone = fit_set_map(X[b : b + 1].clone(), (y[b : b + 1] > y[b].min()).long(), 8, first="logistic")
+        alone = fit_set_map(X[b : b + 1].clone(), (y[b : b + 1] > y[b].min()).long(), 8, first=first)
         torch.testing.assert_close(both.basis_BdD[b], alone.basis_BdD[0])
         assert (both.basis_BdD[b, 0] @ means.basis_BdD[b, 0]).abs() < 0.9999  # it did turn
 
 
-def test_logistic_first_keeps_the_invariances_and_stays_finite():
+@pytest.mark.parametrize("first", ["logistic", "logistic-cv"])
+def test_logistic_first_keeps_the_invariances_and_stays_finite(first):
     X, y = _correlated_two_classes(k=40, D=30)
-    m = SetMap(16, first="logistic").fit(X, y)
+    m = SetMap(16, first=first).fit(X, y)
     Z = m.transform(X)
     assert np.isfinite(Z).all() and np.all(Z[:, m.n_kept_:] == 0)
-    np.testing.assert_allclose(SetMap(16, first="logistic").fit(X, 1 - y).transform(X), Z, atol=1e-8)
+    np.testing.assert_allclose(SetMap(16, first=first).fit(X, 1 - y).transform(X), Z, atol=1e-8)
     perm = np.random.default_rng(0).permutation(len(y))
-    np.testing.assert_allclose(np.abs(SetMap(16, first="logistic").fit(X[perm], y[perm]).transform(X)), np.abs(Z),
+    np.testing.assert_allclose(np.abs(SetMap(16, first=first).fit(X[perm], y[perm]).transform(X)), np.abs(Z),
                                atol=1e-6)
     Q = np.linalg.qr(np.random.default_rng(3).normal(size=(30, 30)))[0]
-    Zr = SetMap(16, standardize=False, first="logistic").fit(X @ Q, y).transform(X @ Q)
-    Zp = SetMap(16, standardize=False, first="logistic").fit(X, y).transform(X)
+    Zr = SetMap(16, standardize=False, first=first).fit(X @ Q, y).transform(X @ Q)
+    Zp = SetMap(16, standardize=False, first=first).fit(X, y).transform(X)
     np.testing.assert_allclose(Zr @ Zr.T, Zp @ Zp.T, atol=1e-4)
     # separable, tiny, duplicated and constant contexts: finite maps of the means-first map's rank
     sep = np.repeat(np.eye(2, 5) * 100, 3, axis=0)
     for Xc, yc in ((sep, np.repeat([0, 1], 3)), (X[:2], y[:2]), (np.ones((6, 4)), np.arange(6) % 3),
                    (np.vstack([X[:5], X[:5]]), np.r_[y[:5], y[:5]])):
         for whiten in (False, True):
-            f = SetMap(8, whiten=whiten, first="logistic").fit(Xc, yc)
+            f = SetMap(8, whiten=whiten, first=first).fit(Xc, yc)
             assert np.isfinite(f.transform(Xc)).all()
             assert f.n_kept_ == SetMap(8, whiten=whiten).fit(Xc, yc).n_kept_
     with pytest.raises(ValueError, match="first must be"):
         SetMap(8, first="lda")
+
+
+# ---- first="logistic-cv": the ridge chosen on the context ----------------------------------------
+def _exact_loo_log_loss(z, y, ridge):
+    """Leave-one-out log-loss of scikit-learn's ridge logistic regression (C = 1 / ridge), by refits."""
+    from sklearn.linear_model import LogisticRegression
+
+    losses = []
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        fit = LogisticRegression(C=1.0 / ridge, tol=1e-10, max_iter=1000).fit(z[keep], y[keep])
+        p = fit.predict_proba(z[i : i + 1])[0, 1]
+        losses.append(-np.log(p if y[i] == 1 else 1 - p))
+    return float(np.mean(losses))
+
+
+def test_loo_log_loss_matches_refits():
+    """The one-step leave-one-out log-loss is within 1% of refitting without each point."""
+    from tart.projection import _loo_log_loss, _newton
+
+    X, y = _correlated_two_classes(k=40, D=5, seed=4)
+    z = (X - X.mean(0)) / X.std()
+    xa = torch.from_numpy(np.c_[z, np.ones(len(y))])[None]
+    for ridge in (10.0, 1.0):
+        pen = torch.full((6,), ridge, dtype=torch.float64)
+        pen[-1] = 1e-6 * ridge
+        w, failed = _newton(xa, torch.from_numpy(y[None]).double(), pen, torch.zeros(1, 6, 1, dtype=torch.float64), 30)
+        approx = float(_loo_log_loss(xa, torch.from_numpy(y[None]).double(), pen, w)[0])
+        assert not failed.any() and approx == pytest.approx(_exact_loo_log_loss(z, y, ridge), rel=0.01)
+
+
+def test_logistic_cv_chooses_the_ridge_on_the_context():
+    """Few examples in many dimensions: the strongest ridge wins and the map leads with (all but) the
+    class means' direction; many examples with correlated noise: a weak ridge wins and the first row
+    is that ridge's logistic regression's direction, the one refits' leave-one-out loss prefers."""
+    from sklearn.linear_model import LogisticRegression
+
+    from tart.projection import LOGISTIC_RIDGES
+
+    X, y = _correlated_two_classes(k=12, D=30, seed=1)
+    cv = SetMap(8, standardize=False, first="logistic-cv").fit(X, y)
+    means = SetMap(8, standardize=False).fit(X, y)
+    assert abs(cv.params_.basis_BdD[0, 0] @ means.params_.basis_BdD[0, 0]) > 0.99
+    X, y = _correlated_two_classes(k=60, D=6, seed=2)
+    cv = SetMap(6, standardize=False, first="logistic-cv").fit(X, y)
+    b = SetMap(6, standardize=False).fit(X, y).params_.basis_BdD[0].numpy()
+    z = (X - cv.params_.center_BD[0].numpy()) @ b.T
+    z /= np.sqrt((z**2).mean())
+    best = min(LOGISTIC_RIDGES, key=lambda r: _exact_loo_log_loss(z, y, r))
+    assert best < max(LOGISTIC_RIDGES)
+    w = LogisticRegression(C=1.0 / best, tol=1e-10, max_iter=1000).fit(z, y).coef_[0] @ b
+    assert abs(cv.params_.basis_BdD[0, 0].numpy() @ w) / np.linalg.norm(w) > 0.999

@@ -57,10 +57,14 @@ from tart.basis import check_basis, mean_rows, narrow_rows, residual_rows
 FILLS = ("zeros", "tile")
 BASES = ("pca", "class-mean")
 CENTERS = ("balanced", "mean")
-FIRSTS = ("means", "logistic", "logistic-wide")  # a tart-2 map's leading rows (`fit_set_map(first=...)`)
+FIRSTS = ("means", "logistic", "logistic-wide", "logistic-cv")  # a tart-2 map's leading rows (`fit_set_map(first=...)`)
 WIDE = 2  # first="logistic-wide": the logistic fit reads this many times the map's rows
 LOGISTIC_RIDGE = 1.0  # first="logistic": the ridge of the context's logistic fit (C = 1, unit-RMS coordinates)
 LOGISTIC_STEPS = 8  # and their Newton steps
+# first="logistic-cv": the ridges the context chooses among (strongest first: at the strongest the
+# direction is all but the class means' one), each fit warm-started from the last for PATH_STEPS steps
+LOGISTIC_RIDGES = (1000.0, 100.0, 10.0, 1.0, 0.1)
+PATH_STEPS = 4
 AUTO_RATIO = 50.0  # standardize="auto": max / median feature variance above which features are scaled
 
 
@@ -235,7 +239,9 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
        within their span: its ridge logistic regression's direction first, then the principal
        directions of what it leaves (`_logistic_first`; more classes keep their means first, the
        robust statistic with few examples per class); "logistic-wide" fits it in the span of
-       `WIDE` times as many rows, so it can use directions the map does not keep;
+       `WIDE` times as many rows, so it can use directions the map does not keep; "logistic-cv"
+       chooses the ridge on the context (`LOGISTIC_RIDGES`, by approximate leave-one-out
+       log-loss), so few or overlapping examples lead with (all but) the class means' direction;
     4. `whiten` (a module trained for it, `SetReasonerConfig.whiten_map`): the kept directions are
        whitened by the context's within-class covariance, shrunk (Ledoit-Wolf, `shrunk_within`)
        towards the average within-class variance of all the raw features, so a direction that
@@ -282,7 +288,7 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
         basis_BdD = F.pad(basis_BdD, (0, 0, 0, width - basis_BdD.shape[1]))
     n_kept_B = ok.sum(1).clamp_max(width)
     if first != "means":
-        basis_BdD = _two_class_logistic_first(xc_BKD, y_BK, present_BL.sum(1) == 2, basis_BdD, n_kept_B)
+        basis_BdD = _two_class_logistic_first(xc_BKD, y_BK, present_BL.sum(1) == 2, basis_BdD, n_kept_B, first)
         basis_BdD, n_kept_B = basis_BdD[:, :out_dims], n_kept_B.clamp_max(out_dims)
     # a sign per row that depends on the row alone (its largest entry positive, as scikit-learn's
     # svd_flip), so renaming the classes gives the very same map
@@ -306,19 +312,20 @@ def check_first(first: str) -> str:
 
 
 def _two_class_logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, two_B: torch.Tensor,
-                              basis_BdD: torch.Tensor, n_kept_B: torch.Tensor) -> torch.Tensor:
+                              basis_BdD: torch.Tensor, n_kept_B: torch.Tensor, first: str) -> torch.Tensor:
     """`_logistic_first` on the tasks `two_B` marks (two classes present); the others' rows as they are."""
     if not two_B.any():
         return basis_BdD
     basis_BdD = basis_BdD.clone()
     y2_BK = y_BK[two_B]
     y01_BK = (y2_BK > y2_BK.amin(1, keepdim=True)).to(xc_BKD.dtype)  # the larger label is 1
-    basis_BdD[two_B] = _logistic_first(xc_BKD[two_B], y01_BK, basis_BdD[two_B], n_kept_B[two_B])
+    ridges = LOGISTIC_RIDGES if first == "logistic-cv" else (LOGISTIC_RIDGE,)
+    basis_BdD[two_B] = _logistic_first(xc_BKD[two_B], y01_BK, basis_BdD[two_B], n_kept_B[two_B], ridges)
     return basis_BdD
 
 
 def _logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, basis_BdD: torch.Tensor,
-                    n_kept_B: torch.Tensor) -> torch.Tensor:
+                    n_kept_B: torch.Tensor, ridges: tuple[float, ...]) -> torch.Tensor:
     """The same span as the kept rows of `basis`, turned for two-class contexts (labels 0 / 1):
     first the direction of the context's ridge logistic regression (fitted in the rows'
     coordinates), then the principal directions of what it leaves. Where a task's fit is not
@@ -327,7 +334,7 @@ def _logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, basis_BdD: torch.T
     z_BKd = (xc_BKD @ basis_BdD.transpose(1, 2)).double()
     rms_B = ((z_BKd**2).sum((1, 2)) / (K * n_kept_B.clamp_min(1))).sqrt()
     z_BKd = z_BKd / rms_B.clamp_min(torch.finfo(torch.float64).tiny)[:, None, None]
-    w_Bd = _logistic(z_BKd, y_BK.double())
+    w_Bd = _logistic(z_BKd, y_BK.double(), ridges)
     norm_B1 = w_Bd.norm(dim=1, keepdim=True)
     lead_B = norm_B1[:, 0] > 0
     v_B1d = (w_Bd / torch.where(lead_B[:, None], norm_B1, 1.0))[:, None]
@@ -340,24 +347,59 @@ def _logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, basis_BdD: torch.T
     return torch.where(fine_B[:, None, None], turned_BdD, basis_BdD)
 
 
-def _logistic(z_BKd: torch.Tensor, y_BK: torch.Tensor) -> torch.Tensor:
+def _logistic(z_BKd: torch.Tensor, y_BK: torch.Tensor, ridges: tuple[float, ...] = (LOGISTIC_RIDGE,)) -> torch.Tensor:
     """Weights [B, d] of a ridge logistic regression of y (0 / 1) on z per task, with an intercept,
-    penalty LOGISTIC_RIDGE / 2 |w|^2 (scikit-learn's C = 1), by LOGISTIC_STEPS Newton steps; NaN
-    for a task whose Hessian could not be factored."""
+    penalty ridge / 2 |w|^2 (ridge 1: scikit-learn's C = 1), by LOGISTIC_STEPS Newton steps; NaN for a
+    task whose Hessian could not be factored. With several `ridges` (strongest first, each fit
+    warm-started from the last for PATH_STEPS steps) each task keeps the fit whose approximate
+    leave-one-out log-loss (`_loo_log_loss`) is lowest."""
     B, K, d = z_BKd.shape
     xa_BKa = torch.cat([z_BKd, torch.ones_like(z_BKd[..., :1])], 2)
-    pen_a = torch.full((d + 1,), LOGISTIC_RIDGE, dtype=z_BKd.dtype, device=z_BKd.device)
-    pen_a[-1] = 1e-6 * LOGISTIC_RIDGE  # the intercept is (all but) free
     w_Ba1 = torch.zeros(B, d + 1, 1, dtype=z_BKd.dtype, device=z_BKd.device)
-    failed_B = torch.zeros(B, dtype=torch.bool, device=z_BKd.device)
-    for _ in range(LOGISTIC_STEPS):
+    best_B = torch.full((B,), math.inf, dtype=z_BKd.dtype, device=z_BKd.device)
+    best_Bd = torch.full((B, d), torch.nan, dtype=z_BKd.dtype, device=z_BKd.device)
+    for i, ridge in enumerate(ridges):
+        pen_a = torch.full((d + 1,), ridge, dtype=z_BKd.dtype, device=z_BKd.device)
+        pen_a[-1] = 1e-6 * ridge  # the intercept is (all but) free
+        w_Ba1, failed_B = _newton(xa_BKa, y_BK, pen_a, w_Ba1, LOGISTIC_STEPS if i == 0 else PATH_STEPS)
+        if len(ridges) == 1:
+            return torch.where(failed_B[:, None], torch.nan, w_Ba1[:, :d, 0])  # NaN: that task keeps its rows
+        loss_B = torch.where(failed_B, math.inf, _loo_log_loss(xa_BKa, y_BK, pen_a, w_Ba1))
+        better_B = loss_B < best_B
+        best_B = torch.where(better_B, loss_B, best_B)
+        best_Bd = torch.where(better_B[:, None], w_Ba1[:, :d, 0], best_Bd)
+        w_Ba1 = torch.where(failed_B[:, None, None], 0.0, w_Ba1)
+    return best_Bd
+
+
+def _newton(xa_BKa: torch.Tensor, y_BK: torch.Tensor, pen_a: torch.Tensor, w_Ba1: torch.Tensor,
+            steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`steps` Newton steps of the penalised logistic log-likelihood from w [B, a, 1]; the tasks whose
+    Hessian failed to factor are flagged (a failed factor is finite but wrong)."""
+    failed_B = torch.zeros(xa_BKa.shape[0], dtype=torch.bool, device=xa_BKa.device)
+    for _ in range(steps):
         p_BK1 = torch.sigmoid(xa_BKa @ w_Ba1)
         grad_Ba1 = xa_BKa.transpose(1, 2) @ (y_BK[..., None] - p_BK1) - pen_a[:, None] * w_Ba1
         hess_Baa = xa_BKa.transpose(1, 2) @ (p_BK1 * (1 - p_BK1) * xa_BKa) + torch.diag(pen_a)
-        factor = torch.linalg.cholesky_ex(hess_Baa)  # a failed factor is finite but wrong: flag it
+        factor = torch.linalg.cholesky_ex(hess_Baa)
         failed_B |= factor.info > 0
         w_Ba1 = w_Ba1 + torch.cholesky_solve(grad_Ba1, factor.L)
-    return torch.where(failed_B[:, None], torch.nan, w_Ba1[:, :d, 0])  # NaN: that task keeps its rows
+    return w_Ba1, failed_B
+
+
+def _loo_log_loss(xa_BKa: torch.Tensor, y_BK: torch.Tensor, pen_a: torch.Tensor, w_Ba1: torch.Tensor) -> torch.Tensor:
+    """Mean leave-one-out log-loss [B] of a fitted ridge logistic regression, each point's left-out
+    logit taken one Newton step from the full fit (Rad & Maleki 2020): eta - h / (1 - v h) (y - p),
+    h = x' H^-1 x; infinite where the Hessian does not factor."""
+    eta_BK = (xa_BKa @ w_Ba1)[..., 0]
+    p_BK = torch.sigmoid(eta_BK)
+    v_BK = p_BK * (1 - p_BK)
+    hess_Baa = xa_BKa.transpose(1, 2) @ (v_BK[..., None] * xa_BKa) + torch.diag(pen_a)
+    factor = torch.linalg.cholesky_ex(hess_Baa)
+    h_BK = (xa_BKa * torch.cholesky_solve(xa_BKa.transpose(1, 2), factor.L).transpose(1, 2)).sum(2)
+    loo_BK = eta_BK - h_BK / (1 - v_BK * h_BK).clamp_min(torch.finfo(eta_BK.dtype).eps) * (y_BK - p_BK)
+    loss_B = (F.softplus(loo_BK) - y_BK * loo_BK).mean(1)
+    return torch.where((factor.info > 0) | ~torch.isfinite(loss_B), math.inf, loss_B)
 
 
 def shrunk_within(w_BKD: torch.Tensor, counted_BD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

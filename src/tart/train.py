@@ -235,6 +235,9 @@ RECIPES["tart2-cpu-codes-first"] = {**RECIPES["tart2-cpu-codes-more"], "time_lim
 # the same, the logistic direction fitted in twice the map's span (`map_first="logistic-wide"`)
 RECIPES["tart2-cpu-codes-wide"] = {**RECIPES["tart2-cpu-codes-first"],
                                    "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "logistic-wide"}}
+# the same, the logistic fit's ridge chosen on each context (`map_first="logistic-cv"`)
+RECIPES["tart2-cpu-codes-cv"] = {**RECIPES["tart2-cpu-codes-first"],
+                                 "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "logistic-cv"}}
 
 
 def _weights_shape(cfg) -> dict:
