@@ -239,9 +239,8 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
        within their span: its ridge logistic regression's direction first, then the principal
        directions of what it leaves (`_logistic_first`; more classes keep their means first, the
        robust statistic with few examples per class); "logistic-wide" fits it in the span of
-       `WIDE` times as many rows, so it can use directions the map does not keep; "logistic-cv"
-       chooses the ridge on the context (`LOGISTIC_RIDGES`, by approximate leave-one-out
-       log-loss), so few or overlapping examples lead with (all but) the class means' direction;
+       `WIDE` times as many rows, so it can use directions the map does not keep; "logistic-cv" picks
+       the ridge by the context's leave-one-out log-loss (few examples: all but the means' row);
     4. `whiten` (a module trained for it, `SetReasonerConfig.whiten_map`): the kept directions are
        whitened by the context's within-class covariance, shrunk (Ledoit-Wolf, `shrunk_within`)
        towards the average within-class variance of all the raw features, so a direction that
