@@ -2,6 +2,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -158,3 +159,19 @@ def test_init_from_starts_at_given_weights(tmp_path):
     other = small_cfg(model={**SMALL_MODEL, "n_embd": 16}, init_from=str(tmp_path / "a"))
     with pytest.raises(ValueError, match="differs from this run"):
         train(other, tmp_path / "c", progress=False)
+
+
+def test_bf16_on_a_cpu_without_it_warns(monkeypatch):
+    """bfloat16 autocast asked on a CPU without AMX bfloat16 warns and names the fix; with it, or in
+    float32, it does not."""
+    from tart import train as train_mod
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(train_mod, "cpu_has_fast_bf16", lambda: False)
+    with pytest.warns(RuntimeWarning, match="--amp off"):
+        train_mod.make_autocast("bf16", cpu)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train_mod.make_autocast("off", cpu)
+        monkeypatch.setattr(train_mod, "cpu_has_fast_bf16", lambda: True)
+        train_mod.make_autocast("bf16", cpu)

@@ -23,6 +23,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -33,7 +34,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from tart import checkpoint, families, runs
-from tart.embed.runtime import resolve_device
+from tart.embed.runtime import cpu_has_fast_bf16, resolve_device
 from tart.priors_tart import Curriculum, LogisticPrior
 from tart.priors_tart2 import MixturePrior, SetCurriculum
 from tart.reasoner import Reasoner, ReasonerConfig
@@ -294,7 +295,12 @@ def train_step(model, opt, task, autocast=None, grad_clip: float = 1.0) -> float
 
 
 def make_autocast(amp: str, device: torch.device):
-    """bf16 autocast on CUDA (amp="auto") or wherever asked (amp="bf16"); else a no-op."""
+    """bf16 autocast on CUDA (amp="auto") or wherever asked (amp="bf16"); else a no-op. Asked on a
+    CPU without AMX bfloat16 (`cpu_has_fast_bf16`), it warns: there bf16 is slower than float32."""
+    if amp == "bf16" and device.type == "cpu" and not cpu_has_fast_bf16():
+        warnings.warn("amp='bf16' on a CPU without AMX / AVX512-BF16: bfloat16 is emulated there and the "
+                      "module step runs several times slower than in float32; pass --amp off",
+                      RuntimeWarning, stacklevel=2)
     if amp == "bf16" or (amp == "auto" and device.type == "cuda"):
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return nullcontext()
