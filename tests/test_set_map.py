@@ -225,7 +225,7 @@ def test_logistic_first_leads_with_the_context_logistic_regression():
     assert abs(b_first[0] @ mean_dir) / np.linalg.norm(mean_dir) < 0.95  # not the means' direction
 
 
-@pytest.mark.parametrize("first", ["logistic", "logistic-cv"])
+@pytest.mark.parametrize("first", ["logistic", "logistic-cv", "logistic-1se"])
 def test_logistic_first_turns_two_class_contexts_only(first):
     """A batch mixing two- and four-class contexts: the two-class ones lead with their logistic
     direction (as fitted alone), the others keep the class means first, exactly."""
@@ -242,7 +242,7 @@ def test_logistic_first_turns_two_class_contexts_only(first):
         assert (both.basis_BdD[b, 0] @ means.basis_BdD[b, 0]).abs() < 0.9999  # it did turn
 
 
-@pytest.mark.parametrize("first", ["logistic", "logistic-cv"])
+@pytest.mark.parametrize("first", ["logistic", "logistic-cv", "logistic-1se"])
 def test_logistic_first_keeps_the_invariances_and_stays_finite(first):
     X, y = _correlated_two_classes(k=40, D=30)
     m = SetMap(16, first=first).fit(X, y)
@@ -269,8 +269,9 @@ def test_logistic_first_keeps_the_invariances_and_stays_finite(first):
 
 
 # ---- first="logistic-cv": the ridge chosen on the context ----------------------------------------
-def _exact_loo_log_loss(z, y, ridge):
-    """Leave-one-out log-loss of scikit-learn's ridge logistic regression (C = 1 / ridge), by refits."""
+def _exact_loo_log_losses(z, y, ridge):
+    """Each point's leave-one-out log-loss of scikit-learn's ridge logistic regression (C = 1 / ridge),
+    by refits."""
     from sklearn.linear_model import LogisticRegression
 
     losses = []
@@ -279,12 +280,16 @@ def _exact_loo_log_loss(z, y, ridge):
         fit = LogisticRegression(C=1.0 / ridge, tol=1e-10, max_iter=1000).fit(z[keep], y[keep])
         p = fit.predict_proba(z[i : i + 1])[0, 1]
         losses.append(-np.log(p if y[i] == 1 else 1 - p))
-    return float(np.mean(losses))
+    return np.array(losses)
+
+
+def _exact_loo_log_loss(z, y, ridge):
+    return float(_exact_loo_log_losses(z, y, ridge).mean())
 
 
 def test_loo_log_loss_matches_refits():
     """The one-step leave-one-out log-loss is within 1% of refitting without each point."""
-    from tart.projection import _loo_log_loss, _newton
+    from tart.projection import _loo_log_losses, _newton
 
     X, y = _correlated_two_classes(k=40, D=5, seed=4)
     z = (X - X.mean(0)) / X.std()
@@ -293,7 +298,7 @@ def test_loo_log_loss_matches_refits():
         pen = torch.full((6,), ridge, dtype=torch.float64)
         pen[-1] = 1e-6 * ridge
         w, failed = _newton(xa, torch.from_numpy(y[None]).double(), pen, torch.zeros(1, 6, 1, dtype=torch.float64), 30)
-        approx = float(_loo_log_loss(xa, torch.from_numpy(y[None]).double(), pen, w)[0])
+        approx = float(_loo_log_losses(xa, torch.from_numpy(y[None]).double(), pen, w)[0].mean())
         assert not failed.any() and approx == pytest.approx(_exact_loo_log_loss(z, y, ridge), rel=0.01)
 
 
@@ -318,3 +323,27 @@ def test_logistic_cv_chooses_the_ridge_on_the_context():
     assert best < max(LOGISTIC_RIDGES)
     w = LogisticRegression(C=1.0 / best, tol=1e-10, max_iter=1000).fit(z, y).coef_[0] @ b
     assert abs(cv.params_.basis_BdD[0, 0].numpy() @ w) / np.linalg.norm(w) > 0.999
+
+
+def test_logistic_1se_takes_the_strongest_ridge_within_one_standard_error():
+    """"logistic-1se" leads with the direction of scikit-learn's fit at the strongest ridge whose
+    refits' leave-one-out loss is within one standard error of the lowest: on this context a
+    stronger ridge than the lowest loss's, and a different direction from "logistic-cv"'s."""
+    from sklearn.linear_model import LogisticRegression
+
+    from tart.projection import LOGISTIC_RIDGES
+
+    X, y = _correlated_two_classes(k=40, D=6, seed=0)
+    b = SetMap(6, standardize=False).fit(X, y).params_.basis_BdD[0].numpy()
+    one_se = SetMap(6, standardize=False, first="logistic-1se").fit(X, y)
+    z = (X - one_se.params_.center_BD[0].numpy()) @ b.T
+    z /= np.sqrt((z**2).mean())
+    losses = {r: _exact_loo_log_losses(z, y, r) for r in LOGISTIC_RIDGES}
+    best = min(LOGISTIC_RIDGES, key=lambda r: losses[r].mean())
+    bar = losses[best].mean() + losses[best].std(ddof=1) / np.sqrt(len(y))
+    pick = max(r for r in LOGISTIC_RIDGES if losses[r].mean() <= bar)
+    assert pick > best
+    w = LogisticRegression(C=1.0 / pick, tol=1e-10, max_iter=1000).fit(z, y).coef_[0] @ b
+    assert abs(one_se.params_.basis_BdD[0, 0].numpy() @ w) / np.linalg.norm(w) > 0.999
+    cv = SetMap(6, standardize=False, first="logistic-cv").fit(X, y)
+    assert abs(cv.params_.basis_BdD[0, 0] @ one_se.params_.basis_BdD[0, 0]) < 0.999

@@ -57,12 +57,13 @@ from tart.basis import check_basis, mean_rows, narrow_rows, residual_rows
 FILLS = ("zeros", "tile")
 BASES = ("pca", "class-mean")
 CENTERS = ("balanced", "mean")
-FIRSTS = ("means", "logistic", "logistic-wide", "logistic-cv")  # a tart-2 map's leading rows (`fit_set_map(first=...)`)
+FIRSTS = ("means", "logistic", "logistic-wide", "logistic-cv", "logistic-1se")  # a tart-2 map's leading rows (`fit_set_map(first=...)`)
 WIDE = 2  # first="logistic-wide": the logistic fit reads this many times the map's rows
 LOGISTIC_RIDGE = 1.0  # first="logistic": the ridge of the context's logistic fit (C = 1, unit-RMS coordinates)
 LOGISTIC_STEPS = 8  # and their Newton steps
 # first="logistic-cv": the ridges the context chooses among (strongest first: at the strongest the
 # direction is all but the class means' one), each fit warm-started from the last for PATH_STEPS steps
+# ("logistic-1se": the strongest ridge whose loss is within one standard error of the lowest)
 LOGISTIC_RIDGES = (1000.0, 100.0, 10.0, 1.0, 0.1)
 PATH_STEPS = 4
 AUTO_RATIO = 50.0  # standardize="auto": max / median feature variance above which features are scaled
@@ -240,7 +241,8 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
        directions of what it leaves (`_logistic_first`; more classes keep their means first, the
        robust statistic with few examples per class); "logistic-wide" fits it in the span of
        `WIDE` times as many rows, so it can use directions the map does not keep; "logistic-cv" picks
-       the ridge by the context's leave-one-out log-loss (few examples: all but the means' row);
+       the ridge by the context's leave-one-out log-loss (few examples: all but the means' row),
+       "logistic-1se" the strongest ridge within one standard error of the lowest loss;
     4. `whiten` (a module trained for it, `SetReasonerConfig.whiten_map`): the kept directions are
        whitened by the context's within-class covariance, shrunk (Ledoit-Wolf, `shrunk_within`)
        towards the average within-class variance of all the raw features, so a direction that
@@ -318,13 +320,14 @@ def _two_class_logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, two_B: t
     basis_BdD = basis_BdD.clone()
     y2_BK = y_BK[two_B]
     y01_BK = (y2_BK > y2_BK.amin(1, keepdim=True)).to(xc_BKD.dtype)  # the larger label is 1
-    ridges = LOGISTIC_RIDGES if first == "logistic-cv" else (LOGISTIC_RIDGE,)
-    basis_BdD[two_B] = _logistic_first(xc_BKD[two_B], y01_BK, basis_BdD[two_B], n_kept_B[two_B], ridges)
+    ridges = LOGISTIC_RIDGES if first in ("logistic-cv", "logistic-1se") else (LOGISTIC_RIDGE,)
+    basis_BdD[two_B] = _logistic_first(xc_BKD[two_B], y01_BK, basis_BdD[two_B], n_kept_B[two_B], ridges,
+                                       one_se=first == "logistic-1se")
     return basis_BdD
 
 
 def _logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, basis_BdD: torch.Tensor,
-                    n_kept_B: torch.Tensor, ridges: tuple[float, ...]) -> torch.Tensor:
+                    n_kept_B: torch.Tensor, ridges: tuple[float, ...], one_se: bool = False) -> torch.Tensor:
     """The same span as the kept rows of `basis`, turned for two-class contexts (labels 0 / 1):
     first the direction of the context's ridge logistic regression (fitted in the rows'
     coordinates), then the principal directions of what it leaves. Where a task's fit is not
@@ -333,7 +336,7 @@ def _logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, basis_BdD: torch.T
     z_BKd = (xc_BKD @ basis_BdD.transpose(1, 2)).double()
     rms_B = ((z_BKd**2).sum((1, 2)) / (K * n_kept_B.clamp_min(1))).sqrt()
     z_BKd = z_BKd / rms_B.clamp_min(torch.finfo(torch.float64).tiny)[:, None, None]
-    w_Bd = _logistic(z_BKd, y_BK.double(), ridges)
+    w_Bd = _logistic(z_BKd, y_BK.double(), ridges, one_se)
     norm_B1 = w_Bd.norm(dim=1, keepdim=True)
     lead_B = norm_B1[:, 0] > 0
     v_B1d = (w_Bd / torch.where(lead_B[:, None], norm_B1, 1.0))[:, None]
@@ -346,29 +349,34 @@ def _logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, basis_BdD: torch.T
     return torch.where(fine_B[:, None, None], turned_BdD, basis_BdD)
 
 
-def _logistic(z_BKd: torch.Tensor, y_BK: torch.Tensor, ridges: tuple[float, ...] = (LOGISTIC_RIDGE,)) -> torch.Tensor:
+def _logistic(z_BKd: torch.Tensor, y_BK: torch.Tensor, ridges: tuple[float, ...] = (LOGISTIC_RIDGE,),
+              one_se: bool = False) -> torch.Tensor:
     """Weights [B, d] of a ridge logistic regression of y (0 / 1) on z per task, with an intercept,
     penalty ridge / 2 |w|^2 (ridge 1: scikit-learn's C = 1), by LOGISTIC_STEPS Newton steps; NaN for a
     task whose Hessian could not be factored. With several `ridges` (strongest first, each fit
     warm-started from the last for PATH_STEPS steps) each task keeps the fit whose approximate
-    leave-one-out log-loss (`_loo_log_loss`) is lowest."""
+    leave-one-out log-loss (`_loo_log_losses`) is lowest, or with `one_se` the strongest ridge whose
+    loss is within one standard error (over the context's points) of the lowest."""
     B, K, d = z_BKd.shape
     xa_BKa = torch.cat([z_BKd, torch.ones_like(z_BKd[..., :1])], 2)
     w_Ba1 = torch.zeros(B, d + 1, 1, dtype=z_BKd.dtype, device=z_BKd.device)
-    best_B = torch.full((B,), math.inf, dtype=z_BKd.dtype, device=z_BKd.device)
-    best_Bd = torch.full((B, d), torch.nan, dtype=z_BKd.dtype, device=z_BKd.device)
+    loss_RB, se_RB, w_RBd = [], [], []
     for i, ridge in enumerate(ridges):
         pen_a = torch.full((d + 1,), ridge, dtype=z_BKd.dtype, device=z_BKd.device)
         pen_a[-1] = 1e-6 * ridge  # the intercept is (all but) free
         w_Ba1, failed_B = _newton(xa_BKa, y_BK, pen_a, w_Ba1, LOGISTIC_STEPS if i == 0 else PATH_STEPS)
         if len(ridges) == 1:
             return torch.where(failed_B[:, None], torch.nan, w_Ba1[:, :d, 0])  # NaN: that task keeps its rows
-        loss_B = torch.where(failed_B, math.inf, _loo_log_loss(xa_BKa, y_BK, pen_a, w_Ba1))
-        better_B = loss_B < best_B
-        best_B = torch.where(better_B, loss_B, best_B)
-        best_Bd = torch.where(better_B[:, None], w_Ba1[:, :d, 0], best_Bd)
+        loss_BK = _loo_log_losses(xa_BKa, y_BK, pen_a, w_Ba1)
+        loss_B = torch.where(failed_B, math.inf, loss_BK.mean(1))
+        loss_RB.append(loss_B)
+        se_RB.append(loss_BK.std(1) / math.sqrt(K) if one_se else torch.zeros_like(loss_B))
+        w_RBd.append(torch.where(torch.isfinite(loss_B)[:, None], w_Ba1[:, :d, 0], torch.nan))
         w_Ba1 = torch.where(failed_B[:, None, None], 0.0, w_Ba1)
-    return best_Bd
+    loss_RB, se_RB = torch.stack(loss_RB), torch.stack(se_RB)
+    best_B = loss_RB.argmin(0)
+    pick_B = (loss_RB <= (loss_RB.min(0).values + se_RB.gather(0, best_B[None])[0])).int().argmax(0)
+    return torch.stack(w_RBd).gather(0, pick_B[None, :, None].expand(1, B, d))[0]  # NaN where all failed
 
 
 def _newton(xa_BKa: torch.Tensor, y_BK: torch.Tensor, pen_a: torch.Tensor, w_Ba1: torch.Tensor,
@@ -386,10 +394,10 @@ def _newton(xa_BKa: torch.Tensor, y_BK: torch.Tensor, pen_a: torch.Tensor, w_Ba1
     return w_Ba1, failed_B
 
 
-def _loo_log_loss(xa_BKa: torch.Tensor, y_BK: torch.Tensor, pen_a: torch.Tensor, w_Ba1: torch.Tensor) -> torch.Tensor:
-    """Mean leave-one-out log-loss [B] of a fitted ridge logistic regression, each point's left-out
+def _loo_log_losses(xa_BKa: torch.Tensor, y_BK: torch.Tensor, pen_a: torch.Tensor, w_Ba1: torch.Tensor) -> torch.Tensor:
+    """Leave-one-out log-loss of each point [B, K] of a fitted ridge logistic regression, its left-out
     logit taken one Newton step from the full fit (Rad & Maleki 2020): eta - h / (1 - v h) (y - p),
-    h = x' H^-1 x; infinite where the Hessian does not factor."""
+    h = x' H^-1 x; infinite for a task whose Hessian does not factor or whose losses are not finite."""
     eta_BK = (xa_BKa @ w_Ba1)[..., 0]
     p_BK = torch.sigmoid(eta_BK)
     v_BK = p_BK * (1 - p_BK)
@@ -397,8 +405,9 @@ def _loo_log_loss(xa_BKa: torch.Tensor, y_BK: torch.Tensor, pen_a: torch.Tensor,
     factor = torch.linalg.cholesky_ex(hess_Baa)
     h_BK = (xa_BKa * torch.cholesky_solve(xa_BKa.transpose(1, 2), factor.L).transpose(1, 2)).sum(2)
     loo_BK = eta_BK - h_BK / (1 - v_BK * h_BK).clamp_min(torch.finfo(eta_BK.dtype).eps) * (y_BK - p_BK)
-    loss_B = (F.softplus(loo_BK) - y_BK * loo_BK).mean(1)
-    return torch.where((factor.info > 0) | ~torch.isfinite(loss_B), math.inf, loss_B)
+    loss_BK = F.softplus(loo_BK) - y_BK * loo_BK
+    bad_B = (factor.info > 0) | ~torch.isfinite(loss_BK).all(1)
+    return torch.where(bad_B[:, None], math.inf, loss_BK)
 
 
 def shrunk_within(w_BKD: torch.Tensor, counted_BD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

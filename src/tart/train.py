@@ -239,6 +239,10 @@ RECIPES["tart2-cpu-codes-wide"] = {**RECIPES["tart2-cpu-codes-first"],
 # the same, the logistic fit's ridge chosen on each context (`map_first="logistic-cv"`)
 RECIPES["tart2-cpu-codes-cv"] = {**RECIPES["tart2-cpu-codes-first"],
                                  "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "logistic-cv"}}
+# the same, the strongest ridge within one standard error of the lowest loss (`map_first="logistic-1se"`):
+# `--init-from runs/tart2-cv` (the module `tart2-cpu-codes-cv` trained from the shipped one), one more hour
+RECIPES["tart2-cpu-codes-1se"] = {**RECIPES["tart2-cpu-codes-first"],
+                                  "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "logistic-1se"}}
 
 
 def _weights_shape(cfg) -> dict:
