@@ -240,9 +240,8 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
        within their span: its ridge logistic regression's direction first, then the principal
        directions of what it leaves (`_logistic_first`; more classes keep their means first, the
        robust statistic with few examples per class); "logistic-wide" fits it in the span of
-       `WIDE` times as many rows, so it can use directions the map does not keep; "logistic-cv" picks
-       the ridge by the context's leave-one-out log-loss (few examples: all but the means' row),
-       "logistic-1se" the strongest ridge within one standard error of the lowest loss;
+       `WIDE` times as many rows; "logistic-cv" picks the ridge by the context's leave-one-out
+       log-loss, "logistic-1se" the strongest ridge within one standard error of the lowest loss;
     4. `whiten` (a module trained for it, `SetReasonerConfig.whiten_map`): the kept directions are
        whitened by the context's within-class covariance, shrunk (Ledoit-Wolf, `shrunk_within`)
        towards the average within-class variance of all the raw features, so a direction that
