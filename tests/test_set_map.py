@@ -242,7 +242,7 @@ def test_logistic_first_turns_two_class_contexts_only(first):
         assert (both.basis_BdD[b, 0] @ means.basis_BdD[b, 0]).abs() < 0.9999  # it did turn
 
 
-@pytest.mark.parametrize("first", ["logistic", "logistic-cv", "logistic-1se"])
+@pytest.mark.parametrize("first", ["logistic", "logistic-cv", "logistic-1se", "logistic-ovr"])
 def test_logistic_first_keeps_the_invariances_and_stays_finite(first):
     X, y = _correlated_two_classes(k=40, D=30)
     m = SetMap(16, first=first).fit(X, y)
@@ -277,7 +277,7 @@ def _exact_loo_log_losses(z, y, ridge):
     losses = []
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
-        fit = LogisticRegression(C=1.0 / ridge, tol=1e-10, max_iter=1000).fit(z[keep], y[keep])
+        fit = LogisticRegression(C=1.0 / ridge, solver="newton-cholesky", tol=1e-10, max_iter=100).fit(z[keep], y[keep])
         p = fit.predict_proba(z[i : i + 1])[0, 1]
         losses.append(-np.log(p if y[i] == 1 else 1 - p))
     return np.array(losses)
@@ -289,7 +289,7 @@ def _exact_loo_log_loss(z, y, ridge):
 
 def test_loo_log_loss_matches_refits():
     """The one-step leave-one-out log-loss is within 1% of refitting without each point."""
-    from tart.projection import _loo_log_losses, _newton
+    from tart.logistic_first import _loo_log_losses, _newton
 
     X, y = _correlated_two_classes(k=40, D=5, seed=4)
     z = (X - X.mean(0)) / X.std()
@@ -308,7 +308,7 @@ def test_logistic_cv_chooses_the_ridge_on_the_context():
     is that ridge's logistic regression's direction, the one refits' leave-one-out loss prefers."""
     from sklearn.linear_model import LogisticRegression
 
-    from tart.projection import LOGISTIC_RIDGES
+    from tart.logistic_first import LOGISTIC_RIDGES
 
     X, y = _correlated_two_classes(k=12, D=30, seed=1)
     cv = SetMap(8, standardize=False, first="logistic-cv").fit(X, y)
@@ -331,7 +331,7 @@ def test_logistic_1se_takes_the_strongest_ridge_within_one_standard_error():
     stronger ridge than the lowest loss's, and a different direction from "logistic-cv"'s."""
     from sklearn.linear_model import LogisticRegression
 
-    from tart.projection import LOGISTIC_RIDGES
+    from tart.logistic_first import LOGISTIC_RIDGES
 
     X, y = _correlated_two_classes(k=40, D=6, seed=0)
     b = SetMap(6, standardize=False).fit(X, y).params_.basis_BdD[0].numpy()
@@ -347,3 +347,66 @@ def test_logistic_1se_takes_the_strongest_ridge_within_one_standard_error():
     assert abs(one_se.params_.basis_BdD[0, 0].numpy() @ w) / np.linalg.norm(w) > 0.999
     cv = SetMap(6, standardize=False, first="logistic-cv").fit(X, y)
     assert abs(cv.params_.basis_BdD[0, 0] @ one_se.params_.basis_BdD[0, 0]) < 0.999
+
+
+# ---- first="logistic-ovr": one-vs-rest fits lead a context of 3 to OVR_MAX_CLASSES classes ---------
+def _correlated_classes(k, D, n_classes, seed):
+    rng = np.random.default_rng(seed)
+    y = np.arange(k) % n_classes
+    X = rng.normal(size=(k, D)) @ (rng.normal(size=(D, D)) * np.linspace(2.0, 0.3, D))
+    X[:, :n_classes] += 2.0 * np.eye(n_classes)[y]
+    return X, y
+
+
+def test_logistic_ovr_leads_with_the_one_vs_rest_weights_span():
+    """Many examples: the first C - 1 rows span the class-centred weights of scikit-learn's
+    one-vs-rest fits, each at the strongest ridge within one standard error of its refits' lowest
+    leave-one-out loss; two-class contexts get "logistic-1se"'s map, contexts of more than
+    OVR_MAX_CLASSES classes the means-first one."""
+    from sklearn.linear_model import LogisticRegression
+
+    from tart.logistic_first import LOGISTIC_RIDGES, OVR_MAX_CLASSES
+
+    X, y = _correlated_classes(k=45, D=6, n_classes=3, seed=5)  # the classes pick ridges 1, 1000 and 0.1
+    ovr = SetMap(6, standardize=False, first="logistic-ovr").fit(X, y)
+    b = SetMap(6, standardize=False).fit(X, y).params_.basis_BdD[0].numpy()
+    z = (X - ovr.params_.center_BD[0].numpy()) @ b.T
+    z /= np.sqrt((z**2).mean())
+    weights = []
+    for c in range(3):
+        yc = (y == c).astype(int)
+        losses = {r: _exact_loo_log_losses(z, yc, r) for r in LOGISTIC_RIDGES}
+        best = min(LOGISTIC_RIDGES, key=lambda r: losses[r].mean())
+        pick = max(r for r in LOGISTIC_RIDGES
+                   if losses[r].mean() <= losses[best].mean() + losses[best].std(ddof=1) / np.sqrt(len(y)))
+        weights.append(LogisticRegression(C=1.0 / pick, tol=1e-10, max_iter=1000).fit(z, yc).coef_[0] @ b)
+    weights = np.array(weights) - np.mean(weights, 0)
+    lead = ovr.params_.basis_BdD[0, :2].numpy()
+    np.testing.assert_allclose(_span(lead), _span(weights), atol=1e-4)
+    means = SetMap(6, standardize=False).fit(X, y).params_.basis_BdD[0, :2].numpy()
+    assert np.abs(_span(lead) - _span(means)).max() > 0.05  # not the means' span
+    X2, y2 = _correlated_two_classes(k=40, D=6, seed=0)
+    np.testing.assert_array_equal(SetMap(6, first="logistic-ovr").fit(X2, y2).transform(X2),
+                                  SetMap(6, first="logistic-1se").fit(X2, y2).transform(X2))
+    Xm, ym = _correlated_classes(k=60, D=20, n_classes=OVR_MAX_CLASSES + 1, seed=1)
+    np.testing.assert_array_equal(SetMap(16, first="logistic-ovr").fit(Xm, ym).transform(Xm),
+                                  SetMap(16).fit(Xm, ym).transform(Xm))
+
+
+def test_logistic_ovr_few_examples_keep_the_class_means_span():
+    """Two examples per class in 30 dimensions: the strongest ridge for every class, whose weights
+    are (all but) the class means' directions, so the leading rows span the class means."""
+    X, y = _correlated_classes(k=10, D=30, n_classes=5, seed=2)
+    lead = SetMap(8, standardize=False, first="logistic-ovr").fit(X, y).params_.basis_BdD[0, :4].numpy()
+    means = SetMap(8, standardize=False).fit(X, y).params_.basis_BdD[0, :4].numpy()
+    np.testing.assert_allclose(_span(lead), _span(means), atol=0.02)
+
+
+def test_logistic_ovr_does_not_depend_on_class_names_or_order():
+    X, y = _correlated_classes(k=48, D=12, n_classes=4, seed=3)
+    Z = SetMap(8, first="logistic-ovr").fit(X, y).transform(X)
+    renamed = np.array([7, 2, 5, 0])[y]
+    np.testing.assert_allclose(SetMap(8, first="logistic-ovr").fit(X, renamed).transform(X), Z, atol=1e-8)
+    perm = np.random.default_rng(1).permutation(len(y))
+    np.testing.assert_allclose(np.abs(SetMap(8, first="logistic-ovr").fit(X[perm], y[perm]).transform(X)),
+                               np.abs(Z), atol=1e-6)

@@ -52,20 +52,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tart.basis import check_basis, mean_rows, narrow_rows, residual_rows
+from tart.basis import check_basis, mean_rows, residual_rows
+from tart.logistic_first import logistic_first
 
 FILLS = ("zeros", "tile")
 BASES = ("pca", "class-mean")
 CENTERS = ("balanced", "mean")
-FIRSTS = ("means", "logistic", "logistic-wide", "logistic-cv", "logistic-1se")  # a tart-2 map's leading rows (`fit_set_map(first=...)`)
+FIRSTS = ("means", "logistic", "logistic-wide", "logistic-cv", "logistic-1se", "logistic-ovr")  # a tart-2 map's leading rows (`fit_set_map(first=...)`)
 WIDE = 2  # first="logistic-wide": the logistic fit reads this many times the map's rows
-LOGISTIC_RIDGE = 1.0  # first="logistic": the ridge of the context's logistic fit (C = 1, unit-RMS coordinates)
-LOGISTIC_STEPS = 8  # and their Newton steps
-# first="logistic-cv": the ridges the context chooses among (strongest first: at the strongest the
-# direction is all but the class means' one), each fit warm-started from the last for PATH_STEPS steps
-# ("logistic-1se": the strongest ridge whose loss is within one standard error of the lowest)
-LOGISTIC_RIDGES = (1000.0, 100.0, 10.0, 1.0, 0.1)
-PATH_STEPS = 4
 AUTO_RATIO = 50.0  # standardize="auto": max / median feature variance above which features are scaled
 
 
@@ -236,12 +230,11 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
        iteration, the trainer's data path: `tart.basis`), `out_dims` rows at most; fewer when the context
        spans fewer (the rest of the output is zero, as the module saw in training); each row's
        sign is fixed by the row itself, so the map does not depend on what the classes are called;
-       `first="logistic"` (`SetReasonerConfig.map_first`) turns a two-class context's kept rows
-       within their span: its ridge logistic regression's direction first, then the principal
-       directions of what it leaves (`_logistic_first`; more classes keep their means first, the
-       robust statistic with few examples per class); "logistic-wide" fits it in the span of
-       `WIDE` times as many rows; "logistic-cv" picks the ridge by the context's leave-one-out
-       log-loss, "logistic-1se" the strongest ridge within one standard error of the lowest loss;
+       `first` (`SetReasonerConfig.map_first`, "means" or a "logistic..." value) turns a
+       context's kept rows within their span to lead with what the context's own ridge logistic
+       regression reads, then the principal directions of what it leaves (`tart.logistic_first`:
+       two-class contexts, and with "logistic-ovr" 3 to 10 classes by one-vs-rest fits; other
+       contexts keep their means first); "logistic-wide" fits in `WIDE` times as many rows;
     4. `whiten` (a module trained for it, `SetReasonerConfig.whiten_map`): the kept directions are
        whitened by the context's within-class covariance, shrunk (Ledoit-Wolf, `shrunk_within`)
        towards the average within-class variance of all the raw features, so a direction that
@@ -288,7 +281,7 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
         basis_BdD = F.pad(basis_BdD, (0, 0, 0, width - basis_BdD.shape[1]))
     n_kept_B = ok.sum(1).clamp_max(width)
     if first != "means":
-        basis_BdD = _two_class_logistic_first(xc_BKD, y_BK, present_BL.sum(1) == 2, basis_BdD, n_kept_B, first)
+        basis_BdD = logistic_first(xc_BKD, y_BK, present_BL, basis_BdD, n_kept_B, first)
         basis_BdD, n_kept_B = basis_BdD[:, :out_dims], n_kept_B.clamp_max(out_dims)
     # a sign per row that depends on the row alone (its largest entry positive, as scikit-learn's
     # svd_flip), so renaming the classes gives the very same map
@@ -309,104 +302,6 @@ def check_first(first: str) -> str:
     if first not in FIRSTS:
         raise ValueError(f"first must be one of {FIRSTS}, got {first!r}")
     return first
-
-
-def _two_class_logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, two_B: torch.Tensor,
-                              basis_BdD: torch.Tensor, n_kept_B: torch.Tensor, first: str) -> torch.Tensor:
-    """`_logistic_first` on the tasks `two_B` marks (two classes present); the others' rows as they are."""
-    if not two_B.any():
-        return basis_BdD
-    basis_BdD = basis_BdD.clone()
-    y2_BK = y_BK[two_B]
-    y01_BK = (y2_BK > y2_BK.amin(1, keepdim=True)).to(xc_BKD.dtype)  # the larger label is 1
-    ridges = LOGISTIC_RIDGES if first in ("logistic-cv", "logistic-1se") else (LOGISTIC_RIDGE,)
-    basis_BdD[two_B] = _logistic_first(xc_BKD[two_B], y01_BK, basis_BdD[two_B], n_kept_B[two_B], ridges,
-                                       one_se=first == "logistic-1se")
-    return basis_BdD
-
-
-def _logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, basis_BdD: torch.Tensor,
-                    n_kept_B: torch.Tensor, ridges: tuple[float, ...], one_se: bool = False) -> torch.Tensor:
-    """The same span as the kept rows of `basis`, turned for two-class contexts (labels 0 / 1):
-    first the direction of the context's ridge logistic regression (fitted in the rows'
-    coordinates), then the principal directions of what it leaves. Where a task's fit is not
-    finite, its rows stay as they were."""
-    K, d = xc_BKD.shape[1], basis_BdD.shape[1]
-    z_BKd = (xc_BKD @ basis_BdD.transpose(1, 2)).double()
-    rms_B = ((z_BKd**2).sum((1, 2)) / (K * n_kept_B.clamp_min(1))).sqrt()
-    z_BKd = z_BKd / rms_B.clamp_min(torch.finfo(torch.float64).tiny)[:, None, None]
-    w_Bd = _logistic(z_BKd, y_BK.double(), ridges, one_se)
-    norm_B1 = w_Bd.norm(dim=1, keepdim=True)
-    lead_B = norm_B1[:, 0] > 0
-    v_B1d = (w_Bd / torch.where(lead_B[:, None], norm_B1, 1.0))[:, None]
-    resid_BKd = z_BKd - (z_BKd @ v_B1d.transpose(1, 2)) @ v_B1d
-    u_Bdd, _ = narrow_rows(resid_BKd)  # all d directions of the residual, decreasing
-    rest_Bd = torch.arange(d - 1, device=z_BKd.device) < (n_kept_B - lead_B.long())[:, None]
-    turn_Bdd = torch.cat([v_B1d, u_Bdd[:, : d - 1] * rest_Bd[..., None]], 1)
-    turned_BdD = (turn_Bdd @ basis_BdD.double()).to(basis_BdD.dtype)
-    fine_B = lead_B & torch.isfinite(turned_BdD).all(2).all(1)
-    return torch.where(fine_B[:, None, None], turned_BdD, basis_BdD)
-
-
-def _logistic(z_BKd: torch.Tensor, y_BK: torch.Tensor, ridges: tuple[float, ...] = (LOGISTIC_RIDGE,),
-              one_se: bool = False) -> torch.Tensor:
-    """Weights [B, d] of a ridge logistic regression of y (0 / 1) on z per task, with an intercept,
-    penalty ridge / 2 |w|^2 (ridge 1: scikit-learn's C = 1), by LOGISTIC_STEPS Newton steps; NaN for a
-    task whose Hessian could not be factored. With several `ridges` (strongest first, each fit
-    warm-started from the last for PATH_STEPS steps) each task keeps the fit whose approximate
-    leave-one-out log-loss (`_loo_log_losses`) is lowest, or with `one_se` the strongest ridge whose
-    loss is within one standard error (over the context's points) of the lowest."""
-    B, K, d = z_BKd.shape
-    xa_BKa = torch.cat([z_BKd, torch.ones_like(z_BKd[..., :1])], 2)
-    w_Ba1 = torch.zeros(B, d + 1, 1, dtype=z_BKd.dtype, device=z_BKd.device)
-    loss_RB, se_RB, w_RBd = [], [], []
-    for i, ridge in enumerate(ridges):
-        pen_a = torch.full((d + 1,), ridge, dtype=z_BKd.dtype, device=z_BKd.device)
-        pen_a[-1] = 1e-6 * ridge  # the intercept is (all but) free
-        w_Ba1, failed_B = _newton(xa_BKa, y_BK, pen_a, w_Ba1, LOGISTIC_STEPS if i == 0 else PATH_STEPS)
-        if len(ridges) == 1:
-            return torch.where(failed_B[:, None], torch.nan, w_Ba1[:, :d, 0])  # NaN: that task keeps its rows
-        loss_BK = _loo_log_losses(xa_BKa, y_BK, pen_a, w_Ba1)
-        loss_B = torch.where(failed_B, math.inf, loss_BK.mean(1))
-        loss_RB.append(loss_B)
-        se_RB.append(loss_BK.std(1) / math.sqrt(K) if one_se else torch.zeros_like(loss_B))
-        w_RBd.append(torch.where(torch.isfinite(loss_B)[:, None], w_Ba1[:, :d, 0], torch.nan))
-        w_Ba1 = torch.where(failed_B[:, None, None], 0.0, w_Ba1)
-    loss_RB, se_RB = torch.stack(loss_RB), torch.stack(se_RB)
-    best_B = loss_RB.argmin(0)
-    pick_B = (loss_RB <= (loss_RB.min(0).values + se_RB.gather(0, best_B[None])[0])).int().argmax(0)
-    return torch.stack(w_RBd).gather(0, pick_B[None, :, None].expand(1, B, d))[0]  # NaN where all failed
-
-
-def _newton(xa_BKa: torch.Tensor, y_BK: torch.Tensor, pen_a: torch.Tensor, w_Ba1: torch.Tensor,
-            steps: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """`steps` Newton steps of the penalised logistic log-likelihood from w [B, a, 1]; the tasks whose
-    Hessian failed to factor are flagged (a failed factor is finite but wrong)."""
-    failed_B = torch.zeros(xa_BKa.shape[0], dtype=torch.bool, device=xa_BKa.device)
-    for _ in range(steps):
-        p_BK1 = torch.sigmoid(xa_BKa @ w_Ba1)
-        grad_Ba1 = xa_BKa.transpose(1, 2) @ (y_BK[..., None] - p_BK1) - pen_a[:, None] * w_Ba1
-        hess_Baa = xa_BKa.transpose(1, 2) @ (p_BK1 * (1 - p_BK1) * xa_BKa) + torch.diag(pen_a)
-        factor = torch.linalg.cholesky_ex(hess_Baa)
-        failed_B |= factor.info > 0
-        w_Ba1 = w_Ba1 + torch.cholesky_solve(grad_Ba1, factor.L)
-    return w_Ba1, failed_B
-
-
-def _loo_log_losses(xa_BKa: torch.Tensor, y_BK: torch.Tensor, pen_a: torch.Tensor, w_Ba1: torch.Tensor) -> torch.Tensor:
-    """Leave-one-out log-loss of each point [B, K] of a fitted ridge logistic regression, its left-out
-    logit taken one Newton step from the full fit (Rad & Maleki 2020): eta - h / (1 - v h) (y - p),
-    h = x' H^-1 x; infinite for a task whose Hessian does not factor or whose losses are not finite."""
-    eta_BK = (xa_BKa @ w_Ba1)[..., 0]
-    p_BK = torch.sigmoid(eta_BK)
-    v_BK = p_BK * (1 - p_BK)
-    hess_Baa = xa_BKa.transpose(1, 2) @ (v_BK[..., None] * xa_BKa) + torch.diag(pen_a)
-    factor = torch.linalg.cholesky_ex(hess_Baa)
-    h_BK = (xa_BKa * torch.cholesky_solve(xa_BKa.transpose(1, 2), factor.L).transpose(1, 2)).sum(2)
-    loo_BK = eta_BK - h_BK / (1 - v_BK * h_BK).clamp_min(torch.finfo(eta_BK.dtype).eps) * (y_BK - p_BK)
-    loss_BK = F.softplus(loo_BK) - y_BK * loo_BK
-    bad_B = (factor.info > 0) | ~torch.isfinite(loss_BK).all(1)
-    return torch.where(bad_B[:, None], math.inf, loss_BK)
 
 
 def shrunk_within(w_BKD: torch.Tensor, counted_BD: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

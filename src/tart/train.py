@@ -243,6 +243,10 @@ RECIPES["tart2-cpu-codes-cv"] = {**RECIPES["tart2-cpu-codes-first"],
 # `--init-from runs/tart2-cv` (the module `tart2-cpu-codes-cv` trained from the shipped one), one more hour
 RECIPES["tart2-cpu-codes-1se"] = {**RECIPES["tart2-cpu-codes-first"],
                                   "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "logistic-1se"}}
+# the same for two classes, and 3 to 10 classes led by their one-vs-rest fits (`map_first="logistic-ovr"`):
+# `--init-from runs/tart2-cv`, one more hour
+RECIPES["tart2-cpu-codes-ovr"] = {**RECIPES["tart2-cpu-codes-first"],
+                                  "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "logistic-ovr"}}
 
 
 def _weights_shape(cfg) -> dict:
