@@ -50,7 +50,7 @@ def logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, present_BL: torch.T
     if two_B.any():
         y2_BK = y_BK[two_B]
         y01_BK = (y2_BK > y2_BK.amin(1, keepdim=True)).to(xc_BKD.dtype)  # the larger label is 1
-        z_BKd, rms_B = _unit_rms(xc_BKD[two_B], basis_BdD[two_B], n_kept_B[two_B])
+        z_BKd = _unit_rms(xc_BKD[two_B], basis_BdD[two_B], n_kept_B[two_B])
         w_B1d = _logistic(z_BKd, y01_BK.double(), ridges, one_se)[:, None]
         basis_BdD[two_B] = _turn(z_BKd, w_B1d, basis_BdD[two_B], n_kept_B[two_B])
     many_B = (n_classes_B > 2) & (n_classes_B <= OVR_MAX_CLASSES)
@@ -60,19 +60,19 @@ def logistic_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, present_BL: torch.T
     return basis_BdD
 
 
-def _unit_rms(xc_BKD: torch.Tensor, basis_BdD: torch.Tensor, n_kept_B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _unit_rms(xc_BKD: torch.Tensor, basis_BdD: torch.Tensor, n_kept_B: torch.Tensor) -> torch.Tensor:
     """The context in the rows' coordinates [B, K, d] (float64), scaled to unit RMS over the kept rows."""
     K = xc_BKD.shape[1]
     z_BKd = (xc_BKD @ basis_BdD.transpose(1, 2)).double()
     rms_B = ((z_BKd**2).sum((1, 2)) / (K * n_kept_B.clamp_min(1))).sqrt()
-    return z_BKd / rms_B.clamp_min(torch.finfo(torch.float64).tiny)[:, None, None], rms_B
+    return z_BKd / rms_B.clamp_min(torch.finfo(torch.float64).tiny)[:, None, None]
 
 
 def _one_vs_rest_first(xc_BKD: torch.Tensor, y_BK: torch.Tensor, present_BL: torch.Tensor, basis_BdD: torch.Tensor,
                        n_kept_B: torch.Tensor, ridges: tuple[float, ...]) -> torch.Tensor:
     """`basis` turned to lead with the principal directions of the class-centred weights of one
     one-vs-rest ridge logistic regression per present class (one-standard-error ridges)."""
-    z_BKd, _ = _unit_rms(xc_BKD, basis_BdD, n_kept_B)
+    z_BKd = _unit_rms(xc_BKD, basis_BdD, n_kept_B)
     task_P, class_P = present_BL.nonzero(as_tuple=True)
     y01_PK = (y_BK[task_P] == class_P[:, None]).double()
     w_Pd = _logistic(z_BKd[task_P], y01_PK, ridges, one_se=True)
