@@ -136,6 +136,8 @@ def _logistic(z_BKd: torch.Tensor, y_BK: torch.Tensor, ridges: tuple[float, ...]
     best_B = loss_RB.argmin(0)
     pick_B = (loss_RB <= (loss_RB.min(0).values + se_RB.gather(0, best_B[None])[0])).int().argmax(0)
     return torch.stack(w_RBd).gather(0, pick_B[None, :, None].expand(1, B, d))[0]  # NaN where all failed
+
+
 def _newton(xa_BKa: torch.Tensor, y_BK: torch.Tensor, pen_a: torch.Tensor, w_Ba1: torch.Tensor,
             steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """`steps` Newton steps of the penalised logistic log-likelihood from w [B, a, 1]; the tasks whose
