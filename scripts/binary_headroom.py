@@ -137,6 +137,10 @@ def report(per_pair: dict[str, dict], path: Path, seeds: list[int], command: str
         names = m if isinstance(m, tuple) else (m,)
         if all(n in mean for n in names):
             lines.append(f"| {name} | " + " | ".join(" / ".join(cell(mean[n], k) for n in names) for k in KS) + " |")
+    for m in methods:
+        if m.startswith("candidate:"):
+            lines.append(f"| candidate `{m[len('candidate:'):]}` minus tart2 (the same contexts) | " + " | ".join(
+                f"{100 * (mean[m][k] - mean['tart2'][k]):+.1f}" for k in KS) + " |")
     lines.append("| best per pair of tart2 and the four baselines (oracle) | "
                  + " | ".join(cell(oracle, k) for k in KS) + " |")
     lines += ["", "Per pair: tart2 minus that pair's best baseline at each k (by its mean over the seeds), "

@@ -112,3 +112,32 @@ def test_log_classes_make_few_class_tasks_common():
     t = prior.sample(64, 40, 8, _g(1), components=("gaussian",))
     assert float((t.n_classes_B <= 10).float().mean()) > 0.3
     assert prior_from_dict(prior.to_dict()).log_classes
+
+
+def test_signal_bias_puts_the_signal_in_the_leading_directions():
+    """signal_bias_range: directions picked with probability lambda_j^u; u = 0 any direction alike,
+    u = 3 almost only the leading ones (real embeddings carry their class signal there)."""
+    from tart.priors_tart2 import _space
+
+    def mean_rank(lo_hi):
+        prior = MixturePrior(beta_range=(1.0, 1.0), signal_bias_range=lo_hi)
+        ranks = []
+        for seed in range(20):
+            sqrt_lam, _, idx, _ = _space(prior, 8, 64, _g(seed))
+            rank_BD = sqrt_lam.argsort(1, descending=True).argsort(1) + 1  # 1: the largest variance
+            ranks.append(rank_BD.gather(1, idx).float().flatten())
+        return float(torch.cat(ranks).mean())
+
+    uniform, leading = mean_rank((0.0, 0.0)), mean_rank((3.0, 3.0))
+    assert 27 < uniform < 38 and leading < 10
+    assert mean_rank((0.0, 0.0)) > mean_rank((0.0, 1.0)) > leading
+    with pytest.raises(ValueError, match="signal_bias_range"):
+        MixturePrior(signal_bias_range=(2.0, 1.0))
+
+
+def test_an_old_prior_dict_loads_with_the_old_signal_bias():
+    from tart.train import ALIGNED_PRIOR
+
+    assert prior_from_dict(ALIGNED_PRIOR.to_dict()) == ALIGNED_PRIOR
+    old = {k: v for k, v in MixturePrior.broad().to_dict().items() if k != "signal_bias_range"}
+    assert prior_from_dict(old).signal_bias_range == (0.0, 1.0)

@@ -81,6 +81,10 @@ class MixturePrior:
     whose logits get log class priors from a Dirichlet(0.3) (strong imbalance).
     log_classes: class counts log-uniform between each component's smallest and max_classes (as
     real tasks: few classes common, many rare); False: uniform.
+    signal_bias_range: how strongly the signal directions favour the spectrum's larger-variance
+    ones: each task draws u uniform in this range and picks its R directions with probability
+    proportional to lambda_j^u (0: any direction alike; 1: in proportion to the variance; 2 and
+    more: mostly the leading ones, as in real embeddings: scripts/signal_profile.py).
     """
 
     weights: dict = field(default_factory=lambda: {
@@ -101,6 +105,7 @@ class MixturePrior:
     noise_feature_frac: float = 0.0
     imbalance_frac: float = 0.0
     log_classes: bool = False
+    signal_bias_range: tuple = (0.0, 1.0)
 
     @classmethod
     def broad(cls, **overrides) -> "MixturePrior":
@@ -123,6 +128,9 @@ class MixturePrior:
         self.beta_range, self.alpha_range, self.sep_range = (
             tuple(self.beta_range), tuple(self.alpha_range), tuple(self.sep_range))
         self.body_beta_range, self.knee_range = tuple(self.body_beta_range), tuple(self.knee_range)
+        self.signal_bias_range = tuple(self.signal_bias_range)
+        if len(self.signal_bias_range) != 2 or not 0.0 <= self.signal_bias_range[0] <= self.signal_bias_range[1]:
+            raise ValueError(f"signal_bias_range must be (lo, hi) with 0 <= lo <= hi, got {self.signal_bias_range}")
         if bool(self.body_beta_range) != bool(self.knee_range):
             raise ValueError("body_beta_range and knee_range go together (a broken power law), "
                              f"got {self.body_beta_range} and {self.knee_range}")
@@ -234,7 +242,8 @@ def _space(prior: MixturePrior, B: int, D: int, g):
     frames = () if prior.shared_frame else (B,)
     q, r = torch.linalg.qr(torch.randn(*frames, D, D, generator=g, device=dev))
     q = q * torch.where(r.diagonal(dim1=-2, dim2=-1) < 0, -1.0, 1.0)[..., None, :]
-    bias_BD = lam_BD ** torch.rand(B, 1, generator=g, device=dev)  # 0: uniform over directions, 1: by variance
+    lo, hi = prior.signal_bias_range  # u = 0: uniform over directions, 1: by variance, more: the leading ones
+    bias_BD = lam_BD ** (lo + (hi - lo) * torch.rand(B, 1, generator=g, device=dev))
     idx_BR = torch.multinomial(bias_BD, R, replacement=False, generator=g)
     return lam_BD.sqrt(), q, idx_BR, strength
 

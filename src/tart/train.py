@@ -248,6 +248,16 @@ RECIPES["tart2-cpu-codes-1se"] = {**RECIPES["tart2-cpu-codes-first"],
 RECIPES["tart2-cpu-codes-ovr"] = {**RECIPES["tart2-cpu-codes-first"],
                                   "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "logistic-ovr"}}
 
+# the shipped prior with its signal where real embeddings carry theirs (scripts/signal_profile.py,
+# docs/signal_profile.md): the signal directions favour the larger-variance ones more strongly
+# (lambda_j^u, u in 0.5-2.5 instead of 0-1) and spread over up to 32 of them; `--init-from
+# src/tart/weights/tart2`, one hour
+ALIGNED_PRIOR = MixturePrior.broad(max_classes=50, log_classes=True, signal_bias_range=(0.5, 2.5), max_signal_dims=32)
+RECIPES["tart2-cpu-codes-aligned"] = {**RECIPES["tart2-cpu-codes-first"], "prior": ALIGNED_PRIOR.to_dict(),
+                                      "model": RECIPES["tart2-cpu-codes-log"]["model"]}
+# the same prior read through the logistic-1se map: `--init-from runs/tart2-1se`, one more hour
+RECIPES["tart2-cpu-codes-aligned-1se"] = {**RECIPES["tart2-cpu-codes-1se"], "prior": ALIGNED_PRIOR.to_dict()}
+
 
 def _weights_shape(cfg) -> dict:
     """A config without the input map's settings (its `map_keys`), which do not shape the weights:
