@@ -410,3 +410,13 @@ def test_logistic_ovr_does_not_depend_on_class_names_or_order():
     perm = np.random.default_rng(1).permutation(len(y))
     np.testing.assert_allclose(np.abs(SetMap(8, first="logistic-ovr").fit(X[perm], y[perm]).transform(X)),
                                np.abs(Z), atol=1e-6)
+
+
+def test_valid_first_moves_the_valid_rows_ahead_in_their_order():
+    from tart.basis import valid_first
+
+    rows = torch.arange(2 * 5 * 3, dtype=torch.float32).view(2, 5, 3)
+    ok = torch.tensor([[False, True, False, True, True], [True, True, True, True, True]])
+    kept, flags = valid_first(rows, ok, 4)
+    assert torch.equal(kept[0], rows[0, [1, 3, 4, 0]]) and flags[0].tolist() == [True, True, True, False]
+    assert torch.equal(kept[1], rows[1, :4]) and flags[1].all()

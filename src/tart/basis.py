@@ -60,6 +60,13 @@ def residual_rows(resid_BKD: torch.Tensor, n_rows: int, basis: str = "exact") ->
     return _ritz_rows(resid_BKD, _search_space(resid_BKD, p))
 
 
+def valid_first(rows_BnD: torch.Tensor, ok_Bn: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first n of each task's rows with its valid ones (`ok_Bn`) moved ahead, each group in
+    its own order (a stable sort), and their flags: ([B, n, D], [B, n])."""
+    order_Bn = torch.sort((~ok_Bn).to(torch.int8), dim=1, stable=True).indices[:, :n]
+    return rows_BnD.gather(1, order_Bn[..., None].expand(-1, -1, rows_BnD.shape[-1])), ok_Bn.gather(1, order_Bn)
+
+
 def narrow_rows(a_BKd: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """All right singular vectors [B, d, d] and values [B, d] of matrices with few columns, in
     decreasing order, from the eigenvectors of their d x d Gram matrix (float64)."""

@@ -27,7 +27,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from tart.basis import narrow_rows
+from tart.basis import narrow_rows, valid_first
 
 LOGISTIC_RIDGE = 1.0  # first="logistic": the ridge of the context's logistic fit (C = 1, unit-RMS coordinates)
 LOGISTIC_STEPS = 8  # and their Newton steps
@@ -101,8 +101,7 @@ def _turn(z_BKd: torch.Tensor, lead_Bmd: torch.Tensor, basis_BdD: torch.Tensor, 
     rest_Bd = torch.arange(d, device=z_BKd.device) < (n_kept_B - n_lead_B)[:, None]
     rows_Bnd = torch.cat([v_Bmd, u_Bdd * rest_Bd[..., None]], 1)
     ok_Bn = torch.cat([used_Bm, rest_Bd], 1)
-    order_Bd = torch.sort((~ok_Bn).to(torch.int8), dim=1, stable=True).indices[:, :d]
-    turn_Bdd = rows_Bnd.gather(1, order_Bd[..., None].expand(-1, -1, d))
+    turn_Bdd, _ = valid_first(rows_Bnd, ok_Bn, d)
     turned_BdD = (turn_Bdd @ basis_BdD.double()).to(basis_BdD.dtype)
     fine_B = (n_lead_B > 0) & torch.isfinite(lead_Bmd).all(2).all(1) & torch.isfinite(turned_BdD).all(2).all(1)
     return torch.where(fine_B[:, None, None], turned_BdD, basis_BdD)

@@ -52,7 +52,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tart.basis import check_basis, mean_rows, residual_rows
+from tart.basis import check_basis, mean_rows, residual_rows, valid_first
 from tart.logistic_first import logistic_first
 
 FILLS = ("zeros", "tile")
@@ -275,8 +275,8 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
     ok_r = s_r > rel_tol * size_B1 * math.sqrt(K)
     rows = torch.cat([vh_b, vh_r], 1)
     ok = torch.cat([ok_b, ok_r], 1)
-    order = torch.sort((~ok).to(torch.int8), dim=1, stable=True).indices[:, :width]
-    basis_BdD = rows.gather(1, order[..., None].expand(-1, -1, D)) * ok.gather(1, order)[..., None]
+    kept_BdD, kept_Bd = valid_first(rows, ok, width)
+    basis_BdD = kept_BdD * kept_Bd[..., None]
     if basis_BdD.shape[1] < width:
         basis_BdD = F.pad(basis_BdD, (0, 0, 0, width - basis_BdD.shape[1]))
     n_kept_B = ok.sum(1).clamp_max(width)
