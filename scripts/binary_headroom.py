@@ -68,27 +68,33 @@ def _probe(name: str) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarr
     return fn
 
 
-def _logreg_oracle_c(Xc, yc, Xq, yq):
+def _picked_on_test(make: Callable, values) -> Callable:
+    """An oracle: the classifier `make(value)` on the context's standardised features, fitted at
+    each of `values`, keeping the probabilities of the fit most accurate on the queries' labels."""
+    def fn(Xc, yc, Xq, yq):
+        from sklearn.preprocessing import StandardScaler
+
+        sc = StandardScaler().fit(Xc)
+        zc, zq = sc.transform(Xc), sc.transform(Xq)
+        fits = [make(v).fit(zc, yc).predict_proba(zq) for v in values]
+        return max(fits, key=lambda p: (p.argmax(1) == yq).mean())
+    return fn
+
+
+def _logreg(C):
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
 
-    sc = StandardScaler().fit(Xc)
-    fits = [LogisticRegression(C=C, max_iter=2000).fit(sc.transform(Xc), yc).predict_proba(sc.transform(Xq))
-            for C in np.logspace(-4, 4, 17)]
-    return max(fits, key=lambda p: (p.argmax(1) == yq).mean())
+    return LogisticRegression(C=C, max_iter=2000)
 
 
-def _lda_oracle_shrinkage(Xc, yc, Xq, yq):
+def _lda(shrinkage):
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-    from sklearn.preprocessing import StandardScaler
 
-    sc = StandardScaler().fit(Xc)
-    fits = [LinearDiscriminantAnalysis(solver="lsqr", shrinkage=a).fit(sc.transform(Xc), yc).predict_proba(sc.transform(Xq))
-            for a in np.linspace(0.0, 1.0, 21)[1:]]
-    return max(fits, key=lambda p: (p.argmax(1) == yq).mean())
+    return LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)
 
 
-ORACLES = {"logreg-oracle-c": _logreg_oracle_c, "lda-oracle-shrinkage": _lda_oracle_shrinkage}  # they read the test labels
+ORACLES = {"logreg-oracle-c": _picked_on_test(_logreg, np.logspace(-4, 4, 17)),  # they read the test labels
+           "lda-oracle-shrinkage": _picked_on_test(_lda, np.linspace(0.0, 1.0, 21)[1:])}
 METHODS = {"tart2": _tart2(), "tart2-16": _tart2(n_components=16), "tart2-32": _tart2(n_components=32),
            "logreg-full": _probe("logreg_full"), "lda": _probe("lda"), "ncm": _probe("ncm"), "knn": _probe("knn"),
            "logreg-map": _logreg_on_map(False), "logreg-map-whitened": _logreg_on_map(True), **ORACLES}

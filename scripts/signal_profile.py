@@ -31,9 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-PAIRS = (("amazon_food", "minilm"), ("amazon_food", "smollm2"), ("tweets", "minilm"), ("tweets", "smollm2"),
-         ("spoken_keywords:pin-bin", "whisper-tiny-en"), ("fashion_mnist:pullover-coat", "mobilenet-v2"),
-         ("fashion_mnist:tshirt-shirt", "mobilenet-v2"))
+from binary_headroom import PAIRS  # the grid's binary pairs (this script's folder is on the path)
+
 STATS = ("sep", "top 8", "top 63", "n50", "spread", "lda acc")
 
 
@@ -95,7 +94,7 @@ def synthetic_profiles(n_tasks: int, D: int, n_dirs: int, seed: int, recipe: str
 def report(real: list[dict], synth: list[dict], out: Path, command: str) -> None:
     fmt = {"sep": "{:.2f}", "n50": "{:.0f}", "spread": "{:.1f}"}
 
-    def spread(rs: list[dict], s: str) -> str:
+    def quartiles(rs: list[dict], s: str) -> str:
         f, v = fmt.get(s, "{:.2f}"), [r[s] for r in rs]
         return f"{f.format(np.median(v))} [{f.format(np.percentile(v, 25))}-{f.format(np.percentile(v, 75))}]"
 
@@ -105,7 +104,7 @@ def report(real: list[dict], synth: list[dict], out: Path, command: str) -> None
              "| pair | D | " + " | ".join(STATS) + " |", "|---|---|" + "---|" * len(STATS)]
     for r in real:
         lines.append(f"| {r['task']} | {r['D']} | " + " | ".join(fmt.get(s, "{:.2f}").format(r[s]) for s in STATS) + " |")
-    lines.append("| all pairs: median [25th-75th percentile] | | " + " | ".join(spread(real, s) for s in STATS) + " |")
+    lines.append("| all pairs: median [25th-75th percentile] | | " + " | ".join(quartiles(real, s) for s in STATS) + " |")
     for recipe in dict.fromkeys(r["recipe"] for r in synth):
         of = [r for r in synth if r["recipe"] == recipe]
         lines += ["", f"Synthetic binary tasks of recipe `{recipe}`'s prior (two classes, {of[0]['D']} dims, "
@@ -113,7 +112,7 @@ def report(real: list[dict], synth: list[dict], out: Path, command: str) -> None
                   "| component | tasks | " + " | ".join(STATS) + " |", "|---|---|" + "---|" * len(STATS)]
         for comp in list(dict.fromkeys(r["task"] for r in of)) + ["all components"]:
             rs = of if comp == "all components" else [r for r in of if r["task"] == comp]
-            lines.append(f"| {comp} | {len(rs)} | " + " | ".join(spread(rs, s) for s in STATS) + " |")
+            lines.append(f"| {comp} | {len(rs)} | " + " | ".join(quartiles(rs, s) for s in STATS) + " |")
     out.mkdir(parents=True, exist_ok=True)
     (out / "signal_profile.md").write_text("\n".join(lines) + "\n")
     (out / "signal_profile.json").write_text(json.dumps({"real": real, "synthetic": synth}, indent=1))

@@ -249,7 +249,7 @@ RECIPES["tart2-cpu-codes-ovr"] = {**RECIPES["tart2-cpu-codes-first"],
                                   "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "logistic-ovr"}}
 
 # the shipped prior with its signal where real embeddings carry theirs (scripts/signal_profile.py,
-# docs/signal_profile.md): the signal directions favour the larger-variance ones more strongly
+# docs/signal_profile/signal_profile.md): the signal directions favour the larger-variance ones more strongly
 # (lambda_j^u, u in 0.5-2.5 instead of 0-1) and spread over up to 32 of them; `--init-from
 # src/tart/weights/tart2`, one hour
 ALIGNED_PRIOR = MixturePrior.broad(max_classes=50, log_classes=True, signal_bias_range=(0.5, 2.5), max_signal_dims=32)
