@@ -117,13 +117,13 @@ def test_log_classes_make_few_class_tasks_common():
 def test_signal_bias_puts_the_signal_in_the_leading_directions():
     """signal_bias_range: directions picked with probability lambda_j^u; u = 0 any direction alike,
     u = 3 almost only the leading ones (real embeddings carry their class signal there)."""
-    from tart.priors_tart2 import _space
+    from tart.priors_tart2 import task_space
 
     def mean_rank(lo_hi):
         prior = MixturePrior(beta_range=(1.0, 1.0), signal_bias_range=lo_hi)
         ranks = []
         for seed in range(20):
-            sqrt_lam, _, idx, _ = _space(prior, 8, 64, _g(seed))
+            sqrt_lam, _, idx, _ = task_space(prior, 8, 64, _g(seed))
             rank_BD = sqrt_lam.argsort(1, descending=True).argsort(1) + 1  # 1: the largest variance
             ranks.append(rank_BD.gather(1, idx).float().flatten())
         return float(torch.cat(ranks).mean())

@@ -225,8 +225,10 @@ def signal_dims(prior: MixturePrior, D: int, g) -> tuple[int, float]:
     return R, math.sqrt(min(1.0, 4.0 / R))
 
 
-def _space(prior: MixturePrior, B: int, D: int, g):
-    """A raw space per task: returns (sqrt_lam_BD, Q, idx_BR, strength).
+def task_space(prior: MixturePrior, B: int, D: int,
+               g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+    """A raw space per task: returns (sqrt_lam_BD, Q, idx_BR, strength); idx_BR are the R
+    eigen-directions (indices into lambda) that carry each task's class signal.
 
     Covariance Q diag(lambda) Q^T with lambda_j = j^-beta, lambda assigned to the columns of Q in
     a random order per task; Q is Haar-random (QR of a Gaussian matrix, columns' signs fixed by R):
@@ -288,7 +290,7 @@ def _signal(e_BND, sqrt_lam_BD, idx_BR) -> torch.Tensor:
 
 def _discriminative(prior, B, N, D, g, n_classes_B, head):
     """Shared body of logistic / softmax / mlp: z from the noise, labels from `head(z)` logits."""
-    sqrt_lam, Q, idx, strength = _space(prior, B, D, g)
+    sqrt_lam, Q, idx, strength = task_space(prior, B, D, g)
     e = _noise(prior, sqrt_lam, N, g)
     z_BNR = _signal(e, sqrt_lam, idx)
     logits_BNL = head(z_BNR, strength)
@@ -358,7 +360,7 @@ def _generative(prior, B, N, D, g, clusters_per_class: int, isotropic: bool = Fa
     with the other classes')."""
     L, dev = prior.max_classes, _device(g)
     n_classes = class_counts(prior, 2, B, g)
-    sqrt_lam, Q, idx, strength = _space(prior, B, D, g)
+    sqrt_lam, Q, idx, strength = task_space(prior, B, D, g)
     if isotropic:
         sqrt_lam = torch.ones_like(sqrt_lam)
     R = idx.shape[1]
