@@ -15,7 +15,8 @@ evaluation's pool of 800 and balanced test set of 400), every method sees the sa
 - `logreg-oracle-c` / `lda-oracle-shrinkage`: logistic regression with its C, shrinkage LDA with
   its shrinkage, picked per context on the test set (oracles: what a perfect choice of the
   regularisation would buy the two linear rules; no real learner can reach them);
-- `--candidate DIR`: a candidate module (`TartClassifier(reasoner=DIR)`), a row of its own.
+- `--candidate DIR`: a candidate module (`TartClassifier(reasoner=DIR)`), a row of its own and its
+  own per-pair table.
 
 Each column is reported minus the best baseline at that k (the baseline with the best mean over
 pairs, as in docs/tart2_real.md), in points. Probabilities are kept in `--cache` (one .npz per
@@ -140,6 +141,23 @@ def accuracies(probs: dict[str, np.ndarray], methods: list[str], seeds: list[int
     return {m: {k: [float(((p(m, k, s) > 0.5) == y).mean()) for s in seeds] for k in KS} for m in methods + mixed}
 
 
+def per_pair_table(per_pair: dict[str, dict], m: str) -> list[str]:
+    """Markdown lines: method `m` minus each pair's best baseline at each k (that pair's best by its
+    mean over the seeds), the mean and standard error of the per-seed differences."""
+    name = f"candidate `{m[len('candidate:'):]}`" if m.startswith("candidate:") else m
+    lines = ["", f"Per pair: {name} minus that pair's best baseline at each k (by its mean over the seeds), "
+             "points, mean and standard error of the per-seed differences:", "",
+             "| pair | " + " | ".join(f"k={k}" for k in KS) + " |", "|---|" + "---|" * len(KS)]
+    for pair, a in per_pair.items():
+        cells = []
+        for k in KS:
+            b = max(BASELINES, key=lambda base: np.mean(a[base][k]))
+            d = 100 * (np.array(a[m][k]) - np.array(a[b][k]))
+            cells.append(f"{d.mean():+.1f} ({d.std(ddof=1) / np.sqrt(len(d)):.1f})")
+        lines.append(f"| {pair} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def report(per_pair: dict[str, dict], path: Path, seeds: list[int], command: str) -> None:
     def avg(m: str, k: int) -> float:
         return float(np.mean([np.mean(a[m][k]) for a in per_pair.values()]))
@@ -176,16 +194,8 @@ def report(per_pair: dict[str, dict], path: Path, seeds: list[int], command: str
                 f"{100 * (mean[m][k] - mean['tart2'][k]):+.1f}" for k in KS) + " |")
     lines.append("| best per pair of tart2 and the four baselines (oracle) | "
                  + " | ".join(cell(oracle, k) for k in KS) + " |")
-    lines += ["", "Per pair: tart2 minus that pair's best baseline at each k (by its mean over the seeds), "
-              "points, mean and standard error of the per-seed differences:", "",
-              "| pair | " + " | ".join(f"k={k}" for k in KS) + " |", "|---|" + "---|" * len(KS)]
-    for name, a in per_pair.items():
-        cells = []
-        for k in KS:
-            b = max(BASELINES, key=lambda m: np.mean(a[m][k]))
-            d = 100 * (np.array(a["tart2"][k]) - np.array(a[b][k]))
-            cells.append(f"{d.mean():+.1f} ({d.std(ddof=1) / np.sqrt(len(d)):.1f})")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for m in ["tart2"] + [m for m in methods if m.startswith("candidate:")]:
+        lines += per_pair_table(per_pair, m)
     path.write_text("\n".join(lines) + "\n")
     path.with_suffix(".json").write_text(json.dumps({"seeds": seeds, "pairs": per_pair, "best_baseline": best}, indent=1))
     print("\n".join(lines))
