@@ -42,6 +42,7 @@ PAIRS = (("amazon_food", "minilm"), ("amazon_food", "smollm2"), ("tweets", "mini
 # (the grid's encoder; the offline machine has no other image encoder), a check against fitting the grid
 HELD_OUT = (("fashion_mnist:coat-shirt", "mobilenet-v2"), ("fashion_mnist:pullover-shirt", "mobilenet-v2"),
             ("fashion_mnist:tshirt-pullover", "mobilenet-v2"), ("fashion_mnist:dress-coat", "mobilenet-v2"))
+PAIR_SETS = {"grid": PAIRS, "held-out": HELD_OUT}
 KS = (16, 32, 64, 128, 256)
 SEEDS = (0, 1, 2)
 BASELINES = ("logreg-full", "lda", "ncm", "knn")
@@ -146,11 +147,15 @@ def accuracies(probs: dict[str, np.ndarray], methods: list[str], seeds: list[int
     return {m: {k: [float(((p(m, k, s) > 0.5) == y).mean()) for s in seeds] for k in KS} for m in methods + mixed}
 
 
+def _shown(m: str) -> str:
+    """A method's name as the report shows it (a candidate by its folder's name)."""
+    return f"candidate `{m[len('candidate:'):]}`" if m.startswith("candidate:") else m
+
+
 def per_pair_table(per_pair: dict[str, dict], m: str) -> list[str]:
     """Markdown lines: method `m` minus each pair's best baseline at each k (that pair's best by its
     mean over the seeds), the mean and standard error of the per-seed differences."""
-    name = f"candidate `{m[len('candidate:'):]}`" if m.startswith("candidate:") else m
-    lines = ["", f"Per pair: {name} minus that pair's best baseline at each k (by its mean over the seeds), "
+    lines = ["", f"Per pair: {_shown(m)} minus that pair's best baseline at each k (by its mean over the seeds), "
              "points, mean and standard error of the per-seed differences:", "",
              "| pair | " + " | ".join(f"k={k}" for k in KS) + " |", "|---|" + "---|" * len(KS)]
     for pair, a in per_pair.items():
@@ -188,14 +193,14 @@ def report(per_pair: dict[str, dict], path: Path, seeds: list[int], command: str
              "minus the best baseline at that k, in points; the best baseline's own accuracy in the first row.", "",
              "| | " + " | ".join(f"k={k}" for k in KS) + " |", "|---|" + "---|" * len(KS),
              "| best baseline | " + " | ".join(f"{mean[best[k]][k]:.3f} ({best[k]})" for k in KS) + " |"]
-    rows += [(f"candidate `{m[len('candidate:'):]}`", m) for m in methods if m.startswith("candidate:")]
+    rows += [(_shown(m), m) for m in methods if m.startswith("candidate:")]
     for name, m in rows:
         names = m if isinstance(m, tuple) else (m,)
         if all(n in mean for n in names):
             lines.append(f"| {name} | " + " | ".join(" / ".join(cell(mean[n], k) for n in names) for k in KS) + " |")
     for m in methods:
         if m.startswith("candidate:"):
-            lines.append(f"| candidate `{m[len('candidate:'):]}` minus tart2 (the same contexts) | " + " | ".join(
+            lines.append(f"| {_shown(m)} minus tart2 (the same contexts) | " + " | ".join(
                 f"{100 * (mean[m][k] - mean['tart2'][k]):+.1f}" for k in KS) + " |")
     lines.append("| best per pair of tart2 and the four baselines (oracle) | "
                  + " | ".join(cell(oracle, k) for k in KS) + " |")
@@ -214,7 +219,7 @@ def main() -> None:
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
                     help="tart2 and the four baselines at least")
     ap.add_argument("--candidate", type=Path, default=None, help="a candidate module's folder, run as tart2 is")
-    ap.add_argument("--pairs", choices=("grid", "held-out"), default="grid",
+    ap.add_argument("--pairs", choices=list(PAIR_SETS), default="grid",
                     help="the grid's binary pairs (default) or HELD_OUT, pairs nothing was tuned on")
     args = ap.parse_args()
     if args.candidate is not None:  # cached under its folder's name
@@ -227,10 +232,9 @@ def main() -> None:
         "" if args.methods == list(METHODS) else " --methods " + " ".join(
             m for m in args.methods if not m.startswith("candidate:"))) + (
         f" --candidate {args.candidate}" if args.candidate else "") + (
-        " --pairs held-out" if args.pairs == "held-out" else "")
-    pairs = HELD_OUT if args.pairs == "held-out" else PAIRS
+        "" if args.pairs == "grid" else f" --pairs {args.pairs}")
     per_pair = {f"{d} / {e}": accuracies(pair_probabilities(d, e, args.cache, args.methods, args.seeds),
-                                         args.methods, args.seeds) for d, e in pairs}
+                                         args.methods, args.seeds) for d, e in PAIR_SETS[args.pairs]}
     report(per_pair, args.report, args.seeds, command)
 
 
