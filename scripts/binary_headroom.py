@@ -130,8 +130,11 @@ def pair_probabilities(dataset: str, embedder: str, cache: Path, methods: list[s
                 out[f"{m}/{k}/{seed}"] = METHODS[m](s.X_pool[idx], s.y_pool[idx], s.X_test, *extra)[:, 1]
             print(dataset, embedder, k, seed, flush=True)
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **out)
-    return out
+    merged = {**(dict(np.load(path)) if path.exists() else {}), **out}  # what another run added meanwhile stays
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **merged)
+    tmp.replace(path)  # whole or not at all: a killed run leaves the old file
+    return merged
 
 
 def accuracies(probs: dict[str, np.ndarray], methods: list[str], seeds: list[int]) -> dict[str, dict[int, list]]:
