@@ -420,3 +420,55 @@ def test_valid_first_moves_the_valid_rows_ahead_in_their_order():
     kept, flags = valid_first(rows, ok, 4)
     assert torch.equal(kept[0], rows[0, [1, 3, 4, 0]]) and flags[0].tolist() == [True, True, True, False]
     assert torch.equal(kept[1], rows[1, :4]) and flags[1].all()
+
+
+# ---- map_first="both": a module trained on two maps reads each context through both ----------------
+def test_map_first_both_views_are_each_first_and_a_mask_turns_per_task():
+    """set_views over both leading rows: the means' views, then the one-vs-rest fits' views, each
+    map exactly the single-first map; `turned` [B] turns the tasks it marks, as fitting each alone."""
+    from tart.projection import BOTH_FIRSTS, map_firsts, set_views
+
+    assert map_firsts("both") == BOTH_FIRSTS == ("means", "logistic-ovr") and map_firsts("means") == ("means",)
+    views = set_views("both", "auto", both_scalings=True, first="both")
+    assert len(views) == 8 and [v[2] for v in views] == ["means"] * 4 + ["logistic-ovr"] * 4
+    X, y = _correlated_two_classes()
+    Z = SetMap(8, views=views).fit(X, y).transform_views(X[:5])
+    for v, (w, s, f) in enumerate(views):
+        np.testing.assert_allclose(Z[v], SetMap(8, s, w, first=f).fit(X, y).transform(X[:5]), atol=1e-6)
+    assert not np.allclose(np.abs(Z[0]), np.abs(Z[4]), atol=1e-3)  # the two leading rows differ here
+    fitted = SetMap(8, views=views).fit_many([(X, y, 0), (X, y, 4)])
+    np.testing.assert_allclose(fitted[1].transform(X[:5]), Z[4], atol=1e-6)
+    with pytest.raises(ValueError, match="map_first must be one of"):
+        map_firsts("neither")
+    x, yy = torch.from_numpy(np.stack([X, X[::-1].copy()])), torch.from_numpy(np.stack([y, y[::-1].copy()]))
+    mixed = fit_set_map(x.clone(), yy, 8, first="logistic-ovr", turned=torch.tensor([False, True]))
+    for b, f in enumerate(("means", "logistic-ovr")):
+        torch.testing.assert_close(mixed.basis_BdD[b], fit_set_map(x[b:b + 1].clone(), yy[b:b + 1], 8, first=f).basis_BdD[0])
+
+
+def test_map_first_both_trains_on_both_maps_and_the_classifier_weighs_them(tmp_path):
+    """A module with map_first="both": its training batches lead about half the tasks with each
+    map's first rows, and the classifier reads a context through the 8 views and weighs them."""
+    from tart import TartClassifier
+    from tart.priors_tart2 import MixturePrior, SetCurriculum, sample_set_batch
+    from tart.set_reasoner import SetReasoner, SetReasonerConfig
+
+    with pytest.raises(ValueError, match="map_first must be one of"):
+        SetReasonerConfig(n_dims=8, n_embd=16, n_layer=1, n_head=2, map_first="neither")
+    cfg = dict(n_dims=8, n_classes=4, n_embd=16, n_layer=1, n_head=2, whiten_map="both", map_first="both")
+    g = torch.Generator().manual_seed(0)
+    batch = sample_set_batch(MixturePrior(max_classes=2), SetCurriculum(), 8, 64, g, shape=(64, 24, 12),
+                             components=("logistic",), first="both")
+    g = torch.Generator().manual_seed(0)
+    means = sample_set_batch(MixturePrior(max_classes=2), SetCurriculum(), 8, 64, g, shape=(64, 24, 12),
+                             components=("logistic",), first="means")
+    same_B = (batch.cx_BKd - means.cx_BKd).abs().amax((1, 2)) < 1e-6
+    assert 16 <= int(same_B.sum()) <= 48  # about half the tasks kept the means first, the rest turned
+    module = SetReasoner(SetReasonerConfig(**cfg)).eval()
+    module.save_pretrained(tmp_path / "m")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 12)), np.arange(30) % 2
+    clf = TartClassifier(reasoner=tmp_path / "m", embedder=None).fit(X, y)
+    assert len(clf.view_weights_) == 8 and np.isclose(clf.view_weights_.sum(), 1.0)
+    assert {m.view for m in clf.plan_.maps} == set(np.flatnonzero(clf.view_weights_ >= 0.01))
+    np.testing.assert_allclose(clf.predict_proba(X).sum(1), 1.0)

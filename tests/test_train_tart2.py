@@ -150,7 +150,8 @@ def test_a_module_for_the_whitened_map_trains_saves_and_is_read_with_it(tmp_path
                  tmp_path / "both", progress=False)
     assert SetReasoner.from_pretrained(tmp_path / "both").config.whiten_map == "both" == both.config.whiten_map
     clf = TartClassifier(reasoner=tmp_path / "both", embedder=None).fit(X, y)
-    assert clf._strategy().template().views == [(False, "auto"), (False, True), (True, "auto"), (True, True)]
+    assert clf._strategy().template().views == [(False, "auto", "means"), (False, True, "means"), (True, "auto", "means"),
+                                                (True, True, "means")]
     assert {m.view for m in clf.plan_.maps} == set(np.flatnonzero(clf.view_weights_ >= 0.01))  # both maps x two scalings
     assert recipe("tart2-cpu-both").model == {"whiten_map": "both"}
 

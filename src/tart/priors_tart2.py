@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field, fields
 import torch
 
 from tart.basis import check_basis
-from tart.projection import apply_set_map, fit_set_map
+from tart.projection import BOTH_FIRSTS, apply_set_map, fit_set_map
 
 COMPONENTS = ("logistic", "softmax", "gaussian", "clusters", "mlp", "isotropic", "local")
 
@@ -498,7 +498,7 @@ def sample_set_batch(prior: MixturePrior, curriculum: SetCurriculum, n_dims: int
     `device` by the input map fitted on its own context (`tart.projection.fit_set_map`, its basis
     found by `basis`), exactly as the classifier maps real features (`whiten`: the module's
     `whiten_map`; "both": each task's map whitened or not at random, half and half; `first`: its
-    `map_first`)."""
+    `map_first`, "both" likewise: each task's map led by one of `BOTH_FIRSTS` at random)."""
     B, K, D = shape or curriculum.shape(generator, max_batch)
     t = prior.sample(B, K + curriculum.n_queries, D, generator, components)
     x_BND, y_BN = t.x_BND.to(device), t.y_BN.to(device)
@@ -506,6 +506,10 @@ def sample_set_batch(prior: MixturePrior, curriculum: SetCurriculum, n_dims: int
         mask = (torch.rand(B, generator=generator, device=_device(generator)) < 0.5).to(device)
     else:
         mask = bool(whiten)
-    params = fit_set_map(x_BND[:, :K], y_BN[:, :K], n_dims, whiten=mask, basis=basis, first=first)
+    turned = True
+    if first == "both":
+        first = BOTH_FIRSTS[1]
+        turned = (torch.rand(B, generator=generator, device=_device(generator)) < 0.5).to(device)
+    params = fit_set_map(x_BND[:, :K], y_BN[:, :K], n_dims, whiten=mask, basis=basis, first=first, turned=turned)
     z_BNd = apply_set_map(params, x_BND)
     return SetBatch(z_BNd[:, :K], y_BN[:, :K], z_BNd[:, K:], y_BN[:, K:], t.n_classes_B.to(device))

@@ -59,6 +59,8 @@ FILLS = ("zeros", "tile")
 BASES = ("pca", "class-mean")
 CENTERS = ("balanced", "mean")
 FIRSTS = ("means", "logistic", "logistic-wide", "logistic-cv", "logistic-1se", "logistic-ovr")  # a tart-2 map's leading rows (`fit_set_map(first=...)`)
+MAP_FIRSTS = FIRSTS + ("both",)  # the values of a tart-2 module's `map_first`; "both": BOTH_FIRSTS
+BOTH_FIRSTS = ("means", "logistic-ovr")  # the leading rows of a module trained on both (map_first="both")
 WIDE = 2  # first="logistic-wide": the logistic fit reads this many times the map's rows
 AUTO_RATIO = 50.0  # standardize="auto": max / median feature variance above which features are scaled
 
@@ -219,7 +221,7 @@ class SetMapParams:
 
 def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standardize: bool | str = "auto",
                 rel_tol: float = 1e-5, whiten: bool | torch.Tensor = False, basis: str = "exact",
-                first: str = "means") -> SetMapParams:
+                first: str = "means", turned: bool | torch.Tensor = True) -> SetMapParams:
     """Fit tart-2's input map on each task's context (batched; the trainer and the classifier
     both call this, so the module trains on exactly what it reads at inference).
 
@@ -235,6 +237,7 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
        regression reads, then the principal directions of what it leaves (`tart.logistic_first`:
        two-class contexts, and with "logistic-ovr" 3 to 10 classes by one-vs-rest fits; other
        contexts keep their means first); "logistic-wide" fits in `WIDE` times as many rows;
+       `turned` (a bool [B]: `map_first="both"`'s trainer) turns only the tasks it marks;
     4. `whiten` (a module trained for it, `SetReasonerConfig.whiten_map`): the kept directions are
        whitened by the context's within-class covariance, shrunk (Ledoit-Wolf, `shrunk_within`)
        towards the average within-class variance of all the raw features, so a direction that
@@ -281,7 +284,7 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
         basis_BdD = F.pad(basis_BdD, (0, 0, 0, width - basis_BdD.shape[1]))
     n_kept_B = ok.sum(1).clamp_max(width)
     if first != "means":
-        basis_BdD = logistic_first(xc_BKD, y_BK, present_BL, basis_BdD, n_kept_B, first)
+        basis_BdD = _led_by(first, turned, xc_BKD, y_BK, present_BL, basis_BdD, n_kept_B)
         basis_BdD, n_kept_B = basis_BdD[:, :out_dims], n_kept_B.clamp_max(out_dims)
     # a sign per row that depends on the row alone (its largest entry positive, as scikit-learn's
     # svd_flip), so renaming the classes gives the very same map
@@ -296,6 +299,12 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
     ms_B = (z_BKd**2).sum((1, 2)) / (K * n_kept_B.clamp_min(1))
     scale_B = torch.where(n_kept_B > 0, ms_B.clamp_min(tiny).sqrt(), torch.ones_like(ms_B))
     return SetMapParams(inv_BD, center_BD, basis_BdD, scale_B, n_kept_B)
+
+
+def _led_by(first: str, turned: bool | torch.Tensor, xc_BKD, y_BK, present_BL, basis_BdD, n_kept_B) -> torch.Tensor:
+    """The basis [B, d, D] of the tasks `turned` marks led by `first`'s logistic fits, the others' as it is."""
+    turned_B11 = torch.as_tensor(turned, device=xc_BKD.device).expand(len(xc_BKD))[:, None, None]
+    return torch.where(turned_B11, logistic_first(xc_BKD, y_BK, present_BL, basis_BdD, n_kept_B, first), basis_BdD)
 
 
 def check_first(first: str) -> str:
@@ -353,18 +362,30 @@ def map_views(whiten: bool | str) -> tuple[bool, ...]:
     return (False, True) if whiten == "both" else (bool(whiten),)
 
 
-def set_views(whiten_map: bool | str, standardize: bool | str, both_scalings: bool = False) -> list[tuple]:
-    """(whiten, standardize) of each view of a context a module reads: its `whiten_map`'s maps, each
-    with `standardize`, and (`both_scalings` with "auto") also with every feature standardised."""
+def map_firsts(first: str) -> tuple[str, ...]:
+    """The leading rows of the maps a module reads, from its `map_first`: one, or ("both")
+    `BOTH_FIRSTS`, read as views of the context and weighed on it as the whitened and unwhitened
+    maps are."""
+    if first not in MAP_FIRSTS:
+        raise ValueError(f"map_first must be one of {MAP_FIRSTS}, got {first!r}")
+    return BOTH_FIRSTS if first == "both" else (first,)
+
+
+def set_views(whiten_map: bool | str, standardize: bool | str, both_scalings: bool = False,
+              first: str = "means") -> list[tuple]:
+    """(whiten, standardize, first) of each view of a context a module reads: its `whiten_map`'s
+    maps with its `map_first`'s leading rows, each with `standardize`, and (`both_scalings` with
+    "auto") also with every feature standardised."""
     scalings = ("auto", True) if both_scalings and standardize == "auto" else (standardize,)
-    return [(w, s) for w in map_views(whiten_map) for s in scalings]
+    return [(w, s, f) for f in map_firsts(first) for w in map_views(whiten_map) for s in scalings]
 
 
 class SetMap:
     """tart-2's input map for one context (numpy in, float32 out), built on `fit_set_map`. It may
-    hold several views of the context (`views`: (whiten, standardize) pairs; by default those of
-    `whiten`, "both" giving two): `transform_views` maps through each. `first`: the map's leading
-    rows (`fit_set_map`)."""
+    hold several views of the context (`views`: (whiten, standardize, first) triples, or
+    (whiten, standardize) pairs read with `first`; by default those of `whiten`, "both" giving two):
+    `transform_views` maps through each. `first`: the leading rows (`fit_set_map`) of a view that
+    does not name its own."""
 
     first = "means"  # what maps saved before `first` existed were fitted with
 
@@ -372,13 +393,14 @@ class SetMap:
                  views: list[tuple] | None = None, first: str = "means"):
         if out_dims < 1:
             raise ValueError(f"out_dims must be >= 1, got {out_dims}")
-        views = [tuple(v) for v in (views or set_views(whiten, standardize))]
-        for w, st in views:
+        self.first = check_first(first)
+        views = [tuple(v) + (self.first,) * (3 - len(v)) for v in (views or set_views(whiten, standardize, first=first))]
+        for w, st, f in views:
             map_views(w)
+            check_first(f)
             if st not in (True, False, "auto"):
                 raise ValueError(f'standardize must be True, False or "auto", got {st!r}')
         self.out_dims, self.standardize, self.whiten, self.views = out_dims, standardize, whiten, views
-        self.first = check_first(first)
 
     def fit(self, X_KD: np.ndarray, y_K: np.ndarray, *, validate: bool = True) -> "SetMap":
         """Fit on the context vectors and their integer labels (0..L-1). `validate=False` skips
@@ -389,7 +411,7 @@ class SetMap:
         if validate and len(y_K) != len(X_KD):
             raise ValueError(f"context has {len(X_KD)} vectors but {len(y_K)} labels")
         x_1KD, y_1K = torch.from_numpy(X_KD)[None], torch.from_numpy(y_K.astype(np.int64))[None]
-        fitted = [fit_set_map(x_1KD, y_1K, self.out_dims, st, whiten=w, first=self.first) for w, st in self.views]
+        fitted = [fit_set_map(x_1KD, y_1K, self.out_dims, st, whiten=w, first=f) for w, st, f in self.views]
         self.params_ = SetMapParams(*(torch.cat([getattr(p, f.name) for p in fitted])  # one task per view
                                       for f in fields(SetMapParams)))
         self.n_features_ = X_KD.shape[1]
@@ -406,13 +428,13 @@ class SetMap:
             groups.setdefault((len(X_KD), view), []).append(i)
         out: list = [None] * len(contexts)
         for (_, view), ids in groups.items():
-            whiten, standardize = self.views[view]
+            whiten, standardize, first = self.views[view]
             orders = [feature_order(contexts[i][0], contexts[i][1]) for i in ids]
             x_BKD = torch.from_numpy(np.stack([contexts[i][0][o] for i, o in zip(ids, orders)]))
             y_BK = torch.from_numpy(np.stack([np.asarray(contexts[i][1])[o] for i, o in zip(ids, orders)]).astype(np.int64))
-            params = fit_set_map(x_BKD, y_BK, self.out_dims, standardize, whiten=whiten, first=self.first)
+            params = fit_set_map(x_BKD, y_BK, self.out_dims, standardize, whiten=whiten, first=first)
             for b, i in enumerate(ids):
-                one = SetMap(self.out_dims, standardize, whiten, views=[(whiten, standardize)], first=self.first)
+                one = SetMap(self.out_dims, standardize, whiten, views=[(whiten, standardize, first)], first=first)
                 one.params_ = SetMapParams(*(getattr(params, f.name)[b : b + 1] for f in fields(SetMapParams)))
                 one.n_features_, one.n_kept_ = x_BKD.shape[2], int(params.n_kept_B[b])
                 out[i] = one

@@ -31,7 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tart import checkpoint
-from tart.projection import FIRSTS, WHITEN_MAPS
+from tart.projection import WHITEN_MAPS, map_firsts
 from tart.transformer import (PreNorm, SelfAttention, TransformerShape, batched_inputs, check_finite_logits,
                               check_kinds)
 
@@ -54,7 +54,8 @@ class SetReasonerConfig(TransformerShape):
     # maps, it reads each context through both and averages the two predictions
     whiten_map: bool | str = False
     # its input map's leading rows: the class means' directions ("means") or the context's logistic
-    # regressions' ("logistic"; fit_set_map(first=...))
+    # regressions' ("logistic"; fit_set_map(first=...)); "both": trained on the maps of BOTH_FIRSTS,
+    # it reads each context through both, weighed on the context as the whitened and unwhitened maps
     map_first: str = "means"
     # class-count-free labels: fixed random codes read in and out by learned maps (module docstring)
     label_codes: bool = False
@@ -63,8 +64,7 @@ class SetReasonerConfig(TransformerShape):
         self.check_shape(self.n_dims)
         if self.whiten_map not in WHITEN_MAPS:
             raise ValueError(f'whiten_map must be false, true or "both", got {self.whiten_map!r}')
-        if self.map_first not in FIRSTS:
-            raise ValueError(f"map_first must be one of {FIRSTS}, got {self.map_first!r}")
+        map_firsts(self.map_first)  # a clear error for an unknown value
         if self.n_classes < 2:
             raise ValueError(f"n_classes must be >= 2, got {self.n_classes}")
 

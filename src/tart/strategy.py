@@ -285,7 +285,8 @@ class SetStrategy:
 
     def __init__(self, params: dict, module):
         self.params, self.config = params, module.config
-        self.views = set_views(module.config.whiten_map, params["standardize"], both_scalings=True)
+        self.views = set_views(module.config.whiten_map, params["standardize"], both_scalings=True,
+                               first=module.config.map_first)
 
     def check(self, n_classes: int) -> None:
         """tart-2 reads any number of context points: no limit (None)."""
@@ -306,8 +307,7 @@ class SetStrategy:
 
     def template(self) -> SetMap:
         p, whiten = self.params, self.config.whiten_map
-        return SetMap(p["n_components"] or self.config.n_dims, p["standardize"], whiten, views=self.views,
-                      first=self.config.map_first)
+        return SetMap(p["n_components"] or self.config.n_dims, p["standardize"], whiten, views=self.views)
 
     def plan(self, y: np.ndarray, n_classes: int) -> Plan:
         p = self.params

@@ -247,6 +247,10 @@ RECIPES["tart2-cpu-codes-1se"] = {**RECIPES["tart2-cpu-codes-first"],
 # `--init-from runs/tart2-cv`, one more hour
 RECIPES["tart2-cpu-codes-ovr"] = {**RECIPES["tart2-cpu-codes-first"],
                                   "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "logistic-ovr"}}
+# both maps, each task's led by the class means or by its one-vs-rest fits at random, read at test time as
+# views weighed on the context (`map_first="both"`): `--init-from runs/tart2-ovr2`, one hour
+RECIPES["tart2-cpu-codes-both"] = {**RECIPES["tart2-cpu-codes-first"],
+                                   "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "both"}}
 
 # the shipped prior with its signal where real embeddings carry theirs (scripts/signal_profile.py,
 # docs/signal_profile/signal_profile.md): the signal directions favour the larger-variance ones more strongly
