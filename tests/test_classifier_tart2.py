@@ -176,7 +176,7 @@ def test_view_weights_follow_the_views_likelihood_on_the_context(tiny):
     X, y = rng.normal(size=(60, 10)) * np.r_[20.0, np.ones(9)], np.arange(60) % 2
     X[:, 1] += 1.5 * y  # the signal in a low-variance feature: standardising helps
     clf = TartClassifier(reasoner=tiny, temperature=1.0).fit(X[:40], y[:40])
-    assert [m.view for m in clf.plan_.maps] == [0, 1] and clf.maps_[1].views == [(False, True)]
+    assert [m.view for m in clf.plan_.maps] == [0, 1] and clf.maps_[1].views == [(False, True, "means")]
     fold_of, ll = context_folds(X[:40], y[:40], 4), np.zeros(2)
     for f in range(4):
         keep, held = fold_of != f, fold_of == f
