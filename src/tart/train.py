@@ -248,7 +248,8 @@ RECIPES["tart2-cpu-codes-1se"] = {**RECIPES["tart2-cpu-codes-first"],
 RECIPES["tart2-cpu-codes-ovr"] = {**RECIPES["tart2-cpu-codes-first"],
                                   "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "logistic-ovr"}}
 # both maps, each task's led by the class means or by its one-vs-rest fits at random, read at test time as
-# views weighed on the context (`map_first="both"`): `--init-from runs/tart2-ovr2`, one hour
+# views weighed on the context (`map_first="both"`): `--init-from src/tart/weights/tart2` (candidate
+# `both`: with `--time-limit-s 5400`)
 RECIPES["tart2-cpu-codes-both"] = {**RECIPES["tart2-cpu-codes-first"],
                                    "model": {**RECIPES["tart2-cpu-codes-log"]["model"], "map_first": "both"}}
 
