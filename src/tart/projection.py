@@ -302,9 +302,16 @@ def fit_set_map(x_BKD: torch.Tensor, y_BK: torch.Tensor, out_dims: int, standard
 
 
 def _led_by(first: str, turned: bool | torch.Tensor, xc_BKD, y_BK, present_BL, basis_BdD, n_kept_B) -> torch.Tensor:
-    """The basis [B, d, D] of the tasks `turned` marks led by `first`'s logistic fits, the others' as it is."""
-    turned_B11 = torch.as_tensor(turned, device=xc_BKD.device).expand(len(xc_BKD))[:, None, None]
-    return torch.where(turned_B11, logistic_first(xc_BKD, y_BK, present_BL, basis_BdD, n_kept_B, first), basis_BdD)
+    """The basis [B, d, D] of the tasks `turned` marks led by `first`'s logistic fits (fitted for
+    those tasks alone), the others' as it is."""
+    turned_B = torch.as_tensor(turned, device=xc_BKD.device).expand(len(xc_BKD))
+    if turned_B.all():
+        return logistic_first(xc_BKD, y_BK, present_BL, basis_BdD, n_kept_B, first)
+    at = turned_B.nonzero().squeeze(1)
+    led_BdD = basis_BdD.clone()
+    if len(at):
+        led_BdD[at] = logistic_first(xc_BKD[at], y_BK[at], present_BL[at], basis_BdD[at], n_kept_B[at], first)
+    return led_BdD
 
 
 def check_first(first: str) -> str:
