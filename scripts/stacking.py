@@ -123,6 +123,8 @@ def grid_contexts(part: str, seeds: list[int]):
 
 
 def collect(part: str, seeds: list[int], cache: Path) -> dict:
+    """Every context's member probabilities ("cell|k|seed|held", "|test", "|yc", "|yq"): those in
+    the cache file and the missing ones computed (and added to it, a cell at a time)."""
     path = cache / f"{part}.npz"
     out = dict(np.load(path)) if path.exists() else {}
     for cell, k, seed, Xc, yc, Xq, yq, L, members in grid_contexts(part, seeds):
