@@ -40,13 +40,12 @@ def _members_synthetic(Xc, yc, Xq, L):
     from tart import TartClassifier
     from tart.eval.synthetic_set import baseline_proba
 
-    out = np.stack([baseline_proba("one-class", Xc, yc, Xq, L)] * 3)
-    if len(np.unique(yc)) > 1:
-        cls = np.unique(yc)
-        out[0] = 0.0
-        out[0][:, cls] = TartClassifier().fit(Xc, np.searchsorted(cls, yc)).predict_proba(Xq)
-        out[1], out[2] = baseline_proba("logreg", Xc, yc, Xq, L), baseline_proba("lda", Xc, yc, Xq, L)
-    return out
+    cls = np.unique(yc)
+    if len(cls) == 1:
+        return np.stack([baseline_proba("one-class", Xc, yc, Xq, L)] * len(MEMBERS))
+    module = np.zeros((len(Xq), L))
+    module[:, cls] = TartClassifier().fit(Xc, np.searchsorted(cls, yc)).predict_proba(Xq)
+    return np.stack([module, baseline_proba("logreg", Xc, yc, Xq, L), baseline_proba("lda", Xc, yc, Xq, L)])
 
 
 def record(members, Xc, yc, Xq, L):
@@ -127,8 +126,19 @@ def collect(part: str, seeds: list[int], cache: Path) -> dict:
     the cache file and the missing ones computed (and added to it, a cell at a time)."""
     path = cache / f"{part}.npz"
     out = dict(np.load(path)) if path.exists() else {}
+    added, done = set(), None
+
+    def save() -> None:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **out)
+        tmp.replace(path)  # whole or not at all: a killed run leaves the old file
+        print(part, *done, flush=True)
+
     for cell, k, seed, Xc, yc, Xq, yq, L, members in grid_contexts(part, seeds):
-        key = f"{cell}|{k}|{seed}"
+        if done is not None and done != (cell, k) and done in added:
+            save()
+        done, key = (cell, k), f"{cell}|{k}|{seed}"
         if f"{key}|held" in out:
             continue
         with warnings.catch_warnings():
@@ -136,12 +146,9 @@ def collect(part: str, seeds: list[int], cache: Path) -> dict:
             held, test = record(members, Xc, yc, Xq, L)
         out.update({f"{key}|held": held.astype(np.float32), f"{key}|test": test.astype(np.float32),
                     f"{key}|yc": yc, f"{key}|yq": yq})
-        if seed == seeds[-1] or part == "synthetic" and seed == 63:
-            cache.mkdir(parents=True, exist_ok=True)
-            np.savez(path, **out)
-            print(part, cell, k, flush=True)
-    cache.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **out)
+        added.add(done)
+    if done in added:
+        save()
     return out
 
 
@@ -213,8 +220,11 @@ def main() -> None:
     ap.add_argument("--report", type=Path, default=None)
     args = ap.parse_args()
     default = {"binary": list(range(5)), "tables": [0, 1, 2], "multiclass": [0, 1], "synthetic": [0]}  # synthetic: its seed is the draw's
-    text = [f"# Stacking the default module with the probes\n\nWritten by `python scripts/stacking.py --parts "
-            f"{' '.join(args.parts)}" + (f" --report {args.report}`" if args.report else "`") + ". " + __doc__.split("\n\n")[1]
+    command = "python scripts/stacking.py --parts " + " ".join(args.parts) + (
+        f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds else "") + (
+        f" --cache {args.cache}" if args.cache != Path("results/stacking") else "") + (
+        f" --report {args.report}" if args.report else "")
+    text = [f"# Stacking the default module with the probes\n\nWritten by `{command}`. " + __doc__.split("\n\n")[1]
             .replace("\n", " ") + " Each cell: mean accuracy minus the better of logistic regression and LDA in that"
             " cell (data set and embedder, or component, at that k), in points" + "; multi-class cells add the ECE."]
     for part in args.parts:
