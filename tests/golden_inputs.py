@@ -41,8 +41,9 @@ def golden_classifier_cases():
     The shipped `tart` at k = 64 (imbalanced, so the class prior acts), with the original's settings,
     and at k = 300 (longer than the module holds: the subset ensemble; one dim of huge variance, so
     standardize="auto" acts); `tart2` with 4 classes at k = 64 and at k = 200 with max_context=64;
-    the default module (tart-2) on two imbalanced classes; all at temperature 1 (the modules' own
-    probabilities) but the two marked "auto"."""
+    the default module (tart-2) on two imbalanced classes; these without tart-2's linear member
+    (stack=None); then with it, at k = 256 (two classes) and k = 150 (three); all at temperature 1
+    (the modules' own probabilities) but those marked "auto"."""
     rng = np.random.default_rng(20261129)
     cases = {}
     for name, kwargs, counts, D in [
@@ -50,11 +51,14 @@ def golden_classifier_cases():
         ("tart_k64_original", {"reasoner": "tart", "projection": "pca", "standardize": False, "center": "mean",
                                "class_prior": "uniform"}, (40, 24), 24),
         ("tart_k300", {"reasoner": "tart"}, (170, 130), 48),
-        ("tart2_k64", {"reasoner": "tart2"}, (20, 16, 16, 12), 24),
-        ("tart2_k200_max64", {"reasoner": "tart2", "max_context": 64}, (70, 60, 40, 30), 48),
+        ("tart2_k64", {"reasoner": "tart2", "stack": None}, (20, 16, 16, 12), 24),
+        ("tart2_k200_max64", {"reasoner": "tart2", "max_context": 64, "stack": None}, (70, 60, 40, 30), 48),
         ("tart_k64_auto", {"reasoner": "tart", "temperature": "auto"}, (40, 24), 24),
-        ("tart2_k64_auto", {"reasoner": "tart2", "temperature": "auto"}, (20, 16, 16, 12), 24),
-        ("default_binary_k48", {}, (30, 18), 32),  # the default module (tart-2) on two classes
+        ("tart2_k64_auto", {"reasoner": "tart2", "temperature": "auto", "stack": None}, (20, 16, 16, 12), 24),
+        ("default_binary_k48", {"stack": None}, (30, 18), 32),  # the default module (tart-2) on two classes
+        # with tart-2's linear member (stack="auto"), long enough contexts for it to get weight
+        ("default_binary_k256", {}, (136, 120), 12),
+        ("tart2_k150_auto", {"reasoner": "tart2", "temperature": "auto"}, (60, 50, 40), 8),
     ]:
         X, y = _gaussian_classes(rng, counts, D)
         Xq, _ = _gaussian_classes(rng, (4,) * len(counts), D)

@@ -365,9 +365,10 @@ def test_a_user_module_is_left_as_it_was(kind):
     X, y = _blobs(20)
     devices = ["meta", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
-        # one view of the map: fit runs nothing on the module (a "meta" module cannot compute)
+        # one view of the map, no linear member: fit runs nothing on the module (a "meta" module
+        # cannot compute)
         clf = TartClassifier(reasoner=module, device=device, n_estimators=2, temperature=1.0,
-                             standardize=False).fit(X, y)
+                             standardize=False, stack=None).fit(X, y)
         assert clf.reasoner_ is not module and not clf.reasoner_.training
         assert next(clf.reasoner_.parameters()).device.type == device
         assert clf.reasoner is module  # the parameter itself is the caller's object (sklearn)

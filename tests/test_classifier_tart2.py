@@ -40,7 +40,7 @@ def _blobs(n, D=6, L=2, seed=0, sep=3.0):
 
 def test_matches_the_map_and_both_label_orders(tiny):
     X, y = _blobs(50)
-    clf = TartClassifier(reasoner=tiny, standardize=False, temperature=1.0).fit(X[:30], y[:30])
+    clf = TartClassifier(reasoner=tiny, standardize=False, temperature=1.0, stack=None).fit(X[:30], y[:30])
     m = SetMap(8, standardize=False).fit(X[:30], y[:30])
     cx, qx = torch.from_numpy(m.transform(X[:30])), torch.from_numpy(m.transform(X[30:]))
     cy = torch.from_numpy(y[:30])
@@ -94,8 +94,9 @@ def test_long_contexts_keep_every_class_in_every_subset(tiny):
 def test_class_prior_reweights(tiny):
     X, y = _blobs(80)
     idx = np.r_[np.flatnonzero(y == 0)[:30], np.flatnonzero(y == 1)[:10]]
-    ctx = TartClassifier(reasoner=tiny, temperature=1.0).fit(X[idx], y[idx]).predict_proba(X[:10])
-    uni = TartClassifier(reasoner=tiny, class_prior="uniform", temperature=1.0).fit(X[idx], y[idx]).predict_proba(X[:10])
+    ctx = TartClassifier(reasoner=tiny, temperature=1.0, stack=None).fit(X[idx], y[idx]).predict_proba(X[:10])
+    uni = TartClassifier(reasoner=tiny, class_prior="uniform", temperature=1.0,
+                         stack=None).fit(X[idx], y[idx]).predict_proba(X[:10])
     odds = (uni[:, 1] / uni[:, 0]) / (ctx[:, 1] / ctx[:, 0])
     np.testing.assert_allclose(odds, (31 / 42) / (11 / 42), rtol=1e-6)  # prior / context frequency
     with pytest.raises(ValueError, match="class_prior"):

@@ -165,14 +165,33 @@ def test_a_version_1_classifier_saved_before_the_temperature_loads_at_temperatur
     assert back.temperature == 1.0 and back.temperature_ == 1.0
 
 
-def test_round_trip_writes_format_version_2_with_the_plan(tmp_path):
-    X, y, Q = _data()
+def test_round_trip_writes_format_version_3_with_the_plan_and_the_linear_member(tmp_path):
+    rng = np.random.default_rng(3)  # a long, low-dimensional context: the linear member gets weight
+    X, Q = rng.normal(size=(200, 6)), rng.normal(size=(20, 6))
+    y = (X[:, 0] + 0.5 * rng.normal(size=200) > 0).astype(int)
     clf = TartClassifier(n_estimators=2).fit(X, y)
+    assert clf.linear_ is not None and clf.linear_.weight >= 0.01
     clf.save_pretrained(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["format_version"] == 2 and "plan_" in config["state"] and "maps_" in config["state"]
+    assert config["format_version"] == 3 and {"plan_", "maps_", "linear_"} <= set(config["state"])
     back = TartClassifier.from_pretrained(tmp_path / "m")
     assert [r.rows.tolist() for r in back.plan_.reads] == [r.rows.tolist() for r in clf.plan_.reads]
+    assert back.linear_.weight == clf.linear_.weight and np.array_equal(back.linear_.W_LD, clf.linear_.W_LD)
+    assert np.array_equal(back.predict_proba(Q), clf.predict_proba(Q))
+
+
+def test_format_version_2_folders_load_as_the_module_alone(tmp_path):
+    """A folder saved before the linear member (format 2: no `stack`, no `linear_`) predicts as it
+    did, and says so: stack=None."""
+    X, y, Q = _data()
+    clf = TartClassifier(n_estimators=2, stack=None).fit(X, y)
+    clf.save_pretrained(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["format_version"] = 2
+    del config["params"]["stack"], config["state"]["linear_"]
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    back = TartClassifier.from_pretrained(tmp_path / "m")
+    assert back.stack is None and getattr(back, "linear_", None) is None
     assert np.array_equal(back.predict_proba(Q), clf.predict_proba(Q))
 
 

@@ -111,13 +111,20 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         class through every label slot), "signs" (the mapped features' signs flipped), "rotations"
         (the map's residual directions rotated). docs/symmetries.md measures them: the shipped
         module is already invariant to them, so the default stays "labels".
+    stack : "auto", None or float, default "auto"
+        tart-2 mixes its probabilities with those of a logistic regression fitted on the same
+        context (`tart.linear`), weighted by their likelihood of the held-out labels of the
+        context's folds, with `stack` pseudo-examples on the module (a prior: a few examples keep
+        the weight on the module). "auto": `tart.strategy.STACK_DEFAULT` for tart-2, nothing for
+        the faithful module; None: the module alone. The member is `linear_` (None when its weight
+        is under 0.01); docs/stacking.md measures it.
     """
 
     def __init__(
         self, embedder=None, embedder_kwargs=None, reasoner=None, n_components=None, fill=None,
         projection=None, center=None, standardize="auto", n_estimators=8, max_context=None, label_words=None,
         class_prior="context", device="auto", random_state=0, multiclass="auto", temperature="auto",
-        symmetries="labels",
+        symmetries="labels", stack="auto",
     ):
         self.embedder = embedder
         self.embedder_kwargs = embedder_kwargs
@@ -136,6 +143,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         self.multiclass = multiclass
         self.temperature = temperature
         self.symmetries = symmetries
+        self.stack = stack
 
     # ---- scikit-learn API ----------------------------------------------------------------
     def fit(self, X, y) -> "TartClassifier":
@@ -165,19 +173,21 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
                 return self
             self.context_ = inputs.as_features(self.embedder_.encode(list(X)), len(X), "context")
         fit_t = self.temperature in ("auto", "context")
-        self.plan_, self.maps_, t, self.view_weights_ = self._fit_plan(self.context_, temperature=fit_t)
-        self.temperature_ = t if fit_t else float(self.temperature)
+        fitted = self._fit_plan(self.context_, temperature=fit_t)
+        self.plan_, self.maps_, self.view_weights_, self.linear_ = fitted.plan, fitted.maps, fitted.view_weights, fitted.linear
+        self.temperature_ = fitted.temperature if fit_t else float(self.temperature)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities [n, n_classes], columns in `classes_` order."""
         check_is_fitted(self, "classes_")
         ctx_KD, q_MD = inputs.condition(*self._features(X))
-        plan, maps = self.plan_, getattr(self, "maps_", None)
+        plan, maps, linear = self.plan_, getattr(self, "maps_", None), getattr(self, "linear_", None)
         if self._context_dependent():  # the context's features came with the queries: its own maps
-            plan, maps, _, _ = self._fit_plan(ctx_KD, temperature=False, conditioned=True)
+            plan, maps, _, _, linear = self._fit_plan(ctx_KD, temperature=False, conditioned=True)
         probs, _ = execute(self.reasoner_, None, [Job(plan, ctx_KD, q_MD, maps)])  # the maps are fitted
-        return combine(plan, probs[0], temperature=self.temperature_)
+        proba = combine(plan, probs[0], temperature=self.temperature_)
+        return proba if linear is None else linear.mix(proba, q_MD)
 
     def decision_function(self, X) -> np.ndarray:
         """Two classes: log-odds of classes_[1] (from the averaged probability) [n];
@@ -261,8 +271,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         """The plan for a context labelled y_K (every class present), its views equally weighted."""
         return self._strategy().plan(y_K, len(self.classes_))
 
-    def _fit_plan(self, context, *, temperature: bool, conditioned: bool = False):
-        """(plan, its fitted maps, temperature, view weights) for a context (`tart.strategy.fit_plans`)."""
+    def _fit_plan(self, context, *, temperature: bool, conditioned: bool = False) -> strategy.Fitted:
+        """The fitted plan of a context (`tart.strategy.fit_plans`)."""
         ctx_KD = context if conditioned else inputs.condition(context)[0]
         return strategy.fit_plans(self._strategy(), self.reasoner_, [(context, ctx_KD, self.y_, len(self.classes_))],
                                   temperature=temperature)[0]

@@ -52,7 +52,7 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "SavedClassifierError", "save", "load", "
            "saved_classes"]
 
 FORMAT = "tart-classifier"
-FORMAT_VERSION = 2  # 2: the plan (plan_) and its fitted maps (maps_); 1: one projection_ (migrate_v1)
+FORMAT_VERSION = 3  # 3: tart-2's linear member (linear_); 2: the plan (plan_) and its fitted maps (maps_); 1: one projection_ (migrate_v1)
 CONFIG_FILE = "config.json"
 ARRAYS_FILE = "model.safetensors"
 REASONER_DIR = "reasoner"
@@ -336,6 +336,7 @@ def load(cls, path: str | Path, *, device: str | None = None, embedder: Any = No
     if device is not None:
         params["device"] = device
     params.setdefault("symmetries", "labels")  # saved before the parameter: the members it had then
+    params.setdefault("stack", None)  # saved before tart-2's linear member (format < 3): none
     state = _join_state(config["state"], arrays)
     if config["format_version"] == 1:
         params, state = migrate_v1(params, state, config, arrays)

@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
 from tart import ensemble
 from tart.calibration import context_folds, fit_temperature, temperature_folds
 from tart.inputs import condition
+from tart.linear import LinearMember, fit_member
 from tart.plan import Job, MapFit, Plan, Read, combine, execute
 from tart.projection import BASES, CENTERS, FILLS, ContextProjection, SetMap, set_views
 
@@ -226,6 +227,23 @@ def default_reasoner(reasoner, n_classes: int, multiclass: str = "auto"):
 
 
 FAITHFUL_ONLY = ("fill", "projection", "center")  # settings of the faithful module's projection
+STACK_DEFAULT = 4.0  # tart-2's stack="auto": pseudo-examples on the module (docs/stacking.md)
+
+
+def check_stack(value, family: str) -> float | None:
+    """`stack` resolved for a module family: tart-2's pseudo-examples on the module (a number >= 0;
+    "auto": STACK_DEFAULT), None for no linear member; the faithful module has none (ValueError)."""
+    if value is None or (isinstance(value, str) and value == "auto" and family == "tart"):
+        return None
+    if isinstance(value, str) and value == "auto":
+        return STACK_DEFAULT
+    if family == "tart":
+        raise ValueError(f"stack={value!r}: the linear member is tart-2's (reasoner='tart2'); give "
+                         "stack='auto' or None with the faithful module")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0 <= value < float("inf"):
+        raise ValueError(f'stack must be "auto", None or a number >= 0 (pseudo-examples on the module), got {value!r}')
+    return float(value)
 
 
 class FaithfulStrategy:
@@ -236,10 +254,12 @@ class FaithfulStrategy:
 
     def __init__(self, params: dict, module):
         self.params, self.config = params, module.config
+        self.stack = None
 
     def check(self, n_classes: int) -> int:
         """The most context points one member reads."""
         check_multiclass(self.params["multiclass"])
+        check_stack(self.params.get("stack", "auto"), self.name)
         if self.params.get("symmetries", "auto") not in ("auto", ensemble.LEGACY_SYMMETRIES):
             raise ValueError(f"symmetries={self.params['symmetries']!r}: tart-2's members "
                              "(reasoner='tart2'); the faithful module's are context orderings")
@@ -278,7 +298,8 @@ class FaithfulStrategy:
 
 class SetStrategy:
     """tart-2: its map's views, its plan, and k-fold cross-validation on the context that weighs
-    the views (Bayesian model averaging) and gives the temperature."""
+    the views (Bayesian model averaging), gives the temperature and weighs the linear member
+    (`tart.linear`; `stack` pseudo-examples on the module, None: no member)."""
 
     name = "tart2"
     view_folds = 4
@@ -287,6 +308,7 @@ class SetStrategy:
         self.params, self.config = params, module.config
         self.views = set_views(module.config.whiten_map, params["standardize"], both_scalings=True,
                                first=module.config.map_first)
+        self.stack = check_stack(params.get("stack", "auto"), self.name)
 
     def check(self, n_classes: int) -> None:
         """tart-2 reads any number of context points: no limit (None)."""
@@ -324,8 +346,9 @@ class SetStrategy:
         return log_prior("context", y, plan.n_classes)
 
     def folds(self, raw_KD, ctx_KD: np.ndarray, y: np.ndarray, n_classes: int, temperature: bool):
-        """The view folds (kept, held) and their jobs, when there are views to weigh or a temperature."""
-        if len(self.views) == 1 and not temperature:
+        """The view folds (kept, held) and their jobs, when there are views or a linear member to
+        weigh or a temperature."""
+        if len(self.views) == 1 and not temperature and self.stack is None:
             return [], []
         fold_of = context_folds(ctx_KD, y, self.view_folds)
         folds = [(np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(self.view_folds)]
@@ -333,12 +356,24 @@ class SetStrategy:
         return folds, [Job(self.plan(y[keep], n_classes), ctx_KD[keep], ctx_KD[held]) for keep, held in folds]
 
 
-def fit_plans(fam, module, contexts: list[tuple], *, temperature: bool) -> list[tuple]:
-    """(plan, its fitted maps, temperature, view weights [V] or None) for each context (raw [K, D], conditioned [K, D],
-    labels [K] in 0..L-1 with every class present, L): every context's plan maps and every fold's
-    jobs in one executor call. Each plan's views are weighted by Bayesian model averaging on its
-    folds (a view's weight proportional to its likelihood of the held-out labels); the temperature
-    is fitted on the folds' held-out probabilities (1 without folds)."""
+class Fitted(NamedTuple):
+    """A context's fitted plan: the plan (its views weighted), its fitted maps, the temperature,
+    the view weights [V] (None: one view or nothing held out) and the linear member (None: none)."""
+
+    plan: Plan
+    maps: list
+    temperature: float
+    view_weights: np.ndarray | None
+    linear: LinearMember | None
+
+
+def fit_plans(fam, module, contexts: list[tuple], *, temperature: bool) -> list[Fitted]:
+    """The fitted plan of each context (raw [K, D], conditioned [K, D], labels [K] in 0..L-1 with
+    every class present, L): every context's plan maps and every fold's jobs in one executor call.
+    Each plan's views are weighted by Bayesian model averaging on its folds (a view's weight
+    proportional to its likelihood of the held-out labels); the temperature is fitted on the folds'
+    held-out probabilities (1 without folds); then the linear member (`fam.stack` not None) is
+    weighed against the module's held-out probabilities at that temperature."""
     plans = [fam.plan(y, L) for _, _, y, L in contexts]
     folds = [fam.folds(raw, ctx, y, L, temperature) for raw, ctx, y, L in contexts]
     jobs = [Job(plan, ctx, ctx[:0]) for plan, (_, ctx, _, _) in zip(plans, contexts)]
@@ -347,14 +382,21 @@ def fit_plans(fam, module, contexts: list[tuple], *, temperature: bool) -> list[
     out, at = [], len(contexts)
     for i, (plan, (held_folds, fold_jobs)) in enumerate(zip(plans, folds)):
         fold_probs, at = probs[at : at + len(fold_jobs)], at + len(fold_jobs)
-        y = contexts[i][2]
+        _, ctx, y, L = contexts[i]
         weights_V = _view_weights(fam, plan.n_views(), fold_jobs, fold_probs, held_folds, y)
-        t = 1.0
+        t, linear = 1.0, None
         if temperature and fold_jobs:
             P = np.concatenate([combine(job.plan, p, job.plan.read_weights(weights_V))
                                 for job, p in zip(fold_jobs, fold_probs)])
             t = fit_temperature(P, np.concatenate([y[held] for _, held in held_folds]))
-        out.append((plan.weighted(weights_V), [maps[i][m] for m in plan.kept_maps(weights_V)], t, weights_V))
+        if fam.stack is not None and fold_jobs:
+            P = np.concatenate([combine(replace(job.plan, prior=fam.context_prior(job.plan, y[keep])), p,
+                                        job.plan.read_weights(weights_V), temperature=t)
+                                for job, p, (keep, _) in zip(fold_jobs, fold_probs, held_folds)])
+            prior_L = ensemble.class_weight(fam.params["class_prior"], y, L)
+            linear = fit_member(ctx, y, L, held_folds, P, fam.stack, prior_L)
+        out.append(Fitted(plan.weighted(weights_V), [maps[i][m] for m in plan.kept_maps(weights_V)], t,
+                          weights_V, linear))
     return out
 
 

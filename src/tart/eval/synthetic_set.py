@@ -48,7 +48,7 @@ def classifier_proba(model: SetReasoner, cx_BKD: torch.Tensor, cy_BK: torch.Tens
     """What `TartClassifier(reasoner=model, **params)` (default settings otherwise) fitted on each
     raw task's context predicts for its queries: probabilities [B, M, L] (L the most classes of any
     task; classes absent from a context get 0). The same plan as the classifier's
-    (`tart.strategy.fit_plans`: views weighted on the context, temperature), run batched over the
+    (`tart.strategy.fit_plans`: views weighted on the context, temperature, linear member), run batched over the
     tasks. A context with one class predicts it (Laplace-smoothed, as the baselines)."""
     fam = SetStrategy(TartClassifier(**params).get_params(deep=False), model)
     B, M, L = len(cx_BKD), qx_BMD.shape[1], int(n_classes_B.max())
@@ -65,10 +65,11 @@ def classifier_proba(model: SetReasoner, cx_BKD: torch.Tensor, cy_BK: torch.Tens
             contexts.append((ctx, ctx, y.astype(np.int64), len(classes)))
             queries.append(q)
         fitted = fit_plans(fam, model, contexts, temperature=True) if contexts else []
-        jobs = [Job(plan, c[1], q, maps) for (plan, maps, _, _), c, q in zip(fitted, contexts, queries)]
+        jobs = [Job(f.plan, c[1], q, f.maps) for f, c, q in zip(fitted, contexts, queries)]
         probs = execute(model, fam.template(), jobs)[0] if jobs else []
-        for (b, classes), (plan, _, t, _), p in zip(tasks, fitted, probs):
-            out[b][:, classes] = combine(plan, p, temperature=t)
+        for (b, classes), f, p, q in zip(tasks, fitted, probs, queries):
+            proba = combine(f.plan, p, temperature=f.temperature)
+            out[b][:, classes] = proba if f.linear is None else f.linear.mix(proba, q)
     return out
 
 
