@@ -57,6 +57,13 @@ def test_fit_reports_classes_counts_and_loo(tmp_path, capsys):
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     assert cfg["classes"]["values"] == [0, 1] and cfg["fit"]["column"] == "t"
     assert cfg["fit"]["loo_accuracy"] >= 0.8
+    assert cfg["params"]["stack"] == "auto"
+    assert main(["fit", "--data", str(tmp_path / "d.parquet"), "--text-column", "t", "--label-column", "y",
+                 "--n-estimators", "2", "--stack", "none", "--no-loo", "--out", str(tmp_path / "m2")]) == 0
+    cfg = json.loads((tmp_path / "m2" / "config.json").read_text())
+    assert cfg["params"]["stack"] is None and cfg["state"]["linear_"] is None
+    with pytest.raises(SystemExit):
+        main(["fit", "--data", str(tmp_path / "d.parquet"), "--stack", "lots", "--out", str(tmp_path / "m3")])
 
 
 @needs_asset("minilm")

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
 from tart import TartClassifier
-from tart.linear import LinearMember, fit_logistic, mixture_weight, softmax
+from tart.linear import LinearMember, fit_logistic, mixture_weight
 from tart.set_reasoner import SetReasoner, SetReasonerConfig
 
 
@@ -35,7 +36,7 @@ def test_fit_logistic_is_the_penalised_regression_on_standardised_features(K, D,
     mu, sd = X[:K].mean(0), X[:K].std(0)
     ref = LogisticRegression(C=min(1.0, 64.0 / D), max_iter=5000, tol=1e-10).fit((X[:K] - mu) / sd, y[:K])
     expected = ref.predict_proba((X[K:] - mu) / sd)
-    np.testing.assert_allclose(softmax(X[K:] @ W_LD.T + b_L), expected, atol=2e-3)
+    np.testing.assert_allclose(softmax(X[K:] @ W_LD.T + b_L, axis=1), expected, atol=2e-3)
 
 
 def test_fit_logistic_keeps_constant_features_harmless():
@@ -83,7 +84,7 @@ def test_the_member_follows_the_class_prior(tiny):
     clf = TartClassifier(reasoner=tiny, class_prior="uniform", stack=0.0).fit(X[idx], y[idx])
     assert clf.linear_ is not None
     np.testing.assert_allclose(clf.linear_.prior_L, [162 / 121, 162 / 41])  # uniform / smoothed frequency
-    raw = softmax(X[:10] @ clf.linear_.W_LD.T + clf.linear_.b_L)
+    raw = softmax(X[:10] @ clf.linear_.W_LD.T + clf.linear_.b_L, axis=1)
     odds = (clf.linear_.proba(X[:10])[:, 1] / clf.linear_.proba(X[:10])[:, 0]) / (raw[:, 1] / raw[:, 0])
     np.testing.assert_allclose(odds, 121 / 41)
 

@@ -5,10 +5,11 @@ items -> embedder -> context-fitted input map -> reasoning module -> probabiliti
 `fit(X, y)` checks the context, embeds it (unless the embedder depends on the context) and builds
 the plan of the module's passes over it (`plan_`, `tart.plan`; made by the module family's
 strategy, `tart.strategy`), fitting its input maps (`maps_`) and, in the same executor call, the
-cross-validation folds the family runs on the context (tart-2: the weights of its map's views and
-the temperature; the faithful module: the temperature). Nothing is trained. `predict_proba` runs
+cross-validation folds the family runs on the context (tart-2: the weights of its map's views, the
+temperature and its linear member, `tart.linear`; the faithful module: the temperature). Nothing
+is trained. `predict_proba` runs
 the plan on the queries: one module call per batch of equal shapes, all queries sharing each
-encoded context, then one combiner. Inputs are checked here, once: the maps and the module are
+encoded context, then one combiner (and tart-2's linear member mixed in). Inputs are checked here, once: the maps and the module are
 called with `validate=False`. Predicting never changes fitted state: with a context-dependent
 embedder the context's features come with each call, and the call fits its own maps.
 """

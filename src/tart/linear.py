@@ -22,6 +22,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import softmax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
@@ -45,7 +46,7 @@ class LinearMember:
 
     def proba(self, X_MD: np.ndarray) -> np.ndarray:
         """Its own class probabilities [M, L]."""
-        P_ML = softmax(X_MD @ self.W_LD.T + self.b_L) * self.prior_L
+        P_ML = softmax(X_MD @ self.W_LD.T + self.b_L, axis=1) * self.prior_L
         return P_ML / P_ML.sum(1, keepdims=True)
 
     def mix(self, P_ML: np.ndarray, X_MD: np.ndarray) -> np.ndarray:
@@ -53,12 +54,6 @@ class LinearMember:
         if self.weight == 0.0:
             return P_ML
         return (1.0 - self.weight) * P_ML + self.weight * self.proba(X_MD)
-
-
-def softmax(z_ML: np.ndarray) -> np.ndarray:
-    z_ML = z_ML - z_ML.max(1, keepdims=True)
-    e_ML = np.exp(z_ML)
-    return e_ML / e_ML.sum(1, keepdims=True)
 
 
 def fit_logistic(X_KD: np.ndarray, y_K: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,6 +72,7 @@ def fit_logistic(X_KD: np.ndarray, y_K: np.ndarray, n_classes: int) -> tuple[np.
     clf = LogisticRegression(C=min(1.0, PRIOR_SCALE / D), max_iter=MAX_ITER)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # a short fit stands: the prior bounds it
+        warnings.filterwarnings("ignore", "The number of unique classes", UserWarning)  # many classes, few rows
         clf.fit(Z, y_K)
     coef, b_L = clf.coef_, clf.intercept_
     if n_classes == 2:  # scikit-learn's one row scores class 1 against class 0
@@ -92,7 +88,7 @@ def held_out(X_KD: np.ndarray, y_K: np.ndarray, folds: list[tuple[np.ndarray, np
     out = []
     for keep, held in folds:
         W_LD, b_L = fit_logistic(X_KD[keep], y_K[keep], n_classes)
-        out.append(softmax(X_KD[held] @ W_LD.T + b_L))
+        out.append(softmax(X_KD[held] @ W_LD.T + b_L, axis=1))
     return np.concatenate(out)
 
 
@@ -113,9 +109,9 @@ def fit_member(X_KD: np.ndarray, y_K: np.ndarray, n_classes: int, folds: list[tu
                p_module_NL: np.ndarray, alpha: float, prior_L: np.ndarray) -> LinearMember | None:
     """The linear member of a context: fitted on all of it, weighted against the module's held-out
     probabilities p_module_NL on `folds` (scored with the context's class prior); None when its
-    weight is under `MIN_WEIGHT`. One BLAS thread: these small problems gain nothing from more, and
-    BLAS threads left spinning after them slow the module's next torch calls."""
-    with threadpool_limits(1, user_api="blas"):
+    weight is under `MIN_WEIGHT`. One thread (BLAS and OpenMP): these small problems gain nothing
+    from more, and thread pools left spinning after them slow the module's next torch calls."""
+    with threadpool_limits(1):
         return _fit_member(X_KD, y_K, n_classes, folds, p_module_NL, alpha, prior_L)
 
 

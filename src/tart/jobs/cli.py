@@ -7,6 +7,7 @@ missing column, an unknown file type, no rows, an existing output, ...), with a 
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -33,6 +34,16 @@ def _kv(items: list[str] | None) -> dict:
     return out
 
 
+def _stack(value: str):
+    """--stack: "auto", "none" or a number."""
+    if value in ("auto", "none"):
+        return None if value == "none" else value
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, none or a number, got {value!r}") from None
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("fit", help="fit and save a classifier from a labelled table or class folders",
                        description="Fit a TartClassifier on labelled examples and save it (a folder "
@@ -49,6 +60,9 @@ def add_parsers(sub) -> None:
                    help="an embedder option, e.g. mode=stream or batch_size=64 (repeatable)")
     p.add_argument("--reasoner", default=None, help="tart2 (the default) or tart (the faithful binary module)")
     p.add_argument("--n-estimators", type=int, default=8)
+    p.add_argument("--stack", default="auto", type=_stack,
+                   help="tart-2's linear member (TartClassifier(stack=)): auto (the default), none (the "
+                        "module alone) or a number of pseudo-examples on the module")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, ...")
     p.add_argument("--no-loo", action="store_true", help="skip the leave-one-out estimate")
     p.add_argument("--out", required=True, help="the folder to save the classifier to")
@@ -92,7 +106,8 @@ def cmd_fit(args) -> int:
         report = fit_job(args.data, args.out, label_column=args.label_column, text_column=args.text_column,
                          path_column=args.path_column, embedder=args.embedder,
                          embedder_kwargs=_kv(args.embedder_option), reasoner=args.reasoner,
-                         n_estimators=args.n_estimators, loo=not args.no_loo, overwrite=args.overwrite,
+                         n_estimators=args.n_estimators, stack=args.stack, loo=not args.no_loo,
+                         overwrite=args.overwrite,
                          device=args.device)
     except MissingExtra as e:
         print(f"tart fit: error: {e}", file=sys.stderr)

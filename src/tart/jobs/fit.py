@@ -114,7 +114,7 @@ def _modality(spec: str, kind: str | None) -> str:
 def fit_job(data: str | Path, out: str | Path, *, label_column: str | None = None,
             text_column: str | None = None, path_column: str | None = None, embedder: str = "minilm",
             embedder_kwargs: dict | None = None, reasoner: str | None = None, n_estimators: int = 8,
-            loo: bool = True, overwrite: bool = False, device: str | None = None) -> FitReport:
+            stack="auto", loo: bool = True, overwrite: bool = False, device: str | None = None) -> FitReport:
     """Fit and save a classifier from labelled files; see `tart fit --help`."""
     from tart import persist
     from tart.classifier import TartClassifier
@@ -132,7 +132,7 @@ def fit_job(data: str | Path, out: str | Path, *, label_column: str | None = Non
     if device is not None and embedder != "features":
         kwargs.setdefault("device", device)
     clf = TartClassifier(embedder=embedder, embedder_kwargs=kwargs or None, reasoner=reasoner,
-                         n_estimators=n_estimators, device=device or "auto")
+                         n_estimators=n_estimators, stack=stack, device=device or "auto")
     # decode with the rules of `tart predict`; an unreadable example is an error here (it is data)
     modality = _modality(embedder, kwargs.get("kind"))
     if notes["column_kind"] == "text" and modality != "text":
