@@ -235,7 +235,8 @@ def main() -> None:
         "" if args.methods == list(METHODS) else " --methods " + " ".join(
             m for m in args.methods if not m.startswith("candidate:"))) + (
         f" --candidate {args.candidate}" if args.candidate else "") + (
-        "" if args.pairs == "grid" else f" --pairs {args.pairs}")
+        "" if args.pairs == "grid" else f" --pairs {args.pairs}") + (
+        "" if args.cache == Path("results/binary_headroom") else f" --cache {args.cache}")
     per_pair = {f"{d} / {e}": accuracies(pair_probabilities(d, e, args.cache, args.methods, args.seeds),
                                          args.methods, args.seeds) for d, e in PAIR_SETS[args.pairs]}
     report(per_pair, args.report, args.seeds, command)

@@ -151,7 +151,7 @@ def test_a_module_reading_both_maps_weighs_the_two_by_the_context(tiny):
     plain, white, both = with_map(False), with_map(True), with_map("both")
     for L, n in ((2, 40), (3, 45)):
         X, y = _blobs(n + 20, D=12, L=L, seed=L)
-        clfs = [TartClassifier(reasoner=m, standardize=False, temperature=1.0).fit(X[:n], y[:n])
+        clfs = [TartClassifier(reasoner=m, standardize=False, temperature=1.0, stack=None).fit(X[:n], y[:n])
                 for m in (plain, white, both)]
         p = [c.predict_proba(X[n:]) for c in clfs]
         w = clfs[2].view_weights_

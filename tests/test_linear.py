@@ -39,6 +39,14 @@ def test_fit_logistic_is_the_penalised_regression_on_standardised_features(K, D,
     np.testing.assert_allclose(softmax(X[K:] @ W_LD.T + b_L, axis=1), expected, atol=2e-3)
 
 
+def test_fit_logistic_does_not_depend_on_the_rows_order():
+    X, y = _linear_task(80, 120, 3)
+    perm = np.random.default_rng(1).permutation(80)
+    W_LD, b_L = fit_logistic(X, y, 3)
+    W2_LD, b2_L = fit_logistic(X[perm], y[perm], 3)
+    assert np.array_equal(W_LD, W2_LD) and np.array_equal(b_L, b2_L)
+
+
 def test_fit_logistic_keeps_constant_features_harmless():
     X, y = _linear_task(60, 4, 2)
     X = np.hstack([X, np.full((60, 1), 7.0)])

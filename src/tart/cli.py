@@ -89,6 +89,8 @@ def _add_eval(sub) -> None:
                    help="tart2: prior components to evaluate (default: all)")
     p.add_argument("--n-raw", type=int, default=64, help="tart2: raw feature width of the tasks")
     p.add_argument("--report", default=None, help="tart2: also write the tables to this Markdown file")
+    p.add_argument("--stack", default="auto", type=jobs_cli.stack_value,
+                   help="tart2: the classifier's linear member (auto, none, or pseudo-examples on the module)")
     p.add_argument("--n-tasks", type=int, default=256)
     p.add_argument("--n-queries", type=int, default=64)
     p.add_argument("--active-dims", type=int, default=None, help="non-zero dims (default: all)")
@@ -129,9 +131,9 @@ def _eval_set(model, args) -> int:
     rows = families.TART2.evaluate(model, ks=ks, components=comps, n_tasks=args.n_tasks,
                                    n_queries=args.n_queries, n_raw=args.n_raw, seed=args.seed,
                                    baselines=() if args.no_baselines else es.BASELINES,
-                                   cache_file=home() / "synthetic_baselines.json")
+                                   cache_file=home() / "synthetic_baselines.json", stack=args.stack)
     tart_rows = es.evaluate_tart_tasks(model, load_reasoner("tart"), tuple(k for k in ks if k <= 256),
-                                       n_tasks=256, n_queries=64, seed=args.seed)
+                                       n_tasks=256, n_queries=64, seed=args.seed, stack=args.stack)
     if args.json:
         print(json.dumps({"components": rows, "tart_tasks": tart_rows}, indent=2))
     else:

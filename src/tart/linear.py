@@ -27,6 +27,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
+from tart.projection import feature_order
+
 PRIOR_SCALE = 64.0  # C = min(1, PRIOR_SCALE / D) on standardised features
 MAX_ITER = 500
 EM_ITERS = 200
@@ -58,7 +60,10 @@ class LinearMember:
 
 def fit_logistic(X_KD: np.ndarray, y_K: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """(W_LD, b_L) of the penalised logistic regression (see the module doc) on rows X_KD labelled
-    y_K in 0..n_classes-1, every class present; scores on the raw features."""
+    y_K in 0..n_classes-1, every class present; scores on the raw features. The rows are read in
+    their features' order, so the fit does not depend on the context's order."""
+    order = feature_order(X_KD, y_K)
+    X_KD, y_K = X_KD[order], y_K[order]
     mu_D = X_KD.mean(0)
     sd_D = X_KD.std(0)
     sd_D = np.where(sd_D > 0, sd_D, 1.0)  # a constant feature stays 0 after centring

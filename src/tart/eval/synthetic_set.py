@@ -111,7 +111,7 @@ def _scores(proba_BML: np.ndarray, qy_BM: np.ndarray) -> tuple[float, float]:
 def evaluate_components(
     model: SetReasoner | None, ks=SET_KS, components=COMPONENTS, n_tasks: int = 64, n_queries: int = 64,
     n_raw: int = 64, seed: int = 1234, baselines=BASELINES, prior: MixturePrior | None = None,
-    cache_file: Path | None = None,
+    cache_file: Path | None = None, stack="auto",
 ) -> list[dict]:
     """One row per (component, k): accuracy and CE of tart-2 and each baseline, and `best`, the
     name of the most accurate baseline. The baselines' scores depend only on the tasks, so with
@@ -130,7 +130,7 @@ def evaluate_components(
             cx, cy, qx, qy = t.x_BND[:, :k], t.y_BN[:, :k], t.x_BND[:, k:], t.y_BN[:, k:]
             row: dict = {"component": comp, "k": k, "n_tasks": n_tasks, "n_queries": n_queries, "n_raw": n_raw}
             if model is not None:
-                proba = classifier_proba(model, cx, cy, qx, t.n_classes_B)
+                proba = classifier_proba(model, cx, cy, qx, t.n_classes_B, stack=stack)
                 row["tart2_acc"], row["tart2_ce"] = _scores(proba, qy.numpy())
             for name in baselines:
                 key = f"{comp}|{k}|{n_tasks}|{n_queries}|{n_raw}|{seed}|{L}|{name}|{prior_key}"
@@ -151,9 +151,9 @@ def evaluate_components(
 @torch.no_grad()
 def evaluate_tart_tasks(model: SetReasoner, faithful: Reasoner | None = None,
                         ks: tuple[int, ...] = (8, 16, 32, 64, 128, 256), n_tasks: int = 256,
-                        n_queries: int = 64, seed: int = 1234) -> list[dict]:
+                        n_queries: int = 64, seed: int = 1234, stack="auto") -> list[dict]:
     """TART's logistic tasks (the same draws as `tart.eval.synthetic.evaluate_synthetic`): tart-2 through
-    its map, the faithful module on the raw 16 dims, MAP logistic regression."""
+    its map (the classifier's `stack`), the faithful module on the raw 16 dims, MAP logistic regression."""
     prior = LogisticPrior()
     rows = []
     for k in ks:
@@ -161,7 +161,7 @@ def evaluate_tart_tasks(model: SetReasoner, faithful: Reasoner | None = None,
         task = prior.sample(n_tasks, k + n_queries, None, generator=g)
         cx, cy, qx, qy = task.x_BND[:, :k], task.y_BN[:, :k], task.x_BND[:, k:], task.y_BN[:, k:]
         row: dict = {"k": k, "n_tasks": n_tasks, "n_queries": n_queries}
-        p = np.clip(classifier_proba(model, cx, cy.long(), qx, torch.full((n_tasks,), 2)), 1e-12, 1.0)
+        p = np.clip(classifier_proba(model, cx, cy.long(), qx, torch.full((n_tasks,), 2), stack=stack), 1e-12, 1.0)
         row["tart2_acc"], row["tart2_ce"] = binary_scores(torch.from_numpy(np.log(p[..., 1]) - np.log(p[..., 0])), qy)
         if faithful is not None and k + 1 <= faithful.config.max_points:
             f = torch.cat([faithful.predict(cx[i : i + 64], cy[i : i + 64], qx[i : i + 64]).cpu()

@@ -34,7 +34,7 @@ def _kv(items: list[str] | None) -> dict:
     return out
 
 
-def _stack(value: str):
+def stack_value(value: str):
     """--stack: "auto", "none" or a number."""
     if value in ("auto", "none"):
         return None if value == "none" else value
@@ -60,7 +60,7 @@ def add_parsers(sub) -> None:
                    help="an embedder option, e.g. mode=stream or batch_size=64 (repeatable)")
     p.add_argument("--reasoner", default=None, help="tart2 (the default) or tart (the faithful binary module)")
     p.add_argument("--n-estimators", type=int, default=8)
-    p.add_argument("--stack", default="auto", type=_stack,
+    p.add_argument("--stack", default="auto", type=stack_value,
                    help="tart-2's linear member (TartClassifier(stack=)): auto (the default), none (the "
                         "module alone) or a number of pseudo-examples on the module")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, ...")
