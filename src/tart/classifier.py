@@ -7,10 +7,10 @@ the plan of the module's passes over it (`plan_`, `tart.plan`; made by the modul
 strategy, `tart.strategy`), fitting its input maps (`maps_`) and, in the same executor call, the
 cross-validation folds the family runs on the context (tart-2: the weights of its map's views, the
 temperature and its linear member, `tart.linear`; the faithful module: the temperature). Nothing
-is trained. `predict_proba` runs
-the plan on the queries: one module call per batch of equal shapes, all queries sharing each
-encoded context, then one combiner (and tart-2's linear member mixed in). Inputs are checked here, once: the maps and the module are
-called with `validate=False`. Predicting never changes fitted state: with a context-dependent
+is trained. `predict_proba` runs the plan on the queries: one module call per batch of equal
+shapes, all queries sharing each encoded context, then one combiner (and tart-2's linear member
+mixed in). Inputs are checked here, once: the maps and the module are called with
+`validate=False`. Predicting never changes fitted state: with a context-dependent
 embedder the context's features come with each call, and the call fits its own maps.
 """
 
@@ -118,7 +118,7 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
         context's folds, with `stack` pseudo-examples on the module (a prior: a few examples keep
         the weight on the module). "auto": `tart.strategy.STACK_DEFAULT` for tart-2, nothing for
         the faithful module; None: the module alone. The member is `linear_` (None when its weight
-        is under 0.01); docs/stacking.md measures it.
+        is under 0.01); docs/tart2.md and docs/candidates.md measure it.
     """
 
     def __init__(
@@ -175,7 +175,8 @@ class TartClassifier(ClassifierMixin, BaseEstimator):
             self.context_ = inputs.as_features(self.embedder_.encode(list(X)), len(X), "context")
         fit_t = self.temperature in ("auto", "context")
         fitted = self._fit_plan(self.context_, temperature=fit_t)
-        self.plan_, self.maps_, self.view_weights_, self.linear_ = fitted.plan, fitted.maps, fitted.view_weights, fitted.linear
+        self.plan_, self.maps_, self.view_weights_ = fitted.plan, fitted.maps, fitted.view_weights
+        self.linear_ = fitted.linear
         self.temperature_ = fitted.temperature if fit_t else float(self.temperature)
         return self
 
