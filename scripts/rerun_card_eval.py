@@ -28,10 +28,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1234)
     args = ap.parse_args()
     model = load_reasoner(str(args.folder))
-    rows = es.evaluate_components(model, n_tasks=args.n_tasks, n_queries=args.n_queries, seed=args.seed, baselines=())
-    tart_rows = es.evaluate_tart_tasks(model, load_reasoner("tart"), n_tasks=args.n_tasks, seed=args.seed)
+    # the card measures the module: the classifier's defaults without its linear member
+    rows = es.evaluate_components(model, n_tasks=args.n_tasks, n_queries=args.n_queries, seed=args.seed,
+                                  baselines=(), stack=None)
+    tart_rows = es.evaluate_tart_tasks(model, load_reasoner("tart"), n_tasks=args.n_tasks, seed=args.seed, stack=None)
     spec = {"ks": list(es.SET_KS), "n_tasks": args.n_tasks, "n_queries": args.n_queries, "n_raw": 64,
-            "seed": args.seed, "predicts_as": "TartClassifier defaults"}
+            "seed": args.seed, "predicts_as": "TartClassifier defaults, stack=None"}
     atomic_write_json(args.folder / EVAL_FILE, {"spec": spec, "rows": rows, "tart_tasks": tart_rows})
     card = (args.folder / CARD_FILE).read_text()
     section = card_eval_section(rows, tart_rows, args.n_tasks, args.n_queries, args.seed)

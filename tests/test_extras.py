@@ -36,9 +36,12 @@ def test_missing_extra_names_the_extra(monkeypatch):
 
 BLOCKED = [m for m in extras.EXTRAS]
 CORE_SCRIPT = f"""
-import sys
-for m in {BLOCKED!r}:
-    sys.modules[m] = None  # as if the extras were not installed
+import importlib.abc, sys
+class NotInstalled(importlib.abc.MetaPathFinder):  # as if the extras were not installed (a None in
+    def find_spec(self, name, path, target=None):  # sys.modules would also fool libraries that
+        if name.split(".")[0] in {BLOCKED!r}:      # look a module up there, as scikit-learn does)
+            raise ModuleNotFoundError(f"No module named {{name!r}}")
+sys.meta_path.insert(0, NotInstalled())
 import numpy as np
 from tart import TartClassifier
 rng = np.random.default_rng(0)
