@@ -5,7 +5,8 @@ L2-penalised multinomial logistic regression fitted on the same context, and w m
 likelihood of the held-out labels of the context's folds (the folds that weigh the module's views,
 `tart.strategy.SetStrategy.folds`) with `alpha` pseudo-examples on the module (a Beta prior on w:
 a small context leaves the weight on the module; a large one, where the regression's home ground
-is, can move it). docs/stacking.md measures the mixture.
+is, can move it). docs/tart2.md and docs/candidates.md measure it; docs/stacking.md measured the
+first version, with the probes' own learners.
 
 The regression is the maximum a posteriori fit under a Gaussian prior on the weights of the
 features standardised over the context: C = min(1, `PRIOR_SCALE` / D), so the prior standard
