@@ -8,6 +8,18 @@ from tart.reasoner import Reasoner, tart_preset
 from tart.priors_tart import LogisticPrior
 
 
+def tiny_set_reasoner():
+    """A small tart-2 module (8 dims, 4 classes) with perturbed weights, so it is not near chance
+    by symmetry; the same one for every caller (seeded)."""
+    from tart.set_reasoner import SetReasoner, SetReasonerConfig
+
+    torch.manual_seed(0)
+    m = SetReasoner(SetReasonerConfig(n_dims=8, n_classes=4, n_embd=32, n_layer=2, n_head=4)).eval()
+    for p in m.parameters():
+        p.data.add_(0.2 * torch.randn_like(p))
+    return m
+
+
 @pytest.fixture
 def tiny_model() -> Reasoner:
     torch.manual_seed(0)

@@ -5,6 +5,7 @@ import pytest
 import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from conftest import tiny_set_reasoner
 from tart import TartClassifier
 from tart.projection import SetMap
 from tart.set_reasoner import SetReasoner, SetReasonerConfig
@@ -23,11 +24,7 @@ def test_sklearn_estimator_checks_multiclass(estimator, check):
 
 @pytest.fixture(scope="module")
 def tiny():
-    torch.manual_seed(0)
-    m = SetReasoner(SetReasonerConfig(n_dims=8, n_classes=4, n_embd=32, n_layer=2, n_head=4)).eval()
-    for p in m.parameters():
-        p.data.add_(0.2 * torch.randn_like(p))
-    return m
+    return tiny_set_reasoner()
 
 
 def _blobs(n, D=6, L=2, seed=0, sep=3.0):

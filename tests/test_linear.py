@@ -2,22 +2,17 @@
 
 import numpy as np
 import pytest
-import torch
 from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
+from conftest import tiny_set_reasoner
 from tart import TartClassifier
 from tart.linear import LinearMember, fit_logistic, mixture_weight
-from tart.set_reasoner import SetReasoner, SetReasonerConfig
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    torch.manual_seed(0)
-    m = SetReasoner(SetReasonerConfig(n_dims=8, n_classes=4, n_embd=32, n_layer=2, n_head=4)).eval()
-    for p in m.parameters():
-        p.data.add_(0.2 * torch.randn_like(p))
-    return m
+    return tiny_set_reasoner()
 
 
 def _linear_task(n, D, L, seed=0, noise=1.0):
