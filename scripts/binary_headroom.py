@@ -17,7 +17,9 @@ evaluation's pool of 800 and balanced test set of 400), every method sees the sa
   regularisation would buy the two linear rules; no real learner can reach them);
 - `--candidate DIR`: a candidate module (`TartClassifier(reasoner=DIR)`), a row of its own and its
   own per-pair table;
-- `--pairs held-out`: the same on HELD_OUT, pairs no module, prior or setting was tuned on.
+- `--pairs held-out`: the same on HELD_OUT, pairs no module, prior or setting was tuned on;
+- `--stack none` (or a number): the tart2 rows (and a candidate's) with that `stack`, e.g. the
+  module alone without its linear member (cached apart, in `--cache`'s folder + `_stack-none`).
 
 Each column is reported minus the best baseline at that k (the baseline with the best mean over
 pairs, as in docs/tart2_real.md), in points. Probabilities are kept in `--cache` (one .npz per
@@ -34,6 +36,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from tart.jobs.cli import stack_value
 
 PAIRS = (("amazon_food", "minilm"), ("amazon_food", "smollm2"), ("tweets", "minilm"), ("tweets", "smollm2"),
          ("spoken_keywords:pin-bin", "whisper-tiny-en"), ("fashion_mnist:pullover-coat", "mobilenet-v2"),
@@ -102,7 +106,8 @@ def _lda(shrinkage):
 
 ORACLES = {"logreg-oracle-c": _picked_on_test(_logreg, np.logspace(-4, 4, 17)),  # they read the test labels
            "lda-oracle-shrinkage": _picked_on_test(_lda, np.linspace(0.0, 1.0, 21)[1:])}
-METHODS = {"tart2": _tart2(), "tart2-16": _tart2(n_components=16), "tart2-32": _tart2(n_components=32),
+TART2 = {"tart2": {}, "tart2-16": {"n_components": 16}, "tart2-32": {"n_components": 32}}
+METHODS = {**{m: _tart2(**settings) for m, settings in TART2.items()},
            "logreg-full": _probe("logreg_full"), "lda": _probe("lda"), "ncm": _probe("ncm"), "knn": _probe("knn"),
            "logreg-map": _logreg_on_map(False), "logreg-map-whitened": _logreg_on_map(True), **ORACLES}
 
@@ -171,7 +176,7 @@ def per_pair_table(per_pair: dict[str, dict], m: str) -> list[str]:
     return lines
 
 
-def report(per_pair: dict[str, dict], path: Path, seeds: list[int], command: str) -> None:
+def report(per_pair: dict[str, dict], path: Path, seeds: list[int], command: str, stack="auto") -> None:
     def avg(m: str, k: int) -> float:
         return float(np.mean([np.mean(a[m][k]) for a in per_pair.values()]))
 
@@ -184,7 +189,8 @@ def report(per_pair: dict[str, dict], path: Path, seeds: list[int], command: str
     def cell(acc: dict, k: int) -> str:
         return f"{100 * (acc[k] - mean[best[k]][k]):+.1f}"
 
-    rows = [("tart2 (the default)", "tart2"), ("tart2 + logreg, probabilities averaged", "tart2+logreg"),
+    name = "tart2 (the default)" if stack == "auto" else f"tart2 (stack={stack!r}{': the module alone' * (stack is None)})"
+    rows = [(name, "tart2"), ("tart2 + logreg, probabilities averaged", "tart2+logreg"),
             ("tart2, the map keeping 16 / 32 components (`n_components`)", ("tart2-16", "tart2-32")),
             ("logreg on the map (64 dims, unwhitened view)", "logreg-map"),
             ("logreg on the map (64 dims, whitened view)", "logreg-map-whitened"),
@@ -224,9 +230,13 @@ def main() -> None:
     ap.add_argument("--candidate", type=Path, default=None, help="a candidate module's folder, run as tart2 is")
     ap.add_argument("--pairs", choices=list(PAIR_SETS), default="grid",
                     help="the grid's binary pairs (default) or HELD_OUT, pairs nothing was tuned on")
+    ap.add_argument("--stack", default="auto", type=stack_value, help="the tart2 rows' stack (auto, none or N)")
     args = ap.parse_args()
+    cache = args.cache if args.stack == "auto" else args.cache.with_name(
+        f"{args.cache.name}_stack-{str(args.stack).lower()}")  # other probabilities: another cache
+    METHODS.update({m: _tart2(**settings, stack=args.stack) for m, settings in TART2.items()})
     if args.candidate is not None:  # cached under its folder's name
-        METHODS[f"candidate:{args.candidate.name}"] = _tart2(reasoner=str(args.candidate))
+        METHODS[f"candidate:{args.candidate.name}"] = _tart2(reasoner=str(args.candidate), stack=args.stack)
         args.methods.append(f"candidate:{args.candidate.name}")
     if not {"tart2", *BASELINES} <= set(args.methods):
         ap.error(f"--methods needs tart2 and {', '.join(BASELINES)}")
@@ -236,10 +246,11 @@ def main() -> None:
             m for m in args.methods if not m.startswith("candidate:"))) + (
         f" --candidate {args.candidate}" if args.candidate else "") + (
         "" if args.pairs == "grid" else f" --pairs {args.pairs}") + (
-        "" if args.cache == Path("results/binary_headroom") else f" --cache {args.cache}")
-    per_pair = {f"{d} / {e}": accuracies(pair_probabilities(d, e, args.cache, args.methods, args.seeds),
+        "" if args.cache == Path("results/binary_headroom") else f" --cache {args.cache}") + (
+        "" if args.stack == "auto" else f" --stack {str(args.stack).lower()}")
+    per_pair = {f"{d} / {e}": accuracies(pair_probabilities(d, e, cache, args.methods, args.seeds),
                                          args.methods, args.seeds) for d, e in PAIR_SETS[args.pairs]}
-    report(per_pair, args.report, args.seeds, command)
+    report(per_pair, args.report, args.seeds, command, args.stack)
 
 
 if __name__ == "__main__":

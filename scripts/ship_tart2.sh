@@ -2,7 +2,7 @@
 # Ship a tart-2 training run as the packaged module and refresh everything measured on it: the
 # replaced module kept for saved classifiers (tart/weights/retired/), the weights and card, the
 # training record, the golden predictions, the synthetic report, the real-data runs (tart2 cells
-# only, `tart eval --redo tart2`) and their report.
+# only: scripts/rerun_tart2_cells.sh) and their reports.
 #
 #   bash scripts/ship_tart2.sh runs/tart2-cpu "2 CPU cores (AMD EPYC), no GPU"
 #
@@ -22,11 +22,4 @@ $PY scripts/update_golden.py tart2
 $PY scripts/update_golden.py classifier
 $TART eval-synthetic --model tart2 --n-tasks 64 --report docs/tart2_synthetic.md > /dev/null
 
-M="--methods tart2 tart2-t1 tart tart-t1 logreg-full lda ncm knn --seeds 0 1 2 --redo tart2 tart2-t1 --no-progress"
-KS="--ks 16 32 64 128 256"
-$TART eval --datasets amazon_food tweets --embedders minilm smollm2 $KS $M --out docs/tart2/text
-$TART eval --datasets spoken_keywords:pin-bin --embedders whisper-tiny-en $KS $M --out docs/tart2/audio
-$TART eval --datasets fashion_mnist:pullover-coat fashion_mnist:tshirt-shirt --embedders mobilenet-v2 \
-    $KS $M --out docs/tart2/images
-$TART eval --datasets sonar ionosphere pima breast_cancer satellite --embedders features --ks 16 32 64 $M --out docs/tart2/tables
-$PY scripts/tart2_report.py docs/tart2/text docs/tart2/audio docs/tart2/images -- docs/tart2/tables
+bash scripts/rerun_tart2_cells.sh   # the real-data runs' tart2 cells and their reports

@@ -105,3 +105,17 @@ def test_the_faithful_module_has_no_linear_member():
     assert getattr(clf, "linear_", None) is None
     with pytest.raises(ValueError, match="linear member is tart-2's"):
         TartClassifier(reasoner="tart", stack=4.0).fit(X, y)
+
+
+def test_the_eval_grid_runs_the_default_and_the_module_alone(tiny):
+    """`tart eval`'s tart2 is the default classifier (its member mixed in); tart2-alone is stack=None."""
+    from types import SimpleNamespace
+
+    from tart.eval.methods import METHODS, Context, Test
+
+    X, y = _linear_task(260, 6, 2, noise=0.3)
+    setup = SimpleNamespace(reasoner2=tiny, reasoner=None)
+    ctx, test = Context(list(range(200)), X[:200], y[:200], 0, setup), Test(list(range(60)), X[200:])
+    for name, stack in (("tart2", "auto"), ("tart2-alone", None)):
+        expected = TartClassifier(reasoner=tiny, stack=stack).fit(X[:200], y[:200]).predict_proba(X[200:])
+        np.testing.assert_allclose(METHODS[name].fn(ctx, test), expected, atol=1e-12)

@@ -220,6 +220,8 @@ def m_setfit(ctx: Context, test: Test) -> np.ndarray:
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("tart", tart_on_features(), about="TartClassifier defaults on the stream embeddings"),
     Method("tart2", tart_on_features("tart2"), about="TartClassifier with the tart-2 module (set layout, its own map)"),
+    Method("tart2-alone", tart_on_features("tart2", stack=None),
+           about="tart2 without its linear member (stack=None): the module's probabilities alone"),
     Method("tart2-groups", tart_on_features("tart2", multiclass="groups"),
            about='tart2, beyond its class count by groups with an "other" class'),
     Method("tart2-coupled", tart_on_features("tart2", multiclass="coupled"),
