@@ -48,7 +48,9 @@ def main() -> None:
             "section. `-t1`: the module's probabilities as they come (temperature 1); `tart` and `tart2`: "
             'the default `temperature="auto"`, a temperature chosen by cross-validated log-loss on the '
             "context alone (`tart.calibration`). A temperature keeps the argmax, so accuracy is the "
-            "same. ECE: 15 equal-width bins, top label; lower is better for ECE and log-loss.", ""]
+            "same, except that `tart2` and `tart2-t1` both mix in tart-2's linear member (the default "
+            '`stack="auto"`), whose weight is fitted on the module\'s probabilities at that temperature. '
+            "ECE: 15 equal-width bins, top label; lower is better for ECE and log-loss.", ""]
     for title, folders in SUITES.items():
         means, n = summary(folders)
         text += [f"## {title}", "", f"Runs: {', '.join(f'`{f}`' for f in folders)}; {n} cells.", "",
