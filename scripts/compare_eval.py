@@ -30,7 +30,8 @@ def _shipped_rows(family: str, spec: dict) -> tuple[list[dict], str]:
     fam = families.get(family)
     options = {k: spec[k] for k in ("n_tasks", "n_queries", "seed") if k in spec}
     if family == "tart2":
-        rows = fam.evaluate(load_reasoner(family), ks=tuple(spec["ks"]), baselines=(), **options)
+        rows = fam.evaluate(load_reasoner(family), ks=tuple(spec["ks"]), baselines=(), stack=None,
+                            **options)  # the module alone, as `tart export-model` evaluates it
     else:
         rows = fam.evaluate(load_reasoner(family), ks=tuple(spec["ks"]), **options)
     return rows, f"evaluated again with the new file's settings (the shipped file has {shipped['spec']})"
