@@ -203,7 +203,7 @@ def card_eval_section(rows: list[dict], tart_rows: list[dict], n_tasks: int, n_q
     for comp in es.COMPONENTS:
         accs = [f"{r['tart2_acc']:.3f}" for r in rows if r["component"] == comp]
         table += f"\n| {comp} | " + " | ".join(accs) + " |"
-    return f"""## Synthetic evaluation (accuracy of tart-2 as `TartClassifier` predicts with its defaults)
+    return f"""## Synthetic evaluation (accuracy of tart-2 as `TartClassifier(stack=None)` predicts: the module alone)
 
 Fresh tasks of each prior component in 64 raw dims, {n_tasks} tasks x {n_queries} queries per
 cell, seed {seed}; rows in `{EVAL_FILE}`. Each task is read as the classifier reads a context (its
