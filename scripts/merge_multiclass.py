@@ -1,7 +1,8 @@
 """Merge the multi-class grid's run folders (scripts/multiclass_grid.sh) into results/multiclass_all
 (runs.jsonl + run.json, for `tart eval --report-only`) and keep a copy of the rows and the run's
 record in docs/results/multiclass_runs.jsonl and multiclass_run.json (scripts/rerun_tart2_multiclass.sh
-starts from them where results/ is gone). Rows of methods the default now covers are left out: tart-ts / tart2-ts (a context temperature, the default since temperature="auto"; the grid runs
+starts from them where results/ is gone). Rows of methods the default now covers are left out:
+tart-ts / tart2-ts (a context temperature, the default since temperature="auto"; the grid runs
 tart-t1 / tart2-t1 for the probabilities at temperature 1), and rows a rerun superseded (the last
 row per cell is kept, as `tart.eval.report.read_runs` reads them)."""
 import json

@@ -1,8 +1,8 @@
 """Rerun the synthetic evaluation of a shipped tart-2 module with the current evaluation code and
 rewrite its `eval_synthetic.json` and the evaluation section of its model card.
 
-The evaluation predicts as `TartClassifier(reasoner=<module>)` does with its default settings
-(`tart.eval.synthetic_set.classifier_proba`). Usage:
+The evaluation is `tart export-model`'s (`tart.export.card_eval_tart2`: the module alone,
+`TartClassifier(reasoner=<module>, stack=None)`). Usage:
 
     python scripts/rerun_card_eval.py [--folder src/tart/weights/tart2] [--n-tasks 64] [--seed 1234]
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tart.checkpoint import atomic_write_bytes, atomic_write_json
 from tart.eval import synthetic_set as es
-from tart.export import CARD_FILE, EVAL_FILE, card_eval_section
+from tart.export import CARD_FILE, EVAL_FILE, card_eval_section, card_eval_tart2
 from tart.weights import default_model_dir, load_reasoner
 
 
@@ -28,10 +28,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1234)
     args = ap.parse_args()
     model = load_reasoner(str(args.folder))
-    # the card measures the module: the classifier's defaults without its linear member
-    rows = es.evaluate_components(model, n_tasks=args.n_tasks, n_queries=args.n_queries, seed=args.seed,
-                                  baselines=(), stack=None)
-    tart_rows = es.evaluate_tart_tasks(model, load_reasoner("tart"), n_tasks=args.n_tasks, seed=args.seed, stack=None)
+    rows, tart_rows = card_eval_tart2(model, args.n_tasks, args.n_queries, args.seed)
     spec = {"ks": list(es.SET_KS), "n_tasks": args.n_tasks, "n_queries": args.n_queries, "n_raw": 64,
             "seed": args.seed, "predicts_as": "TartClassifier defaults, stack=None"}
     atomic_write_json(args.folder / EVAL_FILE, {"spec": spec, "rows": rows, "tart_tasks": tart_rows})

@@ -11,20 +11,21 @@ OUT=results/multiclass_all
 mkdir -p $OUT
 [ -f $OUT/runs.jsonl ] || cp docs/results/multiclass_runs.jsonl $OUT/runs.jsonl
 [ -f $OUT/run.json ] || cp docs/results/multiclass_run.json $OUT/run.json
-T="tart eval --ks 4 8 16 32 --seeds 0 1 --n-test 200 --pool 1000 --no-progress --methods tart2 tart2-t1 --out $OUT"
 if [ ! -f $OUT/.tart2_rerun ]; then   # the first pass drops the tart2 rows; a resumed one keeps what it redid
   $PY - <<'PY'
+import json
 from pathlib import Path
 log = Path("results/multiclass_all/runs.jsonl")
 log.write_text("".join(line for line in log.read_text().splitlines(keepends=True)
-                       if '"method": "tart2"' not in line and '"method": "tart2-t1"' not in line))
+                       if json.loads(line)["method"] not in ("tart2", "tart2-t1")))
 PY
   touch $OUT/.tart2_rerun
 fi
+A="--ks 4 8 16 32 --seeds 0 1 --n-test 200 --pool 1000 --no-progress --methods tart2 tart2-t1 --out $OUT"
 for part in "vehicle vowel glass soybean letter --embedders features" "digits fashion_mnist --embedders mobilenet-v2" \
             "tweets3 --embedders minilm" "spoken_keywords10 spoken_keywords20 --embedders whisper-tiny-en" \
             "tweets3 --embedders smollm2"; do
-  $PY -m tart.cli eval ${T#tart eval } --datasets $part
+  $PY -m tart.cli eval $A --datasets $part
 done
 rm $OUT/.tart2_rerun
 $PY - <<'PY'

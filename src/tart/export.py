@@ -218,14 +218,19 @@ TART's own tasks (d = 16, alpha = 10, {n_tasks} tasks x 64 queries, the draws of
 """
 
 
-def export_tart2(model: SetReasoner, out_dir: Path, summary: dict, *, hardware: str, n_tasks: int,
-                 n_queries: int, ks: tuple[int, ...], seed: int, notes: str, dtype: torch.dtype | None) -> dict:
-    """tart-2's exporter: the card and evaluation of each prior component (the module alone,
-    without the classifier's linear member; the baselines' table is `tart eval-synthetic --model
-    tart2 --report ...`) and TART's tasks. `ks` is not read: tart-2 is evaluated at `SET_KS`."""
+def card_eval_tart2(model: SetReasoner, n_tasks: int, n_queries: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """The rows of a tart-2 card's evaluation: each prior component at `SET_KS` and TART's tasks,
+    predicted by the module alone (`TartClassifier(stack=None)`: without the linear member)."""
     rows = es.evaluate_components(model, n_tasks=n_tasks, n_queries=n_queries, seed=seed, baselines=(),
                                   stack=None)
-    tart_rows = es.evaluate_tart_tasks(model, load_reasoner("tart"), n_tasks=n_tasks, seed=seed, stack=None)
+    return rows, es.evaluate_tart_tasks(model, load_reasoner("tart"), n_tasks=n_tasks, seed=seed, stack=None)
+
+
+def export_tart2(model: SetReasoner, out_dir: Path, summary: dict, *, hardware: str, n_tasks: int,
+                 n_queries: int, ks: tuple[int, ...], seed: int, notes: str, dtype: torch.dtype | None) -> dict:
+    """tart-2's exporter: the card and evaluation (`card_eval_tart2`; the baselines' table is `tart
+    eval-synthetic --model tart2 --report ...`). `ks` is not read: tart-2 is evaluated at `SET_KS`."""
+    rows, tart_rows = card_eval_tart2(model, n_tasks, n_queries, seed)
     spec = {"ks": list(es.SET_KS), "n_tasks": n_tasks, "n_queries": n_queries, "n_raw": 64, "seed": seed}
     atomic_write_json(out_dir / EVAL_FILE, {"spec": spec, "rows": rows, "tart_tasks": tart_rows})
     digests = {f.name: sha256(f) for f in sorted(out_dir.glob("model*.safetensors"))}
