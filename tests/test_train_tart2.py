@@ -75,7 +75,7 @@ def test_export_eval_and_cli_for_tart2(tmp_path):
     assert cli_main(["eval-synthetic", "--model", str(out), "--ks", "8", "16", "--components", "gaussian",
                      "--n-tasks", "3", "--n-queries", "5", "--n-raw", "10", "--report", str(report)]) == 0
     text = report.read_text()
-    assert "| gaussian | 16 |" in text and "tart2 - best" in text and "| 16 |" in text
+    assert "| gaussian | 16 |" in text and "tart2 - best" in text and "| 16 |" in text and "| SE |" in text
 
 
 def test_baselines_are_strong_on_their_own_tasks():

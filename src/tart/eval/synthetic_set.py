@@ -102,10 +102,17 @@ def baseline_proba(name: str, cx: np.ndarray, cy: np.ndarray, qx: np.ndarray, L:
         return _proba(clf.fit(xs, cy), qs, L)
 
 
-def _scores(proba_BML: np.ndarray, qy_BM: np.ndarray) -> tuple[float, float]:
-    acc = float((proba_BML.argmax(-1) == qy_BM).mean())
+def _scores(proba_BML: np.ndarray, qy_BM: np.ndarray) -> tuple[float, float, list[float]]:
+    """Accuracy, CE and each task's accuracy (for paired standard errors)."""
+    acc_B = (proba_BML.argmax(-1) == qy_BM).mean(-1)
     p_true = np.take_along_axis(proba_BML, qy_BM[..., None], -1)[..., 0]
-    return acc, float(-np.log(np.clip(p_true, 1e-12, 1.0)).mean())
+    return float(acc_B.mean()), float(-np.log(np.clip(p_true, 1e-12, 1.0)).mean()), acc_B.tolist()
+
+
+def _gap_se(a_B: list[float], b_B: list[float]) -> float:
+    """Standard error of the mean of the per-task accuracy differences a - b (the same tasks)."""
+    d_B = np.asarray(a_B) - np.asarray(b_B)
+    return float(d_B.std(ddof=1) / np.sqrt(len(d_B))) if len(d_B) > 1 else float("nan")
 
 
 def evaluate_components(
@@ -113,9 +120,11 @@ def evaluate_components(
     n_raw: int = 64, seed: int = 1234, baselines=BASELINES, prior: MixturePrior | None = None,
     cache_file: Path | None = None, stack="auto",
 ) -> list[dict]:
-    """One row per (component, k): accuracy and CE of tart-2 and each baseline, and `best`, the
-    name of the most accurate baseline. The baselines' scores depend only on the tasks, so with
-    `cache_file` (a JSON file) they are computed once per (component, k, sizes, seed, prior)."""
+    """One row per (component, k): accuracy and CE of tart-2 and each baseline, `best`, the name of
+    the most accurate baseline, and `gap_se`, the standard error of tart-2's accuracy minus the
+    best's over the row's tasks (paired: the same tasks). The baselines' scores depend only on the
+    tasks, so with `cache_file` (a JSON file) they are computed once per (component, k, sizes,
+    seed, prior)."""
     # tasks of up to 10 classes whatever the module reads (a class-count-free module's 64 codes
     # included), so modules are compared on the same tasks
     L = min(model.config.n_classes, 10) if model is not None else 10
@@ -129,21 +138,24 @@ def evaluate_components(
             t = prior.sample(n_tasks, k + n_queries, n_raw, g, components=(comp,))
             cx, cy, qx, qy = t.x_BND[:, :k], t.y_BN[:, :k], t.x_BND[:, k:], t.y_BN[:, k:]
             row: dict = {"component": comp, "k": k, "n_tasks": n_tasks, "n_queries": n_queries, "n_raw": n_raw}
+            per_task = {}
             if model is not None:
                 proba = classifier_proba(model, cx, cy, qx, t.n_classes_B, stack=stack)
-                row["tart2_acc"], row["tart2_ce"] = _scores(proba, qy.numpy())
+                row["tart2_acc"], row["tart2_ce"], per_task["tart2"] = _scores(proba, qy.numpy())
             for name in baselines:
                 key = f"{comp}|{k}|{n_tasks}|{n_queries}|{n_raw}|{seed}|{L}|{name}|{prior_key}"
-                if key not in cache:
+                if len(cache.get(key, ())) < 3:  # absent, or cached before per-task accuracies were kept
                     proba = np.stack([baseline_proba(name, cx[b].numpy(), cy[b].numpy(), qx[b].numpy(), L)
                                       for b in range(n_tasks)])
                     cache[key] = _scores(proba, qy.numpy())
                     if cache_file is not None:
                         Path(cache_file).parent.mkdir(parents=True, exist_ok=True)
                         atomic_write_json(Path(cache_file), cache)
-                row[f"{name}_acc"], row[f"{name}_ce"] = cache[key]
+                row[f"{name}_acc"], row[f"{name}_ce"], per_task[name] = cache[key]
             if baselines:
                 row["best"] = max(baselines, key=lambda b: row[f"{b}_acc"])
+                if model is not None:
+                    row["gap_se"] = _gap_se(per_task["tart2"], per_task[row["best"]])
             rows.append(row)
     return rows
 
@@ -175,14 +187,16 @@ def evaluate_tart_tasks(model: SetReasoner, faithful: Reasoner | None = None,
 
 
 def format_components(rows: list[dict]) -> str:
-    """Markdown: accuracy of tart-2 and each baseline, and tart-2 minus the best baseline."""
+    """Markdown: accuracy of tart-2 and each baseline, tart-2 minus the best baseline and that
+    difference's standard error over the row's tasks."""
     names = [n for n in ("tart2", *BASELINES) if any(f"{n}_acc" in r for r in rows)]
-    head = "| component | k | " + " | ".join(f"{n} acc" for n in names) + " | tart2 - best (points) |"
-    lines = [head, "|" + "---|" * (len(names) + 3)]
+    head = "| component | k | " + " | ".join(f"{n} acc" for n in names) + " | tart2 - best (points) | SE |"
+    lines = [head, "|" + "---|" * (len(names) + 4)]
     for r in rows:
         gap = f"{100 * (r['tart2_acc'] - r[r['best'] + '_acc']):+.1f}" if "tart2_acc" in r and "best" in r else "-"
+        se = f"{100 * r['gap_se']:.1f}" if "gap_se" in r else "-"
         lines.append(f"| {r['component']} | {r['k']} | " + " | ".join(f"{r[n + '_acc']:.3f}" for n in names)
-                     + f" | {gap} |")
+                     + f" | {gap} | {se} |")
     return "\n".join(lines)
 
 

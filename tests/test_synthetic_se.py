@@ -1,0 +1,53 @@
+"""The synthetic report's paired standard errors, and scripts/synthetic_redraws.py's selection and pooling."""
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tart.eval import synthetic_set as es
+from tart.set_reasoner import SetReasoner, tart2_preset
+
+spec = importlib.util.spec_from_file_location("synthetic_redraws",
+                                              Path(__file__).parents[1] / "scripts" / "synthetic_redraws.py")
+redraws = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(redraws)
+
+
+def test_gap_se_is_the_paired_standard_error():
+    a, b = [0.5, 0.75, 0.25, 1.0], [0.5, 0.5, 0.5, 0.5]
+    d = np.array(a) - np.array(b)
+    assert es._gap_se(a, b) == pytest.approx(d.std(ddof=1) / 2.0)
+    assert es._gap_se(a, a) == 0.0  # the same tasks: no difference, no error
+    assert np.isnan(es._gap_se([0.5], [0.25]))
+
+
+def test_rows_carry_the_gap_se_and_old_cache_entries_are_recomputed(tmp_path):
+    model = SetReasoner(tart2_preset("tiny")).eval()
+    kw = dict(ks=(8,), components=("gaussian",), n_tasks=5, n_queries=6, n_raw=6)
+    fresh = es.evaluate_components(model, **kw)[0]
+    cache = tmp_path / "baselines.json"
+    assert es.evaluate_components(model, **kw, cache_file=cache)[0] == fresh
+    entries = json.loads(cache.read_text())
+    assert all(len(v) == 3 and len(v[2]) == 5 for v in entries.values())  # acc, CE, each task's accuracy
+    cache.write_text(json.dumps({key: v[:2] for key, v in entries.items()}))  # as written before per-task scores
+    row = es.evaluate_components(model, **kw, cache_file=cache)[0]
+    assert row == fresh and 0.0 <= row["gap_se"] < 1.0
+    assert json.loads(cache.read_text()) == entries
+    assert "| SE |" in es.format_components([row]) and f"| {100 * row['gap_se']:.1f} |" in es.format_components([row])
+
+
+def test_redraws_select_short_cells_and_pool_against_one_baseline(tmp_path):
+    rows = [dict(component="softmax", k=16, tart2_acc=0.30, logreg_acc=0.32, lda_acc=0.30, best="logreg"),
+            dict(component="logistic", k=128, tart2_acc=0.6691, logreg_acc=0.679, lda_acc=0.66, best="logreg"),
+            dict(component="gaussian", k=16, tart2_acc=0.40, logreg_acc=0.38, lda_acc=0.37, best="logreg"),
+            dict(component="softmax", k=512, tart2_acc=0.46, logreg_acc=0.49, lda_acc=0.46, best="logreg")]
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps({"components": rows}))
+    cells = redraws.short_cells(report, below=1.0, max_k=256)
+    assert [(c, k) for c, k, _ in cells] == [("softmax", 16), ("logistic", 128)]  # -0.99 shows as -1.0
+    draws = [dict(tart2_acc=0.30, logreg_acc=0.31, lda_acc=0.29), dict(tart2_acc=0.35, logreg_acc=0.30, lda_acc=0.33)]
+    best, gap, se = redraws.pooled(draws)
+    assert best == "lda"  # best over all the draws (0.31 against 0.305), though not in the first
+    assert gap == pytest.approx(1.5) and se == pytest.approx(0.5)
