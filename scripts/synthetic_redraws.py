@@ -4,7 +4,9 @@
 tasks per (component, k); its "tart2 - best" column carries that draw's noise (the report's SE
 column). This script takes the cells of such a report that fall short of the synthetic target
 (tart-2 more than `--below` points under the better of logistic regression and shrinkage LDA, at
-k <= `--max-k`), or the cells named with `--cells`, and evaluates each on `--draws` further draws
+k <= `--max-k`), the cells named with `--cells`, or with `--all` every cell at k <= `--max-k`
+(smallest k first; the report is rewritten after each cell, so a stopped run keeps what it
+measured), and evaluates each on `--draws` further draws
 of the same size (seeds 1, 2, ...; the report's own seed is never reused), with the same code as
 the report (`tart.eval.synthetic_set.evaluate_components`, the default classifier unless
 `--stack`). The cells are chosen on the report's draw and measured on draws independent of it, so
@@ -29,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from tart.assets import home
+from tart.checkpoint import atomic_write_bytes, atomic_write_json
 from tart.eval import synthetic_set as es
 from tart.jobs.cli import stack_value
 from tart.weights import load_reasoner
@@ -36,13 +39,21 @@ from tart.weights import load_reasoner
 
 def short_cells(report_json: Path, below: float, max_k: int) -> list[tuple[str, int, float]]:
     """(component, k, gap in points) of the report's cells more than `below` points under the best."""
+    return [c for c in report_cells(report_json) if c[1] <= max_k and round(c[2], 1) <= -below]
+
+
+def report_cells(report_json: Path | None) -> list[tuple[str, int, float]]:
+    """(component, k, tart-2 minus the best baseline in points) of each cell of a report's JSON."""
+    if report_json is None:
+        return []
     rows = json.loads(report_json.read_text())["components"]
-    cells = []
-    for r in rows:
-        gap = 100 * (r["tart2_acc"] - r[r["best"] + "_acc"])
-        if r["k"] <= max_k and round(gap, 1) <= -below:
-            cells.append((r["component"], r["k"], gap))
-    return cells
+    return [(r["component"], r["k"], 100 * (r["tart2_acc"] - r[r["best"] + "_acc"])) for r in rows]
+
+
+def all_cells(report_json: Path | None, max_k: int) -> list[tuple[str, int, float | None]]:
+    """Every (component, k <= max_k), smallest k first, with the report's gap where it has the cell."""
+    gaps = {(c, k): g for c, k, g in report_cells(report_json)}
+    return [(c, k, gaps.get((c, k))) for k in es.SET_KS if k <= max_k for c in es.COMPONENTS]
 
 
 def redraw(model, comp: str, k: int, draws: int, n_tasks: int, stack) -> list[dict]:
@@ -71,10 +82,19 @@ def table(results: list[tuple[str, int, float | None, list[dict]]]) -> str:
     return "\n".join(lines)
 
 
+def summary(results: list) -> str:
+    """How many cells' pooled gap is more than a point under the best baseline, and the lowest."""
+    gaps = [(pooled(rows)[1], comp, k) for comp, k, _, rows in results]
+    low = min(gaps)
+    return (f"Pooled over the draws: {sum(g < -1.0 for g, _, _ in gaps)} of {len(gaps)} cells more than "
+            f"1 point under the best baseline; the lowest {low[0]:+.1f} ({low[1]}, k = {low[2]}).")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--from-report", type=Path, help="a report's JSON (tart eval-synthetic --report X.md writes X.json)")
     ap.add_argument("--cells", nargs="+", default=[], metavar="COMPONENT:K", help="cells to redraw")
+    ap.add_argument("--all", action="store_true", help="every cell at k <= --max-k")
     ap.add_argument("--below", type=float, default=1.0, help="points under the best that select a cell")
     ap.add_argument("--max-k", type=int, default=256)
     ap.add_argument("--draws", type=int, default=8)
@@ -83,7 +103,9 @@ def main() -> None:
     ap.add_argument("--report", type=Path, help="write the table to this Markdown file (and its .json)")
     args = ap.parse_args()
     cells: list[tuple[str, int, float | None]] = []
-    if args.from_report:
+    if args.all:
+        cells += all_cells(args.from_report, args.max_k)
+    elif args.from_report:
         cells += short_cells(args.from_report, args.below, args.max_k)
     for spec in args.cells:
         comp, _, k = spec.partition(":")
@@ -95,22 +117,26 @@ def main() -> None:
     model = load_reasoner("tart2")
     results = []
     for comp, k, first in cells:
-        rows = redraw(model, comp, k, args.draws, args.n_tasks, args.stack)
-        results.append((comp, k, first, rows))
+        results.append((comp, k, first, redraw(model, comp, k, args.draws, args.n_tasks, args.stack)))
         print(table(results[-1:]).splitlines()[-1], flush=True)
-    text = table(results)
-    print(text)
-    if args.report:
-        cmd = "python scripts/synthetic_redraws.py " + shlex.join(sys.argv[1:])
-        args.report.write_text(
-            f"# Synthetic cells on fresh draws\n\nWritten by `{cmd}`.\n\n"
-            f"Each cell: {args.draws} fresh draws of {args.n_tasks} tasks x 64 queries (seeds 1-{args.draws}; "
-            "the report's draw is seed 1234), the default classifier unless the command names `--stack`; "
-            "points, with the standard error in brackets (each draw's over its tasks; the pooled one "
-            "over the draws). The pooled column compares with the baseline whose accuracy is best "
-            "over all the draws.\n\n" + text + "\n")
-        args.report.with_suffix(".json").write_text(json.dumps(
-            [{"component": c, "k": k, "report_gap": f, "draws": rows} for c, k, f, rows in results], indent=1))
+        if args.report:
+            write_report(args, results, len(cells))
+    print(table(results) + "\n\n" + summary(results))
+
+
+def write_report(args, results: list, n_cells: int) -> None:
+    """The Markdown report (and its .json) of the cells measured so far."""
+    cmd = "python scripts/synthetic_redraws.py " + shlex.join(sys.argv[1:])
+    done = "" if len(results) == n_cells else f" Cells measured so far: {len(results)} of {n_cells}."
+    atomic_write_bytes(args.report, (
+        f"# Synthetic cells on fresh draws\n\nWritten by `{cmd}`.\n\n"
+        f"Each cell: {args.draws} fresh draws of {args.n_tasks} tasks x 64 queries (seeds 1-{args.draws}; "
+        "the report's draw is seed 1234), the default classifier unless the command names `--stack`; "
+        "points, with the standard error in brackets (each draw's over its tasks; the pooled one "
+        "over the draws). The pooled column compares with the baseline whose accuracy is best "
+        f"over all the draws.{done}\n\n" + table(results) + "\n\n" + summary(results) + "\n").encode())
+    atomic_write_json(args.report.with_suffix(".json"),
+                      [{"component": c, "k": k, "report_gap": f, "draws": rows} for c, k, f, rows in results])
 
 
 if __name__ == "__main__":

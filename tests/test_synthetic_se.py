@@ -51,3 +51,15 @@ def test_redraws_select_short_cells_and_pool_against_one_baseline(tmp_path):
     best, gap, se = redraws.pooled(draws)
     assert best == "lda"  # best over all the draws (0.31 against 0.305), though not in the first
     assert gap == pytest.approx(1.5) and se == pytest.approx(0.5)
+
+
+def test_all_cells_smallest_k_first_with_the_reports_gaps(tmp_path):
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps({"components": [
+        dict(component="softmax", k=16, tart2_acc=0.30, logreg_acc=0.32, lda_acc=0.30, best="logreg")]}))
+    cells = redraws.all_cells(report, max_k=16)
+    assert [k for _, k, _ in cells] == [8] * len(es.COMPONENTS) + [16] * len(es.COMPONENTS)
+    gaps = {(c, k): g for c, k, g in cells}
+    assert gaps[("softmax", 16)] == pytest.approx(-2.0) and gaps[("softmax", 8)] is None
+    rows = [dict(tart2_acc=0.30, logreg_acc=0.32, lda_acc=0.29), dict(tart2_acc=0.30, logreg_acc=0.32, lda_acc=0.29)]
+    assert "1 of 1 cells more than 1 point" in redraws.summary([("softmax", 16, None, rows)])
