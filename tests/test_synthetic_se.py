@@ -63,3 +63,23 @@ def test_all_cells_smallest_k_first_with_the_reports_gaps(tmp_path):
     assert gaps[("softmax", 16)] == pytest.approx(-2.0) and gaps[("softmax", 8)] is None
     rows = [dict(tart2_acc=0.30, logreg_acc=0.32, lda_acc=0.29), dict(tart2_acc=0.30, logreg_acc=0.32, lda_acc=0.29)]
     assert "1 of 1 cells more than 1 point" in redraws.summary([("softmax", 16, None, rows)])
+
+
+def test_lda_with_one_example_per_class_is_the_nearest_class_mean():
+    """Shrinkage LDA cannot estimate a spread within classes of one example (scikit-learn refuses
+    the fit); the baseline then uses the identity covariance: the nearest class mean."""
+    from tart.eval.probes import lda, lda_proba
+
+    rng = np.random.default_rng(0)
+    Xc, yc, Xq = rng.normal(size=(4, 6)), np.array([3, 0, 2, 1]), rng.normal(size=(9, 6))
+    p = lda_proba(Xc, yc, Xq)
+    nearest = np.argmin(((Xq[:, None] - Xc[None]) ** 2).sum(-1), axis=1)
+    assert np.allclose(p.sum(1), 1.0) and (p.argmax(1) == yc[nearest]).all()
+    assert lda(Xc, yc, Xq).shape == (9, 4)
+    many = np.repeat([0, 1, 2, 3], 3)  # more examples than classes: scikit-learn's shrinkage LDA
+    Xm = rng.normal(size=(12, 6))
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    ref = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(Xm, many).predict_proba(Xq)
+    assert np.allclose(lda_proba(Xm, many, Xq), ref)
+    rows = es.baseline_proba("lda", Xc, yc, Xq, 5)
+    assert rows.shape == (9, 5) and np.allclose(rows.sum(1), 1.0) and (rows[:, 4] == 0).all()

@@ -30,13 +30,27 @@ def logreg_full(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray) -> np.ndarray:
 
 
 def lda(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray) -> np.ndarray:
-    """Shrinkage LDA (lsqr solver, Ledoit-Wolf shrinkage) on features standardised with the
-    context's mean and std (a constant feature gets std 1, so no NaN); any number of classes."""
+    """Shrinkage LDA (`lda_proba`) on features standardised with the context's mean and std (a
+    constant feature gets std 1, so no NaN); any number of classes."""
+    s = StandardScaler().fit(Xc)
+    return lda_proba(s.transform(Xc), yc, s.transform(Xq))
+
+
+def lda_proba(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray) -> np.ndarray:
+    """Probabilities [m, classes present] of shrinkage LDA (lsqr solver, Ledoit-Wolf shrinkage).
+    A context with one example per class has no spread within a class to estimate: there the
+    covariance is the identity (all shrinkage), so the rule is the nearest class mean, with
+    probabilities softmax(-|x - mean|^2 / 2)."""
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-    s = StandardScaler().fit(Xc)
-    clf = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
-    return clf.fit(s.transform(Xc), yc).predict_proba(s.transform(Xq))
+    classes = np.unique(yc)
+    if len(yc) > len(classes):
+        return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(Xc, yc).predict_proba(Xq)
+    means_CD = np.stack([Xc[yc == c][0] for c in classes])
+    logits_MC = -0.5 * ((Xq[:, None, :] - means_CD[None]) ** 2).sum(-1)
+    logits_MC -= logits_MC.max(1, keepdims=True)
+    p_MC = np.exp(logits_MC)
+    return p_MC / p_MC.sum(1, keepdims=True)
 
 
 def ncm(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray) -> np.ndarray:

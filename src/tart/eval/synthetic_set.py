@@ -6,8 +6,8 @@ seed) in a raw space of `n_raw` dims; the first k points of a task are its conte
 default settings would (`classifier_proba`: the classifier's own plan, views weighted on the
 context, temperature, batched over tasks). The classical learners see the raw features, standardised on the context:
 - `logreg`: logistic (softmax) regression with C chosen by 3-fold cross-validation on the context;
-- `lda`: shrinkage LDA (`solver="lsqr", shrinkage="auto"`), the plug-in rule of the Gaussian
-  components.
+- `lda`: shrinkage LDA (`solver="lsqr", shrinkage="auto"`; `tart.eval.probes.lda_proba`), the
+  plug-in rule of the Gaussian components.
 `evaluate_tart_tasks`: TART's own tasks (d = 16, alpha = 10, as `tart.eval.synthetic`) for tart-2, the
 faithful module and MAP logistic regression, on the same draws as `tart eval-synthetic`.
 Accuracy against the sampled labels; CE is the mean log loss in nats.
@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from tart.checkpoint import atomic_write_json
+from tart.eval.probes import lda_proba
 from tart.eval.synthetic import binary_scores, logreg_logits
 from tart.priors_tart2 import COMPONENTS, MixturePrior
 from tart.classifier import TartClassifier
@@ -93,7 +93,9 @@ def baseline_proba(name: str, cx: np.ndarray, cy: np.ndarray, qx: np.ndarray, L:
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
         if name == "lda":
-            return _proba(LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(xs, cy), qs, L)
+            p = np.zeros((len(qs), L))
+            p[:, present] = lda_proba(xs, cy, qs)
+            return p
         clf = LogisticRegression(max_iter=500)
         folds = int(min(3, np.bincount(cy)[present].min()))
         if folds >= 2:
