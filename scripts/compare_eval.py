@@ -22,7 +22,7 @@ MODULE_KEY = {"tart": "tart", "tart2": "tart2"}  # each family's accuracy/CE col
 
 def _shipped_rows(family: str, spec: dict) -> tuple[list[dict], str]:
     shipped = json.loads((default_model_dir(family) / EVAL_FILE).read_text())
-    same = all(shipped["spec"].get(k) == spec.get(k) for k in ("n_tasks", "n_queries", "seed", "ks", "n_raw"))
+    same = all(shipped["spec"].get(k) == spec.get(k) for k in ("n_tasks", "n_queries", "seed", "ks", "n_raw", "draws"))
     if same:
         return shipped["rows"], "its shipped evaluation file"
     from tart import families

@@ -30,7 +30,7 @@ def main() -> None:
     model = load_reasoner(str(args.folder))
     rows, tart_rows = card_eval_tart2(model, args.n_tasks, args.n_queries, args.seed)
     spec = {"ks": list(es.SET_KS), "n_tasks": args.n_tasks, "n_queries": args.n_queries, "n_raw": 64,
-            "seed": args.seed, "predicts_as": "TartClassifier defaults, stack=None"}
+            "seed": args.seed, "draws": es.DRAWS, "predicts_as": "TartClassifier defaults, stack=None"}
     atomic_write_json(args.folder / EVAL_FILE, {"spec": spec, "rows": rows, "tart_tasks": tart_rows})
     card = (args.folder / CARD_FILE).read_text()
     section = card_eval_section(rows, tart_rows, args.n_tasks, args.n_queries, args.seed)

@@ -83,3 +83,23 @@ def test_lda_with_one_example_per_class_is_the_nearest_class_mean():
     assert np.allclose(lda_proba(Xm, many, Xq), ref)
     rows = es.baseline_proba("lda", Xc, yc, Xq, 5)
     assert rows.shape == (9, 5) and np.allclose(rows.sum(1), 1.0) and (rows[:, 4] == 0).all()
+
+
+def test_evaluation_draws_each_task_alone(monkeypatch):
+    """`sample` shares one number of signal directions and one frame across its batch, so a row of
+    tasks drawn together sits at one of those draws; the evaluation draws its tasks one at a time."""
+    import torch
+
+    from tart.priors_tart2 import MixturePrior
+
+    prior = MixturePrior(max_classes=5)
+    each = prior.sample_each(3, 30, 6, torch.Generator().manual_seed(5), components=("softmax",))
+    g = torch.Generator().manual_seed(5)
+    parts = [prior.sample(1, 30, 6, g, components=("softmax",)) for _ in range(3)]
+    assert torch.equal(each.x_BND, torch.cat([p.x_BND for p in parts]))
+    assert torch.equal(each.y_BN, torch.cat([p.y_BN for p in parts]))
+    sizes = []
+    real = MixturePrior.sample
+    monkeypatch.setattr(MixturePrior, "sample", lambda self, b, *a, **kw: sizes.append(b) or real(self, b, *a, **kw))
+    es.evaluate_components(None, ks=(8,), components=("softmax",), n_tasks=4, n_queries=4, n_raw=6)
+    assert sizes == [1, 1, 1, 1]

@@ -231,7 +231,8 @@ def export_tart2(model: SetReasoner, out_dir: Path, summary: dict, *, hardware: 
     """tart-2's exporter: the card and evaluation (`card_eval_tart2`; the baselines' table is `tart
     eval-synthetic --model tart2 --report ...`). `ks` is not read: tart-2 is evaluated at `SET_KS`."""
     rows, tart_rows = card_eval_tart2(model, n_tasks, n_queries, seed)
-    spec = {"ks": list(es.SET_KS), "n_tasks": n_tasks, "n_queries": n_queries, "n_raw": 64, "seed": seed}
+    spec = {"ks": list(es.SET_KS), "n_tasks": n_tasks, "n_queries": n_queries, "n_raw": 64, "seed": seed,
+            "draws": es.DRAWS}
     atomic_write_json(out_dir / EVAL_FILE, {"spec": spec, "rows": rows, "tart_tasks": tart_rows})
     digests = {f.name: sha256(f) for f in sorted(out_dir.glob("model*.safetensors"))}
     digest = "; ".join(f"`{name}`, sha256 `{d}`" for name, d in digests.items())

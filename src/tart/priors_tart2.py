@@ -156,6 +156,16 @@ class MixturePrior:
         tasks = RawTasks(*(torch.cat(t) for t in zip(*((p.x_BND, p.y_BN, p.n_classes_B) for p in parts))))
         return self._finish(tasks, generator)
 
+    def sample_each(self, batch_size: int, n_points: int, n_raw: int, generator: torch.Generator | None = None,
+                    components: tuple[str, ...] | None = None) -> RawTasks:
+        """B tasks drawn one at a time: as `sample`, but nothing is shared between them (`sample`
+        draws one number of signal directions and one frame per batch, cheap for training; an
+        evaluation's row of tasks should cover those draws too)."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        each = [self.sample(1, n_points, n_raw, generator, components) for _ in range(batch_size)]
+        return RawTasks(*(torch.cat(t) for t in zip(*((e.x_BND, e.y_BN, e.n_classes_B) for e in each))))
+
     # ---- shared pieces -------------------------------------------------------------------
     def _finish(self, t: RawTasks, g) -> RawTasks:
         """Label noise, class-id permutation, per-feature scales/offsets (tables)."""

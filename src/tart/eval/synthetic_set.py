@@ -1,7 +1,8 @@
 """Synthetic evaluation of tart-2: each prior component against classical learners, and TART's tasks.
 
 `evaluate_components`: for each component of the mixture prior and each k, fresh tasks (fixed
-seed) in a raw space of `n_raw` dims; the first k points of a task are its context, the next
+seed), drawn one at a time (`MixturePrior.sample_each`: each its own number of signal directions
+and frame), in a raw space of `n_raw` dims; the first k points of a task are its context, the next
 `n_queries` its queries. tart-2 predicts them as `TartClassifier(reasoner=model)` with its
 default settings would (`classifier_proba`: the classifier's own plan, views weighted on the
 context, temperature, batched over tasks). The classical learners see the raw features, standardised on the context:
@@ -41,6 +42,7 @@ from tart.priors_tart import LogisticPrior
 
 SET_KS = (8, 16, 32, 64, 128, 256, 512)
 BASELINES = ("logreg", "lda")
+DRAWS = "each task alone"  # how evaluate_components draws its tasks (in the evaluation files' spec)
 
 
 def classifier_proba(model: SetReasoner, cx_BKD: torch.Tensor, cy_BK: torch.Tensor, qx_BMD: torch.Tensor,
@@ -137,7 +139,7 @@ def evaluate_components(
     for comp in components:
         for k in ks:  # each (component, k) has its own draw, whatever else is evaluated
             g = torch.Generator().manual_seed(seed + 1000 * COMPONENTS.index(comp) + k)
-            t = prior.sample(n_tasks, k + n_queries, n_raw, g, components=(comp,))
+            t = prior.sample_each(n_tasks, k + n_queries, n_raw, g, components=(comp,))
             cx, cy, qx, qy = t.x_BND[:, :k], t.y_BN[:, :k], t.x_BND[:, k:], t.y_BN[:, k:]
             row: dict = {"component": comp, "k": k, "n_tasks": n_tasks, "n_queries": n_queries, "n_raw": n_raw}
             per_task = {}
@@ -145,7 +147,7 @@ def evaluate_components(
                 proba = classifier_proba(model, cx, cy, qx, t.n_classes_B, stack=stack)
                 row["tart2_acc"], row["tart2_ce"], per_task["tart2"] = _scores(proba, qy.numpy())
             for name in baselines:
-                key = f"{comp}|{k}|{n_tasks}|{n_queries}|{n_raw}|{seed}|{L}|{name}|{prior_key}"
+                key = f"{comp}|{k}|{n_tasks}|{n_queries}|{n_raw}|{seed}|{L}|{name}|{prior_key}|each"
                 if len(cache.get(key, ())) < 3:  # absent, or cached before per-task accuracies were kept
                     proba = np.stack([baseline_proba(name, cx[b].numpy(), cy[b].numpy(), qx[b].numpy(), L)
                                       for b in range(n_tasks)])
