@@ -15,8 +15,7 @@ import re
 from pathlib import Path
 
 from tart.checkpoint import atomic_write_bytes, atomic_write_json
-from tart.eval import synthetic_set as es
-from tart.export import CARD_FILE, EVAL_FILE, card_eval_section, card_eval_tart2
+from tart.export import CARD_FILE, EVAL_FILE, card_eval_section, card_eval_spec, card_eval_tart2
 from tart.weights import default_model_dir, load_reasoner
 
 
@@ -29,8 +28,8 @@ def main() -> None:
     args = ap.parse_args()
     model = load_reasoner(str(args.folder))
     rows, tart_rows = card_eval_tart2(model, args.n_tasks, args.n_queries, args.seed)
-    spec = {"ks": list(es.SET_KS), "n_tasks": args.n_tasks, "n_queries": args.n_queries, "n_raw": 64,
-            "seed": args.seed, "draws": es.DRAWS, "predicts_as": "TartClassifier defaults, stack=None"}
+    spec = {**card_eval_spec(args.n_tasks, args.n_queries, args.seed),
+            "predicts_as": "TartClassifier defaults, stack=None"}
     atomic_write_json(args.folder / EVAL_FILE, {"spec": spec, "rows": rows, "tart_tasks": tart_rows})
     card = (args.folder / CARD_FILE).read_text()
     section = card_eval_section(rows, tart_rows, args.n_tasks, args.n_queries, args.seed)

@@ -218,6 +218,12 @@ TART's own tasks (d = 16, alpha = 10, {n_tasks} tasks x 64 queries, the draws of
 """
 
 
+def card_eval_spec(n_tasks: int, n_queries: int, seed: int) -> dict:
+    """The `spec` of a tart-2 card's evaluation file: what `card_eval_tart2` evaluated."""
+    return {"ks": list(es.SET_KS), "n_tasks": n_tasks, "n_queries": n_queries, "n_raw": 64, "seed": seed,
+            "draws": es.DRAWS}
+
+
 def card_eval_tart2(model: SetReasoner, n_tasks: int, n_queries: int, seed: int) -> tuple[list[dict], list[dict]]:
     """The rows of a tart-2 card's evaluation: each prior component at `SET_KS` and TART's tasks,
     predicted by the module alone (`TartClassifier(stack=None)`: without the linear member)."""
@@ -231,8 +237,7 @@ def export_tart2(model: SetReasoner, out_dir: Path, summary: dict, *, hardware: 
     """tart-2's exporter: the card and evaluation (`card_eval_tart2`; the baselines' table is `tart
     eval-synthetic --model tart2 --report ...`). `ks` is not read: tart-2 is evaluated at `SET_KS`."""
     rows, tart_rows = card_eval_tart2(model, n_tasks, n_queries, seed)
-    spec = {"ks": list(es.SET_KS), "n_tasks": n_tasks, "n_queries": n_queries, "n_raw": 64, "seed": seed,
-            "draws": es.DRAWS}
+    spec = card_eval_spec(n_tasks, n_queries, seed)
     atomic_write_json(out_dir / EVAL_FILE, {"spec": spec, "rows": rows, "tart_tasks": tart_rows})
     digests = {f.name: sha256(f) for f in sorted(out_dir.glob("model*.safetensors"))}
     digest = "; ".join(f"`{name}`, sha256 `{d}`" for name, d in digests.items())

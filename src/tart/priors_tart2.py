@@ -53,6 +53,11 @@ class RawTasks:
     y_BN: torch.Tensor  # int64 labels in [0, n_classes_B[b])
     n_classes_B: torch.Tensor  # int64
 
+    @staticmethod
+    def cat(parts: list["RawTasks"]) -> "RawTasks":
+        """The tasks of `parts` (same points and width) in one batch, in order."""
+        return RawTasks(*(torch.cat(t) for t in zip(*((p.x_BND, p.y_BN, p.n_classes_B) for p in parts))))
+
 
 @dataclass
 class MixturePrior:
@@ -153,8 +158,7 @@ class MixturePrior:
                                 minlength=len(names))
         parts = [SAMPLERS[c](self, int(n), n_points, n_raw, generator)
                  for c, n in zip(names, counts.tolist()) if n]
-        tasks = RawTasks(*(torch.cat(t) for t in zip(*((p.x_BND, p.y_BN, p.n_classes_B) for p in parts))))
-        return self._finish(tasks, generator)
+        return self._finish(RawTasks.cat(parts), generator)
 
     def sample_each(self, batch_size: int, n_points: int, n_raw: int, generator: torch.Generator | None = None,
                     components: tuple[str, ...] | None = None) -> RawTasks:
@@ -163,8 +167,7 @@ class MixturePrior:
         evaluation's row of tasks should cover those draws too)."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        each = [self.sample(1, n_points, n_raw, generator, components) for _ in range(batch_size)]
-        return RawTasks(*(torch.cat(t) for t in zip(*((e.x_BND, e.y_BN, e.n_classes_B) for e in each))))
+        return RawTasks.cat([self.sample(1, n_points, n_raw, generator, components) for _ in range(batch_size)])
 
     # ---- shared pieces -------------------------------------------------------------------
     def _finish(self, t: RawTasks, g) -> RawTasks:
