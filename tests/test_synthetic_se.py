@@ -103,3 +103,19 @@ def test_evaluation_draws_each_task_alone(monkeypatch):
     monkeypatch.setattr(MixturePrior, "sample", lambda self, b, *a, **kw: sizes.append(b) or real(self, b, *a, **kw))
     es.evaluate_components(None, ks=(8,), components=("softmax",), n_tasks=4, n_queries=4, n_raw=6)
     assert sizes == [1, 1, 1, 1]
+
+
+def test_report_says_what_tart2_is_and_how_tasks_were_drawn():
+    from argparse import Namespace
+
+    from tart.cli import set_report_text
+
+    row = dict(component="gaussian", k=8, tart2_acc=0.5, tart2_ce=0.7, logreg_acc=0.4, logreg_ce=0.8,
+               lda_acc=0.45, lda_ce=0.75, best="lda", gap_se=0.01)
+    tart_row = dict(k=8, tart2_acc=0.6, tart2_ce=0.6, tart_acc=0.7, tart_ce=0.5, logreg_acc=0.7, logreg_ce=0.9)
+    args = Namespace(n_tasks=5, n_queries=6, n_raw=7, stack=None)
+    alone = set_report_text("tart eval-synthetic --stack none", args, [row], [tart_row])
+    assert "the module alone (`TartClassifier(stack=None)`)" in alone and "`MixturePrior.sample_each`" in alone
+    assert "(5 tasks x 6 queries per row, raw width 7)" in alone and es.format_components([row]) in alone
+    default = set_report_text("tart eval-synthetic", Namespace(**{**vars(args), "stack": 4.0}), [row], [tart_row])
+    assert "with its linear member" in default and "module alone" not in default

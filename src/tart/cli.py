@@ -139,15 +139,27 @@ def _eval_set(model, args) -> int:
     else:
         print(es.format_components(rows) + "\n\n" + es.format_tart_tasks(tart_rows))
     if args.report:
-        cmd = "tart " + shlex.join(args.argv)
-        text = (f"# tart-2 on synthetic tasks\n\nWritten by `{cmd}`.\n\n## Each prior component "
-                f"({args.n_tasks} tasks x {args.n_queries} queries per row, raw width {args.n_raw})\n\n"
-                f"{es.format_components(rows)}\n\n## TART's own tasks (d = 16, alpha = 10; 256 tasks x 64 "
-                f"queries, the draws of `tart eval-synthetic`)\n\n{es.format_tart_tasks(tart_rows)}\n")
+        text = set_report_text("tart " + shlex.join(args.argv), args, rows, tart_rows)
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(text)
         Path(args.report).with_suffix(".json").write_text(json.dumps({"components": rows, "tart_tasks": tart_rows}, indent=1))
     return 0
+
+
+def set_report_text(cmd: str, args, rows: list[dict], tart_rows: list[dict]) -> str:
+    """The Markdown of `tart eval-synthetic --report` for a tart-2 module: what was measured, then
+    each prior component's rows and TART's own tasks."""
+    from tart.eval import synthetic_set as es
+
+    what = ("the module as `TartClassifier` predicts with its linear member (`stack=\"auto\"`, the default)"
+            if args.stack is not None else "the module alone (`TartClassifier(stack=None)`)")
+    return (f"# tart-2 on synthetic tasks\n\nWritten by `{cmd}`.\n\ntart2 is {what}. Each task is drawn "
+            "on its own (`MixturePrior.sample_each`: its own number of signal directions and frame). SE: "
+            "the paired standard error, over the row's tasks, of tart2 minus the better of logistic "
+            "regression (C by cross-validation) and shrinkage LDA.\n\n## Each prior "
+            f"component ({args.n_tasks} tasks x {args.n_queries} queries per row, raw width {args.n_raw})\n\n"
+            f"{es.format_components(rows)}\n\n## TART's own tasks (d = 16, alpha = 10; 256 tasks x 64 "
+            f"queries, the draws of `tart eval-synthetic`)\n\n{es.format_tart_tasks(tart_rows)}\n")
 
 
 # how `tart eval-synthetic` runs and prints each family's synthetic evaluation
