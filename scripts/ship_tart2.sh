@@ -1,8 +1,8 @@
 #!/bin/bash
 # Ship a tart-2 training run as the packaged module and refresh everything measured on it: the
 # replaced module kept for saved classifiers (tart/weights/retired/), the weights and card, the
-# training record, the golden predictions, the synthetic report, the real-data runs (tart2 cells
-# only: scripts/rerun_tart2_cells.sh) and their reports.
+# training record, the golden predictions, the synthetic reports (the default and the module
+# alone), the real-data runs (tart2 cells only: scripts/rerun_tart2_cells.sh) and their reports.
 #
 #   bash scripts/ship_tart2.sh runs/tart2-cpu "2 CPU cores (AMD EPYC), no GPU"
 #
@@ -21,5 +21,7 @@ cp "$RUN"/metrics.jsonl "$RUN"/train_config.json "$RUN"/train_config_history.jso
 $PY scripts/update_golden.py tart2
 $PY scripts/update_golden.py classifier
 $TART eval-synthetic --model tart2 --n-tasks 64 --report docs/tart2_synthetic.md > /dev/null
+$TART eval-synthetic --model tart2 --stack none --n-tasks 64 --ks 8 16 32 64 128 256 \
+    --report docs/tart2_synthetic_alone.md > /dev/null   # the module alone, on the same tasks
 
 bash scripts/rerun_tart2_cells.sh   # the real-data runs' tart2 cells and their reports
