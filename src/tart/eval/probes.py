@@ -41,16 +41,14 @@ def lda_proba(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray) -> np.ndarray:
     A context with one example per class has no spread within a class to estimate: there the
     covariance is the identity (all shrinkage), so the rule is the nearest class mean, with
     probabilities softmax(-|x - mean|^2 / 2)."""
+    from scipy.special import softmax
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     classes = np.unique(yc)
     if len(yc) > len(classes):
         return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(Xc, yc).predict_proba(Xq)
     means_CD = np.stack([Xc[yc == c][0] for c in classes])
-    logits_MC = -0.5 * ((Xq[:, None, :] - means_CD[None]) ** 2).sum(-1)
-    logits_MC -= logits_MC.max(1, keepdims=True)
-    p_MC = np.exp(logits_MC)
-    return p_MC / p_MC.sum(1, keepdims=True)
+    return softmax(-0.5 * ((Xq[:, None, :] - means_CD[None]) ** 2).sum(-1), axis=1)
 
 
 def ncm(Xc: np.ndarray, yc: np.ndarray, Xq: np.ndarray) -> np.ndarray:
